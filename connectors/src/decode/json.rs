@@ -1,0 +1,268 @@
+//! JSON: the schema-driven record decoder of JSONL sources, and the row renderer of sinks.
+//!
+//! [`JsonDecoder`] walks each JSON object once with a serde visitor, matches its keys to the
+//! schema's columns and writes typed [`Value`]s straight into the row: no `serde_json::Value`
+//! tree, and strings are read from the line itself unless they contain escapes.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use shelfflow_operators::{Field, Row, Schema, Type, Value};
+
+use super::cell::{int_from_float, null_cell, parse_text, DecodeError, Found};
+
+/// Decodes JSON objects into rows of one schema.
+///
+/// Fields that are not columns are ignored. JSON `null` and absent fields are NULL in nullable
+/// columns and reject the record otherwise. Numbers and booleans must be JSON numbers and
+/// booleans (`"2"` is not an `int`); `string`, `timestamp` and `date` columns take JSON strings,
+/// typed by [`parse_text`].
+#[derive(Debug, Clone)]
+pub struct JsonDecoder {
+    fields: Vec<Field>,
+    /// Which columns the current record set; reused between records.
+    seen: Vec<bool>,
+}
+
+impl JsonDecoder {
+    /// A decoder for rows of `schema`.
+    pub fn new(schema: &Schema) -> JsonDecoder {
+        JsonDecoder { fields: schema.fields.clone(), seen: vec![false; schema.len()] }
+    }
+
+    /// Decodes one JSON object (one line, without its newline).
+    pub fn decode(&mut self, line: &[u8]) -> Result<Row, DecodeError> {
+        let mut row = vec![Value::Null; self.fields.len()];
+        self.seen.fill(false);
+        let mut record =
+            RecordSeed { fields: &self.fields, row: &mut row, seen: &mut self.seen, error: None };
+        let mut deserializer = serde_json::Deserializer::from_slice(line);
+        if let Err(err) = (&mut record).deserialize(&mut deserializer).and_then(|()| deserializer.end())
+        {
+            return Err(DecodeError::MalformedJson(without_position(&err)));
+        }
+        if let Some(err) = record.error {
+            return Err(err);
+        }
+        for (field, seen) in self.fields.iter().zip(&self.seen) {
+            if !seen && !field.nullable {
+                return Err(DecodeError::MissingField(field.name.clone()));
+            }
+        }
+        Ok(row)
+    }
+}
+
+/// serde_json's message without its ` at line L column C` suffix.
+fn without_position(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    match message.strip_suffix(&suffix) {
+        Some(stripped) => stripped.to_owned(),
+        None => message,
+    }
+}
+
+/// The state of decoding one record: the visitor of its top-level object.
+struct RecordSeed<'a> {
+    fields: &'a [Field],
+    row: &'a mut Row,
+    seen: &'a mut [bool],
+    /// The first field that did not fit; the rest of the line is still checked for syntax, so
+    /// malformed JSON wins over a type error.
+    error: Option<DecodeError>,
+}
+
+impl<'de> DeserializeSeed<'de> for &mut RecordSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut RecordSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut next = 0;
+        while let Some(column) = map.next_key_seed(ColumnSeed { fields: self.fields, next })? {
+            let Some(column) = column.filter(|_| self.error.is_none()) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let field = &self.fields[column];
+            let value = match map.next_value_seed(CellSeed(field.ty))? {
+                Ok(Value::Null) => null_cell(field),
+                Ok(value) => Ok(value),
+                Err(found) => Err(DecodeError::mismatch(field, found)),
+            };
+            match value {
+                Ok(value) => {
+                    self.row[column] = value;
+                    self.seen[column] = true;
+                }
+                Err(err) => self.error = Some(err),
+            }
+            next = column + 1;
+        }
+        Ok(())
+    }
+}
+
+/// Finds the column of an object key. Records usually list their fields in schema order, so the
+/// column after the previous one is tried first; otherwise the names are scanned.
+struct ColumnSeed<'a> {
+    fields: &'a [Field],
+    next: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ColumnSeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        if self.fields.get(self.next).is_some_and(|field| field.name == key) {
+            return Ok(Some(self.next));
+        }
+        Ok(self.fields.iter().position(|field| field.name == key))
+    }
+}
+
+/// Types one field value against its column type: `Err(found)` when it does not fit (the JSON
+/// itself was fine), `Ok(Value::Null)` for JSON `null`.
+struct CellSeed(Type);
+
+impl<'de> DeserializeSeed<'de> for CellSeed {
+    type Value = Result<Value, Found>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CellSeed {
+    type Value = Result<Value, Found>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a JSON value for a {} column", self.0)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Ok(Value::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(match self.0 {
+            Type::Bool => Ok(Value::Bool(b)),
+            _ => Err(Found::Bool(b)),
+        })
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(match self.0 {
+            Type::Int => Ok(Value::Int(n)),
+            Type::Float => Ok(Value::Float(n as f64)),
+            _ => Err(Found::number(n)),
+        })
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(match self.0 {
+            Type::Int => i64::try_from(n).map(Value::Int).map_err(|_| Found::number(n)),
+            Type::Float => Ok(Value::Float(n as f64)),
+            _ => Err(Found::number(n)),
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
+        Ok(match self.0 {
+            Type::Int => int_from_float(x).map(Value::Int).ok_or_else(|| Found::number(x)),
+            Type::Float => Ok(Value::Float(x)),
+            _ => Err(Found::number(x)),
+        })
+    }
+
+    /// Borrowed (`&'de str`, no escapes) and unescaped strings both end here: the value is copied
+    /// once, into the row.
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(match self.0 {
+            Type::String | Type::Timestamp | Type::Date => parse_text(self.0, text),
+            _ => Err(Found::string(text)),
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(Found::Array))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Err(Found::Object))
+    }
+}
+
+/// Renders columns of rows as JSON objects: names in schema order, values by [`Value::to_json`]
+/// (timestamps as RFC 3339).
+#[derive(Debug, Clone)]
+pub struct JsonObjects {
+    /// `(column, its name as a JSON string)`, in output order.
+    columns: Vec<(usize, String)>,
+}
+
+impl JsonObjects {
+    /// Objects of every column of `schema`.
+    pub fn all(schema: &Schema) -> JsonObjects {
+        JsonObjects::of(schema, &(0..schema.len()).collect::<Vec<_>>())
+    }
+
+    /// Objects of the given columns of `schema`.
+    pub fn of(schema: &Schema, columns: &[usize]) -> JsonObjects {
+        let columns = columns
+            .iter()
+            .map(|&c| (c, serde_json::Value::from(schema.field(c).name.as_str()).to_string()))
+            .collect();
+        JsonObjects { columns }
+    }
+
+    /// The object of one row, for `write!` or `to_string`.
+    pub fn render<'a>(&'a self, row: &'a [Value]) -> impl fmt::Display + 'a {
+        JsonObject { columns: &self.columns, row }
+    }
+}
+
+/// One rendered row; see [`JsonObjects::render`].
+struct JsonObject<'a> {
+    columns: &'a [(usize, String)],
+    row: &'a [Value],
+}
+
+impl fmt::Display for JsonObject<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (n, (column, name)) in self.columns.iter().enumerate() {
+            if n > 0 {
+                f.write_str(",")?;
+            }
+            let value = self.row.get(*column).map_or(serde_json::Value::Null, Value::to_json);
+            write!(f, "{name}:{value}")?;
+        }
+        f.write_str("}")
+    }
+}

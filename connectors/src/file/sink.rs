@@ -1,0 +1,145 @@
+//! Writing files: a JSONL changelog as changes arrive, or the final state as CSV or Parquet.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::{CsvWriter, ParquetWriter, SerWriter};
+
+use super::config::Format;
+use super::snapshot::{key_columns, Snapshot};
+use crate::decode::{format_time, frame_from_rows, JsonObjects, TimestampColumns};
+use crate::{ChangeOp, Change, ConnectorError, Schema, SinkContext, SinkWriter, Time};
+
+/// Opens the writer of a sink's format.
+pub(crate) fn open(
+    format: Format,
+    path: PathBuf,
+    ctx: &SinkContext,
+) -> Result<Box<dyn SinkWriter>, ConnectorError> {
+    Ok(match format {
+        Format::Jsonl => Box::new(ChangelogWriter::create(path, ctx)?),
+        Format::Csv | Format::Parquet => Box::new(SnapshotWriter::create(path, format, ctx)?),
+    })
+}
+
+/// Creates (or truncates) a file for writing, with its missing parent directories.
+pub(crate) fn create_file(path: &Path) -> Result<File, ConnectorError> {
+    let io_error = |source| ConnectorError::Io { path: path.to_owned(), source };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error)?;
+    }
+    File::create(path).map_err(io_error)
+}
+
+/// Writes one JSON line per change:
+/// `{"op":"upsert","key":{..},"row":{..},"time":"2026-01-01T07:00:05Z"}`, where a delete's row
+/// is the row it removed and `time` is the dataflow time of the change.
+#[derive(Debug)]
+pub struct ChangelogWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    keys: JsonObjects,
+    rows: JsonObjects,
+}
+
+impl ChangelogWriter {
+    /// Creates the changelog file of the collection `ctx` describes.
+    pub fn create(path: PathBuf, ctx: &SinkContext) -> Result<ChangelogWriter, ConnectorError> {
+        let out = BufWriter::new(create_file(&path)?);
+        let keys = JsonObjects::of(&ctx.schema, &key_columns(ctx));
+        Ok(ChangelogWriter { path, out, keys, rows: JsonObjects::all(&ctx.schema) })
+    }
+
+    fn io_error(&self, source: io::Error) -> ConnectorError {
+        ConnectorError::Io { path: self.path.clone(), source }
+    }
+}
+
+impl SinkWriter for ChangelogWriter {
+    fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        let time = format_time(time);
+        for change in changes {
+            let op = match change.op {
+                ChangeOp::Upsert => "upsert",
+                ChangeOp::Delete => "delete",
+            };
+            writeln!(
+                self.out,
+                r#"{{"op":"{op}","key":{},"row":{},"time":"{time}"}}"#,
+                self.keys.render(change.row),
+                self.rows.render(change.row),
+            )
+            .map_err(|source| self.io_error(source))?;
+        }
+        // One flush per closed timestamp, so a followed pipeline's output is current.
+        self.out.flush().map_err(|source| self.io_error(source))
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        self.out.flush().map_err(|source| self.io_error(source))
+    }
+}
+
+/// Keeps the final state and writes it as a CSV (with a header, timestamps as RFC 3339) or
+/// Parquet (typed columns, timestamps as `Datetime(us, UTC)`) file at [`finish`], sorted by key.
+///
+/// The file is created when the sink opens, so a path that cannot be written fails early.
+///
+/// [`finish`]: SinkWriter::finish
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    path: PathBuf,
+    format: Format,
+    schema: Schema,
+    snapshot: Snapshot,
+    /// Taken by the first `finish`.
+    file: Option<File>,
+}
+
+impl SnapshotWriter {
+    /// Creates the file of the collection `ctx` describes.
+    pub fn create(
+        path: PathBuf,
+        format: Format,
+        ctx: &SinkContext,
+    ) -> Result<SnapshotWriter, ConnectorError> {
+        let file = Some(create_file(&path)?);
+        Ok(SnapshotWriter {
+            path,
+            format,
+            schema: ctx.schema.clone(),
+            snapshot: Snapshot::new(ctx),
+            file,
+        })
+    }
+}
+
+impl SinkWriter for SnapshotWriter {
+    fn write(&mut self, _time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        self.snapshot.apply(changes);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        let Some(mut file) = self.file.take() else { return Ok(()) };
+        let rows: Vec<&[_]> = self.snapshot.rows().collect();
+        let timestamps = match self.format {
+            Format::Parquet => TimestampColumns::Native,
+            Format::Jsonl | Format::Csv => TimestampColumns::Text,
+        };
+        let written = frame_from_rows(&self.schema, &rows, timestamps).and_then(|mut frame| {
+            match self.format {
+                Format::Parquet => ParquetWriter::new(&mut file).finish(&mut frame).map(drop),
+                Format::Jsonl | Format::Csv => {
+                    CsvWriter::new(&mut file).include_header(true).finish(&mut frame)
+                }
+            }
+        });
+        written.map_err(|err| ConnectorError::Format {
+            path: self.path.clone(),
+            message: err.to_string(),
+        })?;
+        file.sync_all().map_err(|source| ConnectorError::Io { path: self.path.clone(), source })
+    }
+}

@@ -1,0 +1,242 @@
+//! Sources and sinks of shelfflow.
+//!
+//! A connector is one directory with a strict YAML config (`config.rs`), its runtime
+//! (`source.rs` / `sink.rs`) and unit tests. [`sources`] and [`sinks`] are the registries the
+//! pipeline's `connector:` key is looked up in.
+//!
+//! Sources decode records against the pipeline's typed schema and stamp them with event time
+//! through an [`EventClock`]; every record that cannot be decoded or typed, or that arrives behind
+//! the source's frontier, becomes a [`DeadLetter`] instead of being dropped. Sinks receive the
+//! consolidated changes of one closed timestamp at a time.
+
+pub mod clock;
+pub mod decode;
+pub mod file;
+pub mod stdout;
+
+pub use clock::EventClock;
+pub use shelfflow_operators::{ConfigError, Row, Schema, Time, Value};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Every source connector, by its YAML `connector:` name. One line per connector.
+pub fn sources() -> BTreeMap<&'static str, SourceKind> {
+    [file::SOURCE].into_iter().map(|kind| (kind.name, kind)).collect()
+}
+
+/// Every sink connector, by its YAML `connector:` name. One line per connector.
+pub fn sinks() -> BTreeMap<&'static str, SinkKind> {
+    [file::SINK, stdout::SINK].into_iter().map(|kind| (kind.name, kind)).collect()
+}
+
+/// How a source connector is registered.
+#[derive(Clone, Copy)]
+pub struct SourceKind {
+    /// The YAML `connector:` value.
+    pub name: &'static str,
+    /// One line of description.
+    pub summary: &'static str,
+    /// The connector-specific YAML keys of a complete example (round-tripped by a unit test).
+    pub sample: &'static str,
+    /// Deserializes the connector-specific keys (the pipeline layer removes the common ones:
+    /// `connector`, `schema`, `event_time`, `allowed_lateness`, `key`, `description`).
+    pub parse: fn(serde_yaml_ng::Value) -> Result<Box<dyn SourceConfig>, ConfigError>,
+}
+
+/// How a sink connector is registered.
+#[derive(Clone, Copy)]
+pub struct SinkKind {
+    /// The YAML `connector:` value.
+    pub name: &'static str,
+    /// One line of description.
+    pub summary: &'static str,
+    /// The connector-specific YAML keys of a complete example.
+    pub sample: &'static str,
+    /// Deserializes the connector-specific keys (without `connector`, `input`, `key`,
+    /// `description`).
+    pub parse: fn(serde_yaml_ng::Value) -> Result<Box<dyn SinkConfig>, ConfigError>,
+}
+
+impl fmt::Debug for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl fmt::Debug for SinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// A parsed source config.
+///
+/// Contract: a source is read by exactly one worker, sequentially, so its records keep their
+/// order and its watermark (and therefore which records are late) does not depend on the worker
+/// count.
+pub trait SourceConfig: fmt::Debug + Send + Sync {
+    /// Pure checks of the config against the declared schema (no I/O).
+    fn validate(&self, schema: &Schema) -> Vec<ConfigError>;
+    /// Human-readable origin, e.g. `data/events.jsonl (jsonl)`.
+    fn describe(&self) -> String;
+    /// Whether the source ends (a file read once) or runs until stopped (`follow: true`).
+    fn is_finite(&self) -> bool;
+    /// Opens the source for reading rows of `schema`.
+    fn open(&self, schema: &Schema) -> Result<Box<dyn SourceReader>, ConnectorError>;
+}
+
+/// What a read call found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadStatus {
+    /// Records were read and more may be available right away.
+    More,
+    /// Nothing new for now (a followed file at its end); try again later.
+    Idle,
+    /// The source is exhausted.
+    Finished,
+}
+
+/// Records produced by one read call.
+#[derive(Debug, Default)]
+pub struct SourceBatch {
+    /// Decoded rows with their dataflow time.
+    pub rows: Vec<(Row, Time)>,
+    /// Records that could not be decoded, typed or timed.
+    pub dead: Vec<DeadLetter>,
+}
+
+impl SourceBatch {
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.rows.clear();
+        self.dead.clear();
+    }
+}
+
+/// An open source.
+pub trait SourceReader: Send {
+    /// Reads up to `max` records into `out`, stamping each with `clock`.
+    fn read(
+        &mut self,
+        max: usize,
+        clock: &mut EventClock,
+        out: &mut SourceBatch,
+    ) -> Result<ReadStatus, ConnectorError>;
+}
+
+/// A record that could not become a row, kept with everything needed to find and fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Where it was read, e.g. `data/events.jsonl:17`.
+    pub position: String,
+    /// Why: `late`, `malformed JSON: ...`, `missing field \`quantity\``, ...
+    pub reason: String,
+    /// The record's original text.
+    pub raw: String,
+    /// The dataflow time at which it was rejected (the source's frontier then).
+    pub time: Time,
+}
+
+/// A parsed sink config.
+pub trait SinkConfig: fmt::Debug + Send + Sync {
+    /// Pure checks (no I/O).
+    fn validate(&self, schema: &Schema) -> Vec<ConfigError>;
+    /// Human-readable destination, e.g. `out/stock.jsonl (jsonl changelog)`.
+    fn describe(&self, ctx: &SinkContext) -> String;
+    /// Opens the sink.
+    fn open(&self, ctx: &SinkContext) -> Result<Box<dyn SinkWriter>, ConnectorError>;
+}
+
+/// What a sink needs to know about the collection it writes.
+#[derive(Debug, Clone)]
+pub struct SinkContext {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Sink name.
+    pub sink: String,
+    /// Schema of the rows.
+    pub schema: Schema,
+    /// Key column positions: at most one row per key at any time.
+    pub key: Vec<usize>,
+    /// Default directory for outputs whose path is not given.
+    pub output_dir: PathBuf,
+}
+
+/// The change of one key at one timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOp {
+    /// The key now has this row (inserted or updated).
+    Upsert,
+    /// The key no longer exists; the row is its last value.
+    Delete,
+}
+
+/// One consolidated change.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// Upsert or delete.
+    pub op: ChangeOp,
+    /// The new row (upsert) or the removed row (delete).
+    pub row: &'a [Value],
+}
+
+/// An open sink.
+pub trait SinkWriter: Send {
+    /// Writes every change of one closed timestamp, in key order, at most one per key.
+    fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError>;
+    /// Flushes; snapshot sinks write their final state now.
+    fn finish(&mut self) -> Result<(), ConnectorError>;
+}
+
+/// Who is to blame for an error, which decides whether retrying can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorDomain {
+    /// The user's config or data; retrying will not help.
+    User,
+    /// An external system (file system, server); retrying may help.
+    External,
+    /// A bug in shelfflow.
+    Internal,
+}
+
+/// A connector failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// polars could not read or write a CSV or Parquet file.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What polars reported.
+        message: String,
+    },
+    /// The data does not fit the declared schema as a whole (e.g. a Parquet column type).
+    #[error("{path}: {message}")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
+}
+
+impl ConnectorError {
+    /// The error's domain.
+    pub fn domain(&self) -> ErrorDomain {
+        match self {
+            ConnectorError::Io { .. } => ErrorDomain::External,
+            ConnectorError::Format { .. } | ConnectorError::Schema { .. } => ErrorDomain::User,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+use std::sync::Arc;
+
+use crate::plan::{ArrangementCache, OperatorConfig};
+use crate::testing::{i, run, run_planned, s, schema, state_at, yaml};
+use crate::value::{Type, Value};
+
+use super::KIND;
+
+fn stock() -> crate::Schema {
+    let mut schema = schema(&[("shelf_id", Type::String), ("stock", Type::Int)]);
+    schema.key = Some(vec![0]);
+    schema
+}
+
+fn shelves() -> crate::Schema {
+    let mut schema = schema(&[("shelf_id", Type::String), ("maximum_stock", Type::Int)]);
+    schema.key = Some(vec![0]);
+    schema
+}
+
+#[test]
+fn inner_join_follows_changes_on_both_sides() {
+    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), shelves()]).unwrap();
+    assert_eq!(planned.outputs()[0].schema.key, Some(vec![0]), "a table keyed by the join key keeps the left key");
+    let left = vec![(vec![s("A"), i(5)], 1, 1), (vec![s("A"), i(5)], 3, -1), (vec![s("A"), i(4)], 3, 1), (vec![s("B"), i(1)], 1, 1)];
+    let right = vec![(vec![s("A"), i(10)], 0, 1), (vec![s("B"), i(20)], 2, 1)];
+    let out = run_planned(planned, vec![left, right]).remove(0);
+    assert_eq!(state_at(&out, 1), vec![vec![s("A"), i(5), i(10)]]);
+    assert_eq!(state_at(&out, 2), vec![vec![s("A"), i(5), i(10)], vec![s("B"), i(1), i(20)]]);
+    assert_eq!(state_at(&out, 3), vec![vec![s("A"), i(4), i(10)], vec![s("B"), i(1), i(20)]]);
+}
+
+#[test]
+fn left_join_pads_with_nulls_until_a_match_arrives_and_after_it_leaves() {
+    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), shelves()]).unwrap();
+    assert!(planned.outputs()[0].schema.fields[2].nullable);
+    let left = vec![(vec![s("A"), i(5)], 1, 1)];
+    let right = vec![(vec![s("A"), i(10)], 2, 1), (vec![s("A"), i(10)], 3, -1)];
+    let out = run_planned(planned, vec![left, right]).remove(0);
+    assert_eq!(state_at(&out, 1), vec![vec![s("A"), i(5), Value::Null]]);
+    assert_eq!(state_at(&out, 2), vec![vec![s("A"), i(5), i(10)]]);
+    assert_eq!(state_at(&out, 3), vec![vec![s("A"), i(5), Value::Null]]);
+}
+
+#[test]
+fn stream_stream_join_matches_every_pair() {
+    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nright_prefix: r_")).unwrap().plan("op", &[stock(), stock()]).unwrap();
+    let names: Vec<String> = planned.outputs()[0].schema.names().map(str::to_owned).collect();
+    assert_eq!(names, ["shelf_id", "stock", "r_stock"]);
+    let left = vec![(vec![s("A"), i(1)], 1, 1), (vec![s("A"), i(2)], 1, 1)];
+    let right = vec![(vec![s("A"), i(7)], 1, 1), (vec![s("A"), i(8)], 2, 1)];
+    let out = run_planned(planned, vec![left, right]).remove(0);
+    assert_eq!(state_at(&out, 2).len(), 4);
+}
+
+#[test]
+fn two_joins_on_the_same_key_share_one_arrangement() {
+    let planned: Arc<dyn crate::PlannedOperator> =
+        (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nright_prefix: x_")).unwrap().plan("op", &[stock(), shelves()]).unwrap().into();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    let out = run(
+        vec![vec![(vec![s("A"), i(1)], 1, 1)], vec![(vec![s("A"), i(9)], 0, 1)]],
+        move |colls| {
+            let mut cache = ArrangementCache::new();
+            let inputs = [("stock", colls[0].clone()), ("shelves", colls[1].clone())];
+            let first = planned.build(&inputs, &mut cache).remove(0);
+            let second = planned.build(&inputs, &mut cache).remove(0);
+            seen.store(cache.len(), std::sync::atomic::Ordering::SeqCst);
+            vec![first, second]
+        },
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2, "one arrangement per (collection, key)");
+    assert_eq!(out[0], out[1]);
+}
+
+#[test]
+fn colliding_columns_need_a_prefix_and_key_types_must_match() {
+    let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), stock()]).unwrap_err();
+    assert_eq!(errors[0].message, "duplicate column `stock`: both `a` and `b` have it");
+    let mut other = shelves();
+    other.fields[0].ty = Type::Int;
+    let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), other]).unwrap_err();
+    assert_eq!(errors[0].message, "type mismatch: key `shelf_id` is string on the left but `shelf_id` is int on the right");
+}

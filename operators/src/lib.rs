@@ -1,0 +1,53 @@
+//! The dataflow operator library of shelfflow.
+//!
+//! Every operator is a differential-dataflow construction over collections of typed [`Row`]s.
+//! An operator kind is one directory with a strict YAML config (`config.rs`), the dataflow
+//! function it builds (`operator.rs`) and unit tests (`tests.rs`); [`registry`] lists them all.
+//!
+//! The life of an operator follows the pipeline: the YAML mapping is deserialized into the kind's
+//! config ([`OperatorKind::parse`]), the config is checked purely against its input schemas
+//! ([`OperatorConfig::plan`], all problems at once), and the resulting [`PlannedOperator`] builds
+//! its dataflow inside a timely worker ([`PlannedOperator::build`]).
+
+pub mod expr;
+pub mod value;
+
+pub mod aggregate;
+pub mod alert;
+pub mod distinct;
+pub mod filter;
+pub mod join;
+pub mod map;
+pub mod top_k;
+pub mod union;
+pub mod window;
+
+mod plan;
+#[cfg(test)]
+mod testing;
+
+pub use plan::{resolve_columns, unknown_column, 
+    ArrangementCache, Coll, ConfigError, Diff, InputRef, OperatorConfig, OperatorKind, Output,
+    PlannedOperator, RowArrangement, Time,
+};
+pub use value::{Field, Row, Schema, Type, Value};
+
+use std::collections::BTreeMap;
+
+/// Every operator kind, by its YAML `op:` name. One line per kind.
+pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
+    [
+        filter::KIND,
+        map::KIND,
+        aggregate::KIND,
+        join::KIND,
+        union::KIND,
+        distinct::KIND,
+        window::KIND,
+        top_k::KIND,
+        alert::KIND,
+    ]
+    .into_iter()
+    .map(|kind| (kind.name, kind))
+    .collect()
+}

@@ -1,0 +1,289 @@
+//! The contract between the pipeline planner and operator kinds.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::ValSpine;
+use differential_dataflow::VecCollection;
+use serde::de::DeserializeOwned;
+
+use crate::expr::ExprError;
+use crate::value::{Row, Schema};
+
+/// Dataflow time: event time in microseconds since the Unix epoch, rounded up to the pipeline's
+/// tick. Reference tables live at time 0.
+pub type Time = u64;
+
+/// Multiplicity of a row change.
+pub type Diff = isize;
+
+/// A collection of rows as it flows between operators.
+pub type Coll<'s> = VecCollection<'s, Time, Row, Diff>;
+
+/// Rows arranged by key columns: `(key values, whole row)`.
+pub type RowArrangement<'s> = Arranged<'s, TraceAgent<ValSpine<Row, Row, Time, Diff>>>;
+
+/// One configuration problem, located by its YAML path relative to the component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted YAML path inside the component (`when`, `aggregates.stock`); empty for the whole.
+    pub path: String,
+    /// What was expected and what was found.
+    pub message: String,
+    /// A suggestion such as "did you mean `quantity`?".
+    pub hint: Option<String>,
+    /// 1-based (line, column) inside the scalar at `path` (for expression errors).
+    pub offset: Option<(u32, u32)>,
+}
+
+impl ConfigError {
+    /// An error at `path` with a message.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { path: path.into(), message: message.into(), hint: None, offset: None }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> ConfigError {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds an optional hint.
+    pub fn maybe_hint(mut self, hint: Option<String>) -> ConfigError {
+        self.hint = hint;
+        self
+    }
+
+    /// An expression error found in the scalar at `path`.
+    pub fn from_expr(path: impl Into<String>, err: ExprError) -> ConfigError {
+        ConfigError { path: path.into(), message: err.message, hint: err.hint, offset: err.location }
+    }
+
+    /// Prefixes the path with a parent path.
+    pub fn under(mut self, parent: &str) -> ConfigError {
+        self.path = join_path(parent, &self.path);
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Joins two dotted YAML paths.
+pub fn join_path(parent: &str, child: &str) -> String {
+    match (parent.is_empty(), child.is_empty()) {
+        (true, _) => child.to_owned(),
+        (_, true) => parent.to_owned(),
+        _ if child.starts_with('[') => format!("{parent}{child}"),
+        _ => format!("{parent}.{child}"),
+    }
+}
+
+/// Deserializes a component's YAML mapping into its strict config type, turning serde's
+/// complaint into a located [`ConfigError`] (unknown keys get a "did you mean" hint).
+pub fn parse_config<C: DeserializeOwned>(value: serde_yaml_ng::Value) -> Result<C, ConfigError> {
+    serde_path_to_error::deserialize::<_, C>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        config_error_from_serde(&path, &err.inner().to_string())
+    })
+}
+
+/// Turns a serde message at `path` into a [`ConfigError`] with a hint.
+pub fn config_error_from_serde(path: &str, message: &str) -> ConfigError {
+    let message = message.split(" at line ").next().unwrap_or(message).trim().to_owned();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let hint = match closest(field, expected.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("valid keys: {}", expected.join(", ")),
+        };
+        let at_field = path == field || path.ends_with(&format!(".{field}"));
+        let path = if at_field { path.to_owned() } else { join_path(path, field) };
+        return ConfigError::new(path, format!("unknown key `{field}`"))
+            .hint(hint);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return ConfigError::new(path, format!("missing required key `{field}`"));
+    }
+    ConfigError::new(path, message)
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| {
+            let typo = *d <= 2.max(c.len() / 3) && *d < c.len().max(word.len());
+            let prefix = word.len() >= 3 && (c.starts_with(word) || word.starts_with(c));
+            typo || prefix
+        })
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// "unknown column" at `path`, with the closest column name or the list of columns as hint.
+pub fn unknown_column<'a>(
+    columns: impl Iterator<Item = &'a str> + Clone,
+    name: &str,
+    path: &str,
+) -> ConfigError {
+    let hint = match closest(name, columns.clone()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("available columns: {}", columns.collect::<Vec<_>>().join(", ")),
+    };
+    ConfigError::new(path, format!("unknown column `{name}`")).hint(hint)
+}
+
+/// Resolves column names to positions in `schema`, reporting each unknown one at
+/// `<path>[i]`.
+pub fn resolve_columns(schema: &Schema, names: &[String], path: &str) -> Result<Vec<usize>, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let mut positions = Vec::with_capacity(names.len());
+    for (n, name) in names.iter().enumerate() {
+        match schema.index_of(name) {
+            Some(i) => positions.push(i),
+            None => errors.push(unknown_column(schema.names(), name, &format!("{path}[{n}]"))),
+        }
+    }
+    if errors.is_empty() { Ok(positions) } else { Err(errors) }
+}
+
+/// A named input of an operator and where in its YAML the name was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRef {
+    /// The collection name (`shelf_events`, `refill_alert.history`).
+    pub name: String,
+    /// The YAML path of the reference inside the operator (`input`, `inputs[1]`, `right`).
+    pub path: String,
+}
+
+impl InputRef {
+    /// An input reference.
+    pub fn new(name: &str, path: impl Into<String>) -> InputRef {
+        InputRef { name: name.to_owned(), path: path.into() }
+    }
+}
+
+/// How an operator kind is registered: its name, documentation and config parser.
+#[derive(Clone, Copy)]
+pub struct OperatorKind {
+    /// The YAML `op:` value.
+    pub name: &'static str,
+    /// One line for `--help`-style listings.
+    pub summary: &'static str,
+    /// A complete YAML example of one operator of this kind (round-tripped by a unit test).
+    pub sample: &'static str,
+    /// Deserializes the operator's YAML mapping (without `op` and `description`).
+    pub parse: fn(serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigError>,
+}
+
+impl fmt::Debug for OperatorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperatorKind").field("name", &self.name).finish()
+    }
+}
+
+/// A parsed operator config, not yet checked against its inputs.
+pub trait OperatorConfig: fmt::Debug + Send + Sync {
+    /// The collections this operator reads, in the order `plan` and `build` receive them.
+    fn inputs(&self) -> Vec<InputRef>;
+
+    /// Checks the config against the input schemas without any I/O, reporting every problem.
+    /// `name` is the operator's name in the pipeline.
+    fn plan(&self, name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>>;
+}
+
+/// One output collection of an operator: the main one (`suffix: None`) or a named side output
+/// such as an alert's `history`, addressed as `<operator>.<suffix>`.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// `None` for the main output.
+    pub suffix: Option<&'static str>,
+    /// The rows' schema.
+    pub schema: Schema,
+}
+
+/// A validated operator with compiled expressions, ready to build its dataflow.
+pub trait PlannedOperator: fmt::Debug + Send + Sync {
+    /// Output collections, main first.
+    fn outputs(&self) -> Vec<Output>;
+
+    /// Builds the dataflow; `inputs` are `(collection name, collection)` in `inputs()` order.
+    /// Returns one collection per entry of `outputs()`.
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        arrangements: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>>;
+}
+
+/// Arrangements shared between operators: two joins reading the same collection on the same
+/// key columns use one arrangement (one copy of the state, one index).
+#[derive(Default)]
+pub struct ArrangementCache<'s> {
+    arranged: HashMap<(String, Vec<usize>), RowArrangement<'s>>,
+}
+
+impl<'s> ArrangementCache<'s> {
+    /// An empty cache.
+    pub fn new() -> Self {
+        ArrangementCache { arranged: HashMap::new() }
+    }
+
+    /// The arrangement of collection `name` by the columns `key`, built on first use.
+    pub fn by_key(&mut self, name: &str, coll: &Coll<'s>, key: &[usize]) -> RowArrangement<'s> {
+        let id = (name.to_owned(), key.to_vec());
+        if let Some(arranged) = self.arranged.get(&id) {
+            return arranged.clone();
+        }
+        let key_cols = key.to_vec();
+        let arranged = coll
+            .clone()
+            .map(move |row: Row| (key_cols.iter().map(|&c| row[c].clone()).collect::<Row>(), row))
+            .arrange_by_key_named(&format!("Arrange: {name} by {key:?}"));
+        self.arranged.insert(id, arranged.clone());
+        arranged
+    }
+
+    /// How many distinct arrangements were built (for tests of sharing).
+    pub fn len(&self) -> usize {
+        self.arranged.len()
+    }
+
+    /// Whether none were built.
+    pub fn is_empty(&self) -> bool {
+        self.arranged.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_gets_a_did_you_mean_hint() {
+        let err = config_error_from_serde(
+            "",
+            "unknown field `wher`, expected one of `input`, `where`, `description`",
+        );
+        assert_eq!(err.path, "wher");
+        assert_eq!(err.message, "unknown key `wher`");
+        assert_eq!(err.hint.as_deref(), Some("did you mean `where`?"));
+    }
+
+    #[test]
+    fn closest_rejects_unrelated_words() {
+        assert_eq!(closest("quantty", ["quantity", "shelf_id"]), Some("quantity"));
+        assert_eq!(closest("zzz", ["quantity", "shelf_id"]), None);
+    }
+}
