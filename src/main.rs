@@ -1,1 +1,196 @@
-fn main() {}
+//! `shelfflow`: declarative streaming dataflow for retail stock.
+
+mod planner;
+mod runtime;
+mod spec;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::spec::{Diagnostics, Document, Override};
+
+/// Exit code for an invalid pipeline.
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "shelfflow", version, about = "Declarative streaming dataflow for retail stock")]
+struct Cli {
+    /// No progress line and no summary.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check pipeline files without running them; exit code 2 when any is invalid.
+    Validate {
+        /// Pipeline YAML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Run a pipeline until its finite sources are exhausted (or forever with --watch/follow).
+    Run {
+        /// Pipeline YAML file.
+        file: PathBuf,
+        /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+        /// Timely worker threads.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Keep running; revalidate on every save and redeploy valid edits.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
+    },
+    /// Print the operator graph.
+    Graph {
+        /// Pipeline YAML file.
+        file: PathBuf,
+        /// Graphviz DOT instead of text.
+        #[arg(long)]
+        dot: bool,
+        /// Override values.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+    },
+    /// Print the changes of one collection (source, table or operator output) as they happen.
+    Tap {
+        /// Pipeline YAML file.
+        file: PathBuf,
+        /// Collection name, e.g. `stock` or `refill_alert.history`.
+        collection: String,
+        /// Override values.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        overrides: Vec<Override>,
+        /// Timely worker threads.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.quiet);
+    match execute(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHELFFLOW_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Validate { files, overrides } => {
+            let mut invalid = false;
+            for file in &files {
+                match load_plan(file, &overrides) {
+                    Ok(plan) => {
+                        if !quiet {
+                            println!("{}: ok ({} inputs, {} operators, {} sinks)", file.display(), plan.inputs.len(), plan.operators.len(), plan.sinks.len());
+                        }
+                    }
+                    Err(diagnostics) => {
+                        invalid = true;
+                        eprintln!("{diagnostics}");
+                    }
+                }
+            }
+            Ok(if invalid { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+        }
+        Command::Run { file, overrides, workers, watch, metrics } => {
+            let options = runtime::RunOptions { workers, quiet, tap: None };
+            if watch {
+                return watch::run_watching(&file, &overrides, options, metrics.as_deref());
+            }
+            let plan = match load_plan(&file, &overrides) {
+                Ok(plan) => Arc::new(plan),
+                Err(diagnostics) => {
+                    eprintln!("{diagnostics}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            let summary = run_plan(plan, options)?;
+            if !quiet {
+                eprintln!("{summary}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { file, dot, overrides } => match load_plan(&file, &overrides) {
+            Ok(plan) => {
+                print!("{}", if dot { planner::render_dot(&plan) } else { planner::render_text(&plan) });
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                Ok(ExitCode::from(EXIT_INVALID))
+            }
+        },
+        Command::Tap { file, collection, overrides, workers } => {
+            let plan = match load_plan(&file, &overrides) {
+                Ok(plan) => plan,
+                Err(diagnostics) => {
+                    eprintln!("{diagnostics}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            if !plan.collections.contains_key(&collection) {
+                let names: Vec<&str> = plan.collections.keys().map(String::as_str).collect();
+                eprintln!("error: unknown collection `{collection}`\n  hint: collections: {}", names.join(", "));
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+            let summary = run_plan(Arc::new(plan), runtime::RunOptions { workers, quiet, tap: Some(collection) })?;
+            if !quiet {
+                eprintln!("{summary}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads and validates a pipeline file.
+fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::Plan, Diagnostics> {
+    let doc = Document::load(file, overrides)?;
+    planner::plan(&doc)
+}
+
+/// Runs a plan to completion, stopping cleanly on Ctrl-C.
+fn run_plan(plan: Arc<planner::Plan>, options: runtime::RunOptions) -> anyhow::Result<runtime::Summary> {
+    let metrics = Arc::new(runtime::Metrics::new(plan.inputs.len(), plan.sinks.len()));
+    let on_interrupt = metrics.clone();
+    // A second handler registration (e.g. in tests) is not an error worth failing for.
+    let _ = ctrlc_handler(move || on_interrupt.request_stop());
+    runtime::run(plan, options, metrics).context("run failed")
+}
+
+/// Installs a SIGINT handler that asks the run to stop.
+fn ctrlc_handler(stop: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+    std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
+        if signals.forever().next().is_some() {
+            stop();
+        }
+    })?;
+    Ok(())
+}

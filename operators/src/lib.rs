@@ -22,11 +22,12 @@ pub mod top_k;
 pub mod union;
 pub mod window;
 
-mod plan;
+pub mod plan;
 #[cfg(test)]
 mod testing;
 
-pub use plan::{resolve_columns, unknown_column, 
+pub use plan::{
+    closest, join_path, parse_config, resolve_columns, unknown_column, 
     ArrangementCache, Coll, ConfigError, Diff, InputRef, OperatorConfig, OperatorKind, Output,
     PlannedOperator, RowArrangement, Time,
 };

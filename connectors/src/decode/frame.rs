@@ -57,7 +57,11 @@ impl FrameDecoder {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(FrameDecoder { fields: schema.fields.clone(), columns, height: frame.height() })
+        Ok(FrameDecoder {
+            fields: schema.fields.clone(),
+            columns,
+            height: frame.height(),
+        })
     }
 
     /// Number of rows.
@@ -72,7 +76,11 @@ impl FrameDecoder {
 
     /// Row `index` (below [`len`](Self::len)), typed.
     pub fn row(&self, index: usize) -> Result<Row, DecodeError> {
-        self.fields.iter().zip(&self.columns).map(|(field, cells)| cells.value(field, index)).collect()
+        self.fields
+            .iter()
+            .zip(&self.columns)
+            .map(|(field, cells)| cells.value(field, index))
+            .collect()
     }
 
     /// Row `index` as it is in the file, untyped: strings stay strings (for dead letters).
@@ -117,7 +125,9 @@ impl Cells {
                 let floats = series.cast(&DataType::Float64).ok()?;
                 Cells::Float(floats.f64().ok()?.rechunk().into_owned())
             }
-            (Type::Bool, DataType::Boolean) => Cells::Bool(series.bool().ok()?.rechunk().into_owned()),
+            (Type::Bool, DataType::Boolean) => {
+                Cells::Bool(series.bool().ok()?.rechunk().into_owned())
+            }
             (Type::Timestamp, DataType::Datetime(_, zone)) => {
                 // The physical values of any zone are UTC instants; only the unit changes.
                 let zoned = DataType::Datetime(TimeUnit::Microseconds, zone.clone());
@@ -141,9 +151,8 @@ impl Cells {
         let value = match self {
             Cells::Text(cells) => {
                 return match cells.get(index) {
-                    Some(text) => {
-                        parse_text(field.ty, text).map_err(|found| DecodeError::mismatch(field, found))
-                    }
+                    Some(text) => parse_text(field.ty, text)
+                        .map_err(|found| DecodeError::mismatch(field, found)),
                     None => null_cell(field),
                 };
             }
@@ -192,10 +201,14 @@ pub fn frame_from_rows(
         .enumerate()
         .map(|(c, field)| {
             let name = PlSmallStr::from(field.name.as_str());
-            let cells = || rows.iter().map(move |row| row.get(c).filter(|v| !v.is_null()));
+            let cells = || {
+                rows.iter()
+                    .map(move |row| row.get(c).filter(|v| !v.is_null()))
+            };
             match (field.ty, timestamps) {
                 (Type::Int, _) => {
-                    Int64Chunked::from_iter_options(name, cells().map(|v| v?.as_int())).into_column()
+                    Int64Chunked::from_iter_options(name, cells().map(|v| v?.as_int()))
+                        .into_column()
                 }
                 (Type::Float, _) => {
                     Float64Chunked::from_iter_options(name, cells().map(|v| v?.as_f64()))
@@ -214,7 +227,9 @@ pub fn frame_from_rows(
                         Value::Date(days) => Some(*days),
                         _ => None,
                     });
-                    Int32Chunked::from_iter_options(name, days).into_date().into_column()
+                    Int32Chunked::from_iter_options(name, days)
+                        .into_date()
+                        .into_column()
                 }
                 (Type::Timestamp, TimestampColumns::Native) => {
                     let micros = cells().map(|v| match v? {

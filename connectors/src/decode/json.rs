@@ -27,17 +27,26 @@ pub struct JsonDecoder {
 impl JsonDecoder {
     /// A decoder for rows of `schema`.
     pub fn new(schema: &Schema) -> JsonDecoder {
-        JsonDecoder { fields: schema.fields.clone(), seen: vec![false; schema.len()] }
+        JsonDecoder {
+            fields: schema.fields.clone(),
+            seen: vec![false; schema.len()],
+        }
     }
 
     /// Decodes one JSON object (one line, without its newline).
     pub fn decode(&mut self, line: &[u8]) -> Result<Row, DecodeError> {
         let mut row = vec![Value::Null; self.fields.len()];
         self.seen.fill(false);
-        let mut record =
-            RecordSeed { fields: &self.fields, row: &mut row, seen: &mut self.seen, error: None };
+        let mut record = RecordSeed {
+            fields: &self.fields,
+            row: &mut row,
+            seen: &mut self.seen,
+            error: None,
+        };
         let mut deserializer = serde_json::Deserializer::from_slice(line);
-        if let Err(err) = (&mut record).deserialize(&mut deserializer).and_then(|()| deserializer.end())
+        if let Err(err) = (&mut record)
+            .deserialize(&mut deserializer)
+            .and_then(|()| deserializer.end())
         {
             return Err(DecodeError::MalformedJson(without_position(&err)));
         }
@@ -90,7 +99,10 @@ impl<'de> Visitor<'de> for &mut RecordSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut next = 0;
-        while let Some(column) = map.next_key_seed(ColumnSeed { fields: self.fields, next })? {
+        while let Some(column) = map.next_key_seed(ColumnSeed {
+            fields: self.fields,
+            next,
+        })? {
             let Some(column) = column.filter(|_| self.error.is_none()) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -124,7 +136,10 @@ struct ColumnSeed<'a> {
 impl<'de> DeserializeSeed<'de> for ColumnSeed<'_> {
     type Value = Option<usize>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
@@ -137,7 +152,11 @@ impl Visitor<'_> for ColumnSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        if self.fields.get(self.next).is_some_and(|field| field.name == key) {
+        if self
+            .fields
+            .get(self.next)
+            .is_some_and(|field| field.name == key)
+        {
             return Ok(Some(self.next));
         }
         Ok(self.fields.iter().position(|field| field.name == key))
@@ -151,7 +170,10 @@ struct CellSeed(Type);
 impl<'de> DeserializeSeed<'de> for CellSeed {
     type Value = Result<Value, Found>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
@@ -184,7 +206,9 @@ impl<'de> Visitor<'de> for CellSeed {
 
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
         Ok(match self.0 {
-            Type::Int => i64::try_from(n).map(Value::Int).map_err(|_| Found::number(n)),
+            Type::Int => i64::try_from(n)
+                .map(Value::Int)
+                .map_err(|_| Found::number(n)),
             Type::Float => Ok(Value::Float(n as f64)),
             _ => Err(Found::number(n)),
         })
@@ -192,7 +216,9 @@ impl<'de> Visitor<'de> for CellSeed {
 
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
         Ok(match self.0 {
-            Type::Int => int_from_float(x).map(Value::Int).ok_or_else(|| Found::number(x)),
+            Type::Int => int_from_float(x)
+                .map(Value::Int)
+                .ok_or_else(|| Found::number(x)),
             Type::Float => Ok(Value::Float(x)),
             _ => Err(Found::number(x)),
         })
@@ -236,14 +262,22 @@ impl JsonObjects {
     pub fn of(schema: &Schema, columns: &[usize]) -> JsonObjects {
         let columns = columns
             .iter()
-            .map(|&c| (c, serde_json::Value::from(schema.field(c).name.as_str()).to_string()))
+            .map(|&c| {
+                (
+                    c,
+                    serde_json::Value::from(schema.field(c).name.as_str()).to_string(),
+                )
+            })
             .collect();
         JsonObjects { columns }
     }
 
     /// The object of one row, for `write!` or `to_string`.
     pub fn render<'a>(&'a self, row: &'a [Value]) -> impl fmt::Display + 'a {
-        JsonObject { columns: &self.columns, row }
+        JsonObject {
+            columns: &self.columns,
+            row,
+        }
     }
 }
 
@@ -260,7 +294,10 @@ impl fmt::Display for JsonObject<'_> {
             if n > 0 {
                 f.write_str(",")?;
             }
-            let value = self.row.get(*column).map_or(serde_json::Value::Null, Value::to_json);
+            let value = self
+                .row
+                .get(*column)
+                .map_or(serde_json::Value::Null, Value::to_json);
             write!(f, "{name}:{value}")?;
         }
         f.write_str("}")

@@ -9,7 +9,7 @@ use polars::prelude::{CsvWriter, ParquetWriter, SerWriter};
 use super::config::Format;
 use super::snapshot::{key_columns, Snapshot};
 use crate::decode::{format_time, frame_from_rows, JsonObjects, TimestampColumns};
-use crate::{ChangeOp, Change, ConnectorError, Schema, SinkContext, SinkWriter, Time};
+use crate::{Change, ChangeOp, ConnectorError, Schema, SinkContext, SinkWriter, Time};
 
 /// Opens the writer of a sink's format.
 pub(crate) fn open(
@@ -19,13 +19,17 @@ pub(crate) fn open(
 ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
     Ok(match format {
         Format::Jsonl => Box::new(ChangelogWriter::create(path, ctx)?),
-        Format::Csv | Format::Parquet => Box::new(SnapshotWriter::create(path, format, ctx)?),
+        Format::Csv => Box::new(SnapshotWriter::create(path, TableFormat::Csv, ctx)?),
+        Format::Parquet => Box::new(SnapshotWriter::create(path, TableFormat::Parquet, ctx)?),
     })
 }
 
 /// Creates (or truncates) a file for writing, with its missing parent directories.
 pub(crate) fn create_file(path: &Path) -> Result<File, ConnectorError> {
-    let io_error = |source| ConnectorError::Io { path: path.to_owned(), source };
+    let io_error = |source| ConnectorError::Io {
+        path: path.to_owned(),
+        source,
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
@@ -48,11 +52,19 @@ impl ChangelogWriter {
     pub fn create(path: PathBuf, ctx: &SinkContext) -> Result<ChangelogWriter, ConnectorError> {
         let out = BufWriter::new(create_file(&path)?);
         let keys = JsonObjects::of(&ctx.schema, &key_columns(ctx));
-        Ok(ChangelogWriter { path, out, keys, rows: JsonObjects::all(&ctx.schema) })
+        Ok(ChangelogWriter {
+            path,
+            out,
+            keys,
+            rows: JsonObjects::all(&ctx.schema),
+        })
     }
 
     fn io_error(&self, source: io::Error) -> ConnectorError {
-        ConnectorError::Io { path: self.path.clone(), source }
+        ConnectorError::Io {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -81,6 +93,15 @@ impl SinkWriter for ChangelogWriter {
     }
 }
 
+/// The formats a [`SnapshotWriter`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// CSV with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
 /// Keeps the final state and writes it as a CSV (with a header, timestamps as RFC 3339) or
 /// Parquet (typed columns, timestamps as `Datetime(us, UTC)`) file at [`finish`], sorted by key.
 ///
@@ -90,7 +111,7 @@ impl SinkWriter for ChangelogWriter {
 #[derive(Debug)]
 pub struct SnapshotWriter {
     path: PathBuf,
-    format: Format,
+    format: TableFormat,
     schema: Schema,
     snapshot: Snapshot,
     /// Taken by the first `finish`.
@@ -101,7 +122,7 @@ impl SnapshotWriter {
     /// Creates the file of the collection `ctx` describes.
     pub fn create(
         path: PathBuf,
-        format: Format,
+        format: TableFormat,
         ctx: &SinkContext,
     ) -> Result<SnapshotWriter, ConnectorError> {
         let file = Some(create_file(&path)?);
@@ -122,24 +143,25 @@ impl SinkWriter for SnapshotWriter {
     }
 
     fn finish(&mut self) -> Result<(), ConnectorError> {
-        let Some(mut file) = self.file.take() else { return Ok(()) };
+        let Some(mut file) = self.file.take() else {
+            return Ok(());
+        };
         let rows: Vec<&[_]> = self.snapshot.rows().collect();
         let timestamps = match self.format {
-            Format::Parquet => TimestampColumns::Native,
-            Format::Jsonl | Format::Csv => TimestampColumns::Text,
+            TableFormat::Csv => TimestampColumns::Text,
+            TableFormat::Parquet => TimestampColumns::Native,
         };
         let written = frame_from_rows(&self.schema, &rows, timestamps).and_then(|mut frame| {
             match self.format {
-                Format::Parquet => ParquetWriter::new(&mut file).finish(&mut frame).map(drop),
-                Format::Jsonl | Format::Csv => {
-                    CsvWriter::new(&mut file).include_header(true).finish(&mut frame)
-                }
+                TableFormat::Csv => CsvWriter::new(&mut file)
+                    .include_header(true)
+                    .finish(&mut frame),
+                TableFormat::Parquet => ParquetWriter::new(&mut file).finish(&mut frame).map(drop),
             }
         });
         written.map_err(|err| ConnectorError::Format {
             path: self.path.clone(),
             message: err.to_string(),
-        })?;
-        file.sync_all().map_err(|source| ConnectorError::Io { path: self.path.clone(), source })
+        })
     }
 }

@@ -27,7 +27,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// An empty state of the collection `ctx` describes.
     pub fn new(ctx: &SinkContext) -> Snapshot {
-        Snapshot { key: key_columns(ctx), rows: BTreeMap::new() }
+        Snapshot {
+            key: key_columns(ctx),
+            rows: BTreeMap::new(),
+        }
     }
 
     /// Applies the changes of one timestamp: an upsert inserts or replaces its key's row, a

@@ -1,6 +1,7 @@
 //! Reading files: JSONL line by line (optionally following the file as it grows), CSV and
 //! Parquet as one table loaded when the source opens.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -33,10 +34,12 @@ pub(crate) fn open(
     Ok(match format {
         Format::Jsonl => Box::new(JsonlReader::open(path, schema, config.follow, CHUNK_BYTES)?),
         Format::Csv => {
-            let delimiter = config.delimiter_byte().ok_or_else(|| ConnectorError::Format {
-                path: path.clone().into(),
-                message: format!("invalid CSV delimiter {:?}", config.delimiter),
-            })?;
+            let delimiter = config
+                .delimiter_byte()
+                .ok_or_else(|| ConnectorError::Format {
+                    path: path.clone().into(),
+                    message: format!("invalid CSV delimiter {:?}", config.delimiter),
+                })?;
             Box::new(TableReader::csv(path, schema, delimiter)?)
         }
         Format::Parquet => Box::new(TableReader::parquet(path, schema)?),
@@ -59,7 +62,12 @@ fn push_record(
         },
         Err(err) => err.to_string(),
     };
-    out.dead.push(DeadLetter { position: position(), reason, raw: raw(), time: clock.frontier() });
+    out.dead.push(DeadLetter {
+        position: position(),
+        reason,
+        raw: raw(),
+        time: clock.frontier(),
+    });
 }
 
 /// What a read call that reached the end of its input reports: `More` if it produced records
@@ -106,7 +114,13 @@ impl JsonlReader {
     }
 
     /// Decodes one line into the batch; false for a blank line, which is not a record.
-    fn push_line(&mut self, number: u64, line: Range<usize>, clock: &mut EventClock, out: &mut SourceBatch) -> bool {
+    fn push_line(
+        &mut self,
+        number: u64,
+        line: Range<usize>,
+        clock: &mut EventClock,
+        out: &mut SourceBatch,
+    ) -> bool {
         let line = self.lines.text(line);
         if is_blank(line) {
             return false;
@@ -124,7 +138,11 @@ impl JsonlReader {
 
     /// At the end of a followed file: starts over if the file was truncated.
     fn restart_if_truncated(&mut self) -> Result<(), ConnectorError> {
-        let size = self.file.metadata().map_err(|source| io_error(&self.path, source))?.len();
+        let size = self
+            .file
+            .metadata()
+            .map_err(|source| io_error(&self.path, source))?
+            .len();
         if size < self.lines.offset {
             tracing::warn!(
                 path = %self.path,
@@ -132,7 +150,9 @@ impl JsonlReader {
                 offset = self.lines.offset,
                 "followed file was truncated, reading it again from the start"
             );
-            self.file.seek(SeekFrom::Start(0)).map_err(|source| io_error(&self.path, source))?;
+            self.file
+                .seek(SeekFrom::Start(0))
+                .map_err(|source| io_error(&self.path, source))?;
             self.lines.reset();
         }
         Ok(())
@@ -152,7 +172,10 @@ impl SourceReader for JsonlReader {
                 records += usize::from(self.push_line(number, line, clock, out));
                 continue;
             }
-            let read = self.lines.fill(&mut self.file).map_err(|source| io_error(&self.path, source))?;
+            let read = self
+                .lines
+                .fill(&mut self.file)
+                .map_err(|source| io_error(&self.path, source))?;
             if read > 0 {
                 continue;
             }
@@ -170,7 +193,6 @@ impl SourceReader for JsonlReader {
 }
 
 /// The complete lines of a file read in chunks: `buf[start..end]` is read but not yet handed out.
-#[derive(Debug)]
 struct Lines {
     buf: Vec<u8>,
     start: usize,
@@ -183,7 +205,13 @@ struct Lines {
 
 impl Lines {
     fn new(chunk_bytes: usize) -> Lines {
-        Lines { buf: vec![0; chunk_bytes.max(1)], start: 0, end: 0, offset: 0, number: 0 }
+        Lines {
+            buf: vec![0; chunk_bytes.max(1)],
+            start: 0,
+            end: 0,
+            offset: 0,
+            number: 0,
+        }
     }
 
     /// The bytes of a line handed out by [`next_line`](Self::next_line) or
@@ -239,8 +267,17 @@ impl Lines {
     }
 }
 
+impl fmt::Debug for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lines")
+            .field("buffered", &(self.end - self.start))
+            .field("offset", &self.offset)
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
 /// Hands out the rows of a CSV or Parquet file, loaded whole when the source opens.
-#[derive(Debug)]
 pub struct TableReader {
     path: String,
     table: FrameDecoder,
@@ -250,11 +287,23 @@ pub struct TableReader {
     next: usize,
 }
 
+impl fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableReader")
+            .field("path", &self.path)
+            .field("rows", &self.table.len())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
 /// Where the rows of a table came from, for dead-letter positions and raw text.
-#[derive(Debug)]
 enum Origin {
     /// A CSV file: the line each row starts on and its text.
-    Csv { records: Vec<(u64, Range<usize>)>, bytes: Vec<u8> },
+    Csv {
+        records: Vec<(u64, Range<usize>)>,
+        bytes: Vec<u8>,
+    },
     /// A Parquet file: rows are numbered from 1 and shown as JSON objects.
     Parquet { objects: JsonObjects },
 }
@@ -263,7 +312,11 @@ impl TableReader {
     /// Loads a CSV file with a header line. Every cell is read as text and typed by the schema
     /// (an empty cell is NULL, a quoted empty cell `""` an empty string), so a bad cell rejects
     /// its row only. Blank lines are skipped.
-    pub fn csv(path: String, schema: &Schema, delimiter: u8) -> Result<TableReader, ConnectorError> {
+    pub fn csv(
+        path: String,
+        schema: &Schema,
+        delimiter: u8,
+    ) -> Result<TableReader, ConnectorError> {
         let bytes = std::fs::read(&path).map_err(|source| io_error(&path, source))?;
         let frame = CsvReadOptions::default()
             .with_has_header(true)
@@ -284,16 +337,30 @@ impl TableReader {
             });
         }
         let table = FrameDecoder::new(&frame, schema).map_err(|err| schema_error(&path, &err))?;
-        Ok(TableReader { path, table, origin: Origin::Csv { records, bytes }, next: 0 })
+        Ok(TableReader {
+            path,
+            table,
+            origin: Origin::Csv { records, bytes },
+            next: 0,
+        })
     }
 
     /// Loads a Parquet file.
     pub fn parquet(path: String, schema: &Schema) -> Result<TableReader, ConnectorError> {
         let file = File::open(&path).map_err(|source| io_error(&path, source))?;
-        let frame = ParquetReader::new(file).finish().map_err(|err| format_error(&path, &err))?;
+        let frame = ParquetReader::new(file)
+            .finish()
+            .map_err(|err| format_error(&path, &err))?;
         let table = FrameDecoder::new(&frame, schema).map_err(|err| schema_error(&path, &err))?;
-        let origin = Origin::Parquet { objects: JsonObjects::all(schema) };
-        Ok(TableReader { path, table, origin, next: 0 })
+        let origin = Origin::Parquet {
+            objects: JsonObjects::all(schema),
+        };
+        Ok(TableReader {
+            path,
+            table,
+            origin,
+            next: 0,
+        })
     }
 
     /// Whether row `index` is a blank CSV line, which is not a record.
@@ -381,7 +448,10 @@ fn csv_records(bytes: &[u8], delimiter: u8) -> Vec<(u64, Range<usize>)> {
     if start < bytes.len() {
         records.push((start_line, start..bytes.len()));
     }
-    match records.iter().position(|(_, range)| !is_blank(&bytes[range.clone()])) {
+    match records
+        .iter()
+        .position(|(_, range)| !is_blank(&bytes[range.clone()]))
+    {
         Some(header) => records.split_off(header + 1),
         None => Vec::new(),
     }
@@ -393,13 +463,22 @@ fn is_blank(line: &[u8]) -> bool {
 }
 
 fn io_error(path: &str, source: io::Error) -> ConnectorError {
-    ConnectorError::Io { path: PathBuf::from(path), source }
+    ConnectorError::Io {
+        path: PathBuf::from(path),
+        source,
+    }
 }
 
 fn format_error(path: &str, err: &polars::error::PolarsError) -> ConnectorError {
-    ConnectorError::Format { path: PathBuf::from(path), message: err.to_string() }
+    ConnectorError::Format {
+        path: PathBuf::from(path),
+        message: err.to_string(),
+    }
 }
 
 fn schema_error(path: &str, err: &crate::decode::FrameError) -> ConnectorError {
-    ConnectorError::Schema { path: PathBuf::from(path), message: err.to_string() }
+    ConnectorError::Schema {
+        path: PathBuf::from(path),
+        message: err.to_string(),
+    }
 }

@@ -83,14 +83,22 @@ pub struct AggregateCall {
 const MAX_TOKENS: usize = 20_000;
 
 /// Deepest nesting of the compiled tree.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 100;
 
 /// `IN` lists of literals at least this long are hashed.
 const HASH_IN_LIST_FROM: usize = 8;
 
 /// Aggregate functions, rejected inside scalar expressions.
-pub const AGGREGATE_FUNCTIONS: [&str; 8] =
-    ["sum", "count", "min", "max", "avg", "count_distinct", "first", "last"];
+pub const AGGREGATE_FUNCTIONS: [&str; 8] = [
+    "sum",
+    "count",
+    "min",
+    "max",
+    "avg",
+    "count_distinct",
+    "first",
+    "last",
+];
 
 /// Every scalar function name `compile` accepts in call syntax `name(args)`.
 pub const SCALAR_FUNCTIONS: &[&str] = &[
@@ -172,11 +180,19 @@ fn loc(l: Location) -> Loc {
     if l.line == 0 || l.column == 0 {
         return None;
     }
-    Some((u32::try_from(l.line).unwrap_or(u32::MAX), u32::try_from(l.column).unwrap_or(u32::MAX)))
+    Some((
+        u32::try_from(l.line).unwrap_or(u32::MAX),
+        u32::try_from(l.column).unwrap_or(u32::MAX),
+    ))
 }
 
 fn error(kind: ExprErrorKind, message: impl Into<String>, location: Loc) -> ExprError {
-    ExprError { kind, message: message.into(), location, hint: None }
+    ExprError {
+        kind,
+        message: message.into(),
+        location,
+        hint: None,
+    }
 }
 
 fn hinted(mut e: ExprError, hint: impl Into<String>) -> ExprError {
@@ -192,7 +208,8 @@ fn unsupported(message: impl Into<String>, location: Loc) -> ExprError {
     error(ExprErrorKind::Unsupported, message, location)
 }
 
-/// The closest candidate by case-insensitive Levenshtein distance, if it is close enough.
+/// The closest candidate by case-insensitive edit distance (Levenshtein plus adjacent
+/// transpositions), if it is close enough.
 fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
     let max = match lower.chars().count() {
@@ -203,7 +220,7 @@ fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Opt
     };
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
-        let d = strsim::levenshtein(&lower, &candidate.to_lowercase());
+        let d = strsim::osa_distance(&lower, &candidate.to_lowercase());
         if d <= max && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, candidate));
         }
@@ -220,7 +237,10 @@ fn end_of(sql: &str) -> (u32, u32) {
     let line = sql.matches('\n').count() + 1;
     let last = sql.rsplit('\n').next().unwrap_or("");
     let column = last.chars().count() + 1;
-    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
 }
 
 /// Splits sqlparser's " at Line: X, Column: Y" suffix off a message.
@@ -265,21 +285,30 @@ fn syntax_error(raw: &str, sql: &str, tokens: &[TokenWithSpan]) -> ExprError {
 /// Parses one expression, requiring that it spans the whole text.
 fn parse(sql: &str) -> Result<ast::Expr, ExprError> {
     let dialect = GenericDialect {};
-    let tokens = Tokenizer::new(&dialect, sql).tokenize_with_location().map_err(|e| {
-        error(ExprErrorKind::Syntax, lowercase_first(&e.message), loc(e.location))
-    })?;
-    let significant = tokens.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).count();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| {
+            error(
+                ExprErrorKind::Syntax,
+                lowercase_first(&e.message),
+                loc(e.location),
+            )
+        })?;
+    let significant = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .count();
     if significant > MAX_TOKENS {
         return Err(unsupported(
-            format!("expression is too long ({significant} tokens; at most {MAX_TOKENS} are supported)"),
+            format!(
+                "expression is too long ({significant} tokens; at most {MAX_TOKENS} are supported)"
+            ),
             None,
         ));
     }
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens.clone());
     let expr = parser.parse_expr().map_err(|e| match e {
-        ParserError::RecursionLimitExceeded => {
-            unsupported("expression is nested too deeply", None)
-        }
+        ParserError::RecursionLimitExceeded => unsupported("expression is nested too deeply", None),
         ParserError::TokenizerError(raw) | ParserError::ParserError(raw) => {
             syntax_error(&raw, sql, &tokens)
         }
@@ -332,11 +361,17 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
         FunctionArguments::List(list) => list,
         FunctionArguments::None => return Err(not_a_call()),
         FunctionArguments::Subquery(_) => {
-            return Err(unsupported("subqueries are not supported in expressions", at))
+            return Err(unsupported(
+                "subqueries are not supported in expressions",
+                at,
+            ))
         }
     };
     if let Some(clause) = list.clauses.first() {
-        return Err(unsupported(format!("`{clause}` is not supported in aggregate calls"), at));
+        return Err(unsupported(
+            format!("`{clause}` is not supported in aggregate calls"),
+            at,
+        ));
     }
     let distinct = list.duplicate_treatment == Some(DuplicateTreatment::Distinct);
     let mut star = false;
@@ -347,10 +382,16 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
             FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => star = true,
             FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(compiler.expr(e)?),
             FunctionArg::Unnamed(other) => {
-                return Err(unsupported(format!("`{other}` is not supported in aggregate calls"), at))
+                return Err(unsupported(
+                    format!("`{other}` is not supported in aggregate calls"),
+                    at,
+                ))
             }
             FunctionArg::Named { .. } | FunctionArg::ExprNamed { .. } => {
-                return Err(unsupported("named function arguments are not supported", at))
+                return Err(unsupported(
+                    "named function arguments are not supported",
+                    at,
+                ))
             }
         }
     }
@@ -361,18 +402,35 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
             at,
         ));
     }
-    Ok(AggregateCall { function: name, distinct, star, args })
+    Ok(AggregateCall {
+        function: name,
+        distinct,
+        star,
+        args,
+    })
 }
 
 /// Where a function call starts: its name.
 fn function_location(f: &ast::Function) -> Loc {
-    f.name.0.first().and_then(ObjectNamePart::as_ident).and_then(|i| loc(i.span.start))
+    f.name
+        .0
+        .first()
+        .and_then(ObjectNamePart::as_ident)
+        .and_then(|i| loc(i.span.start))
 }
 
 /// Rejects window / filter / ordered-set clauses on a call.
-fn check_plain_call(f: &ast::Function, name: &str, at: Loc, aggregate: bool) -> Result<(), ExprError> {
+fn check_plain_call(
+    f: &ast::Function,
+    name: &str,
+    at: Loc,
+    aggregate: bool,
+) -> Result<(), ExprError> {
     if f.over.is_some() {
-        return Err(unsupported(format!("window functions (`{name}(...) OVER ...`) are not supported"), at));
+        return Err(unsupported(
+            format!("window functions (`{name}(...) OVER ...`) are not supported"),
+            at,
+        ));
     }
     if f.filter.is_some() {
         return Err(unsupported(
@@ -385,16 +443,23 @@ fn check_plain_call(f: &ast::Function, name: &str, at: Loc, aggregate: bool) -> 
         ));
     }
     if !f.within_group.is_empty() || f.null_treatment.is_some() || f.uses_odbc_syntax {
-        return Err(unsupported(format!("this form of `{name}(...)` is not supported"), at));
+        return Err(unsupported(
+            format!("this form of `{name}(...)` is not supported"),
+            at,
+        ));
     }
     if !matches!(f.parameters, FunctionArguments::None) {
-        return Err(unsupported(format!("parameterised call `{name}(...)(...)` is not supported"), at));
+        return Err(unsupported(
+            format!("parameterised call `{name}(...)(...)` is not supported"),
+            at,
+        ));
     }
     Ok(())
 }
 
-/// The 1-based location where an AST expression starts (its leftmost token), computed
-/// without walking long operator chains recursively.
+/// The 1-based location where an AST expression starts (its leftmost operand), computed
+/// without walking long operator chains recursively (sqlparser's `span()` recurses through the
+/// whole subtree, which overflows the stack on long left-deep chains).
 fn start_of(mut e: &ast::Expr) -> Loc {
     use ast::Expr as A;
     loop {
@@ -416,7 +481,18 @@ fn start_of(mut e: &ast::Expr) -> Loc {
             | A::Like { expr, .. }
             | A::ILike { expr, .. }
             | A::SimilarTo { expr, .. }
-            | A::RLike { expr, .. } => expr,
+            | A::RLike { expr, .. }
+            | A::InUnnest { expr, .. }
+            | A::IsJson { expr, .. }
+            | A::IsNormalized { expr, .. }
+            | A::Collate { expr, .. }
+            | A::Cast { expr, .. }
+            | A::UnaryOp { expr, .. } => expr,
+            A::AnyOp { left, .. } | A::AllOp { left, .. } => left,
+            A::AtTimeZone { timestamp, .. } => timestamp,
+            A::CompoundFieldAccess { root, .. } => root,
+            A::JsonAccess { value, .. } => value,
+            A::Nested(inner) => inner,
             A::Identifier(ident) => return loc(ident.span.start),
             A::CompoundIdentifier(parts) => return parts.first().and_then(|i| loc(i.span.start)),
             A::Value(v) => return loc(v.span.start),
@@ -449,7 +525,10 @@ impl Kind {
                 Kind::Temporal => matches!(ty, Type::Timestamp | Type::Date),
                 Kind::TemporalOrStr => matches!(ty, Type::Timestamp | Type::Date | Type::String),
                 Kind::TimestampSource => {
-                    matches!(ty, Type::Timestamp | Type::Date | Type::String | Type::Int | Type::Float)
+                    matches!(
+                        ty,
+                        Type::Timestamp | Type::Date | Type::String | Type::Int | Type::Float
+                    )
                 }
             }
     }
@@ -493,7 +572,10 @@ impl Args<'_> {
         } else {
             format!("{min} to {max} arguments")
         };
-        Err(mismatch(format!("function `{}` expects {expected}, found {n}", self.name), self.at))
+        Err(mismatch(
+            format!("function `{}` expects {expected}, found {n}", self.name),
+            self.at,
+        ))
     }
 
     fn expect(&self, i: usize, kind: Kind) -> Result<(), ExprError> {
@@ -502,7 +584,11 @@ impl Args<'_> {
             return Ok(());
         }
         let message = if self.max_arity == 1 {
-            format!("function `{}` expects {} argument, found {ty}", self.name, kind.describe())
+            format!(
+                "function `{}` expects {} argument, found {ty}",
+                self.name,
+                kind.describe()
+            )
         } else {
             format!(
                 "function `{}` expects {} as argument {}, found {ty}",
@@ -575,7 +661,10 @@ fn unify(items: &[(&Expr, Loc)], what: &str) -> Result<Type, ExprError> {
     let mut ty = Type::Null;
     for (e, at) in items {
         ty = unify_types(ty, e.ty()).ok_or_else(|| {
-            mismatch(format!("{what} has incompatible types: {ty} and {}", e.ty()), *at)
+            mismatch(
+                format!("{what} has incompatible types: {ty} and {}", e.ty()),
+                *at,
+            )
         })?;
     }
     Ok(ty)
@@ -616,7 +705,10 @@ fn comparable(a: Type, b: Type) -> bool {
         || a == Type::Null
         || b == Type::Null
         || (a.is_numeric() && b.is_numeric())
-        || matches!((a, b), (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date))
+        || matches!(
+            (a, b),
+            (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date)
+        )
 }
 
 fn check_comparable(a: &Expr, b: &Expr, at: Loc) -> Result<(), ExprError> {
@@ -631,9 +723,13 @@ fn check_comparable(a: &Expr, b: &Expr, at: Loc) -> Result<(), ExprError> {
             "write a typed literal such as DATE '2026-01-01', \
              TIMESTAMP '2026-01-01T00:00:00Z' or INTERVAL '5 minutes', or CAST the string",
         ),
-        (Type::String, t) | (t, Type::String) if t.is_numeric() => {
-            hinted(e, format!("convert one side with CAST(... AS {})", t.name().to_uppercase()))
-        }
+        (Type::String, t) | (t, Type::String) if t.is_numeric() => hinted(
+            e,
+            format!(
+                "convert one side with CAST(... AS {})",
+                t.name().to_uppercase()
+            ),
+        ),
         _ => e,
     })
 }
@@ -680,21 +776,66 @@ fn arith_symbol(op: ArithOp) -> &'static str {
     }
 }
 
-/// Builds a type-checked arithmetic node.
-fn arith_expr(op: ArithOp, l: Expr, r: Expr, at: Loc) -> Result<Expr, ExprError> {
-    let Some(ty) = arith_type(op, l.ty(), r.ty()) else {
+/// Type-checks `left op right` given the left side's type and nullability.
+fn arith_check(
+    op: ArithOp,
+    lt: Type,
+    l_nullable: bool,
+    r: &Expr,
+    at: Loc,
+) -> Result<(Type, bool), ExprError> {
+    let rt = r.ty();
+    let Some(ty) = arith_type(op, lt, rt) else {
         let e = mismatch(
-            format!("operator `{}` cannot be applied to {} and {}", arith_symbol(op), l.ty(), r.ty()),
+            format!(
+                "operator `{}` cannot be applied to {lt} and {rt}",
+                arith_symbol(op)
+            ),
             at,
         );
-        return Err(if op == ArithOp::Add && (l.ty() == Type::String || r.ty() == Type::String) {
-            hinted(e, "use `||` or concat() to join strings")
-        } else {
-            e
-        });
+        return Err(
+            if op == ArithOp::Add && (lt == Type::String || rt == Type::String) {
+                hinted(e, "use `||` or concat() to join strings")
+            } else {
+                e
+            },
+        );
     };
-    let nullable = l.nullable() || r.nullable() || matches!(op, ArithOp::Div | ArithOp::Mod);
-    Ok(Expr::new(ty, nullable, Node::Arith(op, Box::new(l), Box::new(r))))
+    let nullable = l_nullable || r.nullable() || matches!(op, ArithOp::Div | ArithOp::Mod);
+    Ok((ty, nullable))
+}
+
+/// Builds a type-checked arithmetic node.
+fn arith_expr(op: ArithOp, l: Expr, r: Expr, at: Loc) -> Result<Expr, ExprError> {
+    let (ty, nullable) = arith_check(op, l.ty(), l.nullable(), &r, at)?;
+    Ok(Expr::new(
+        ty,
+        nullable,
+        Node::Arith(op, Box::new(l), Box::new(r)),
+    ))
+}
+
+fn cmp_op(op: &BinaryOperator) -> Option<CmpOp> {
+    Some(match op {
+        BinaryOperator::Eq => CmpOp::Eq,
+        BinaryOperator::NotEq => CmpOp::NotEq,
+        BinaryOperator::Lt => CmpOp::Lt,
+        BinaryOperator::LtEq => CmpOp::LtEq,
+        BinaryOperator::Gt => CmpOp::Gt,
+        BinaryOperator::GtEq => CmpOp::GtEq,
+        _ => return None,
+    })
+}
+
+fn arith_op(op: &BinaryOperator) -> Option<ArithOp> {
+    Some(match op {
+        BinaryOperator::Plus => ArithOp::Add,
+        BinaryOperator::Minus => ArithOp::Sub,
+        BinaryOperator::Multiply => ArithOp::Mul,
+        BinaryOperator::Divide => ArithOp::Div,
+        BinaryOperator::Modulo => ArithOp::Mod,
+        _ => return None,
+    })
 }
 
 /// Maps a SQL type name to a column type.
@@ -706,8 +847,9 @@ fn cast_target(data_type: &ast::DataType) -> Option<Type> {
         | "INT64" | "SIGNED" | "LONG" => Type::Int,
         "FLOAT" | "DOUBLE" | "DOUBLE PRECISION" | "REAL" | "FLOAT4" | "FLOAT8" | "FLOAT64"
         | "DECIMAL" | "NUMERIC" | "DEC" => Type::Float,
-        "TEXT" | "VARCHAR" | "STRING" | "CHAR" | "CHARACTER" | "CHARACTER VARYING"
-        | "NVARCHAR" => Type::String,
+        "TEXT" | "VARCHAR" | "STRING" | "CHAR" | "CHARACTER" | "CHARACTER VARYING" | "NVARCHAR" => {
+            Type::String
+        }
         "BOOLEAN" | "BOOL" => Type::Bool,
         "DATE" => Type::Date,
         "DATETIME" | "TIMESTAMPTZ" => Type::Timestamp,
@@ -744,7 +886,11 @@ fn number_literal(text: &str, at: Loc) -> Result<Expr, ExprError> {
     }
     match clean.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(Expr::literal(Value::Float(x), Type::Float)),
-        _ => Err(error(ExprErrorKind::Syntax, format!("invalid number `{text}`"), at)),
+        _ => Err(error(
+            ExprErrorKind::Syntax,
+            format!("invalid number `{text}`"),
+            at,
+        )),
     }
 }
 
@@ -771,151 +917,257 @@ impl Compiler<'_> {
         es.iter().map(|e| self.expr(e)).collect()
     }
 
+    /// Dispatches on the AST node. Each arm delegates to a small method so that the stack
+    /// frames on a recursion path stay small (debug builds do not share stack slots).
     fn expr_inner(&mut self, e: &ast::Expr) -> Result<Expr, ExprError> {
         use ast::Expr as A;
         match e {
             A::Identifier(ident) => self.column(&ident.value, loc(ident.span.start)),
-            A::CompoundIdentifier(parts) => {
-                let name = parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".");
-                self.column(&name, parts.first().and_then(|p| loc(p.span.start)))
-            }
+            A::CompoundIdentifier(parts) => self.compound_identifier(parts),
             A::Value(v) => literal_value(v),
             A::TypedString(ts) => typed_string(ts),
             A::Interval(interval) => interval_literal(interval),
             A::Nested(inner) => self.expr(inner),
             A::UnaryOp { op, expr } => self.unary(op, expr),
             A::BinaryOp { left, op, right } => self.binary(e, left, op, right),
-            A::IsNull(x) | A::IsNotNull(x) => {
-                let x = self.expr(x)?;
-                Ok(Expr::new(
-                    Type::Bool,
-                    false,
-                    Node::IsNull(Box::new(x), matches!(e, A::IsNotNull(_))),
-                ))
+            A::IsNull(_)
+            | A::IsNotNull(_)
+            | A::IsTrue(_)
+            | A::IsNotTrue(_)
+            | A::IsFalse(_)
+            | A::IsNotFalse(_)
+            | A::IsUnknown(_)
+            | A::IsNotUnknown(_) => self.is_test(e),
+            A::IsDistinctFrom(a, b) => self.is_distinct(a, b, false),
+            A::IsNotDistinctFrom(a, b) => self.is_distinct(a, b, true),
+            A::InList {
+                expr,
+                list,
+                negated,
+            } => self.in_list(expr, list, *negated),
+            A::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => self.between(expr, low, high, *negated),
+            A::Like {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => self.like(*negated, *any, expr, pattern, escape_char.as_deref(), false),
+            A::ILike {
+                negated,
+                any,
+                expr,
+                pattern,
+                escape_char,
+            } => self.like(*negated, *any, expr, pattern, escape_char.as_deref(), true),
+            A::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
+            A::Cast {
+                expr,
+                data_type,
+                format,
+                ..
+            } => self.cast(expr, data_type, format.is_some()),
+            A::Extract { field, expr, .. } => self.extract(field, expr),
+            A::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                shorthand,
+                ..
+            } => {
+                let name = if *shorthand { "substr" } else { "substring" };
+                self.substring(
+                    name,
+                    expr,
+                    substring_from.as_deref(),
+                    substring_for.as_deref(),
+                )
             }
-            A::IsTrue(x) | A::IsNotTrue(x) | A::IsFalse(x) | A::IsNotFalse(x) => {
-                let value = matches!(e, A::IsTrue(_) | A::IsNotTrue(_));
-                let negated = matches!(e, A::IsNotTrue(_) | A::IsNotFalse(_));
-                let what = format!("IS {}{}", if negated { "NOT " } else { "" }, value.to_string().to_uppercase());
-                let x = self.bool_operand(x, &what)?;
-                Ok(Expr::new(Type::Bool, false, Node::IsBool { expr: Box::new(x), value, negated }))
-            }
-            A::IsUnknown(x) | A::IsNotUnknown(x) => {
-                let negated = matches!(e, A::IsNotUnknown(_));
-                let x = self.bool_operand(x, if negated { "IS NOT UNKNOWN" } else { "IS UNKNOWN" })?;
-                Ok(Expr::new(Type::Bool, false, Node::IsNull(Box::new(x), negated)))
-            }
-            A::IsDistinctFrom(a, b) | A::IsNotDistinctFrom(a, b) => {
-                let (l, r) = self.comparison_operands(a, b)?;
-                let negated = matches!(e, A::IsNotDistinctFrom(..));
-                Ok(Expr::new(Type::Bool, false, Node::IsDistinct(Box::new(l), Box::new(r), negated)))
-            }
-            A::InList { expr, list, negated } => self.in_list(expr, list, *negated),
-            A::Between { expr, negated, low, high } => {
-                let x = self.expr(expr)?;
-                let at = start_of(expr);
-                let low = string_literal_as(self.expr(low)?, x.ty());
-                let high = string_literal_as(self.expr(high)?, x.ty());
-                check_comparable(&x, &low, at)?;
-                check_comparable(&x, &high, at)?;
-                let nullable = x.nullable() || low.nullable() || high.nullable();
-                Ok(Expr::new(
-                    Type::Bool,
-                    nullable,
-                    Node::Between {
-                        expr: Box::new(x),
-                        low: Box::new(low),
-                        high: Box::new(high),
-                        negated: *negated,
-                    },
-                ))
-            }
-            A::Like { negated, any, expr, pattern, escape_char } => {
-                self.like(*negated, *any, expr, pattern, escape_char.as_deref(), false)
-            }
-            A::ILike { negated, any, expr, pattern, escape_char } => {
-                self.like(*negated, *any, expr, pattern, escape_char.as_deref(), true)
-            }
-            A::SimilarTo { .. } | A::RLike { .. } => Err(unsupported(
-                "regular expressions (SIMILAR TO, RLIKE, REGEXP) are not supported; use LIKE",
-                start_of(e),
-            )),
-            A::Case { operand, conditions, else_result, .. } => {
-                self.case(operand.as_deref(), conditions, else_result.as_deref())
-            }
-            A::Cast { expr, data_type, format, .. } => {
-                if format.is_some() {
-                    return Err(unsupported("CAST ... FORMAT is not supported", start_of(expr)));
-                }
-                let x = self.expr(expr)?;
-                self.cast(x, data_type, start_of(expr))
-            }
-            A::Extract { field, expr, .. } => {
-                let f = date_field(field, start_of(expr))?;
-                let x = self.expr(expr)?;
-                extract_expr(f, x, "EXTRACT", start_of(expr))
-            }
-            A::Substring { expr, substring_from, substring_for, .. } => {
-                let mut raw: Vec<&ast::Expr> = vec![expr];
-                let one = ast::Expr::value(ast::Value::Number("1".to_string(), false));
-                match (substring_from, substring_for) {
-                    (Some(from), Some(len)) => raw.extend([&**from, &**len]),
-                    (Some(from), None) => raw.push(from),
-                    (None, Some(len)) => raw.extend([&one, &**len]),
-                    (None, None) => raw.push(&one),
-                }
-                self.call("substring", start_of(expr), &raw)
-            }
-            A::Trim { trim_where, trim_what, expr, trim_characters } => {
-                let side = match trim_where {
-                    None | Some(TrimWhereField::Both) => TrimSide::Both,
-                    Some(TrimWhereField::Leading) => TrimSide::Leading,
-                    Some(TrimWhereField::Trailing) => TrimSide::Trailing,
-                };
-                let mut raw: Vec<&ast::Expr> = vec![expr];
-                if let Some(what) = trim_what {
-                    raw.push(what);
-                }
-                if let Some(chars) = trim_characters {
-                    raw.extend(chars.iter());
-                }
-                let name = match side {
-                    TrimSide::Both => "trim",
-                    TrimSide::Leading => "ltrim",
-                    TrimSide::Trailing => "rtrim",
-                };
-                self.call(name, start_of(expr), &raw)
-            }
-            A::Position { expr, r#in } => {
-                // POSITION(sub IN s) = strpos(s, sub)
-                self.call("strpos", start_of(expr), &[&**r#in, &**expr])
-            }
-            A::Ceil { expr, field } | A::Floor { expr, field } => {
-                let name = if matches!(e, A::Ceil { .. }) { "ceil" } else { "floor" };
-                match field {
-                    CeilFloorKind::DateTimeField(DateTimeField::NoDateTime) => {
-                        self.call(name, start_of(expr), &[&**expr])
-                    }
-                    _ => Err(unsupported(
-                        format!("`{name}` with a scale or time unit is not supported"),
-                        start_of(expr),
-                    )),
-                }
-            }
+            A::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                trim_characters,
+            } => self.trim(
+                trim_where.as_ref(),
+                trim_what.as_deref(),
+                expr,
+                trim_characters.as_deref(),
+            ),
+            // POSITION(sub IN s) = strpos(s, sub)
+            A::Position { expr, r#in } => self.call("strpos", start_of(expr), &[r#in, expr]),
+            A::Ceil { expr, field } => self.ceil_floor("ceil", expr, field),
+            A::Floor { expr, field } => self.ceil_floor("floor", expr, field),
             A::Function(f) => self.function(f),
-            A::InSubquery { .. } | A::Subquery(_) | A::Exists { .. } => {
-                Err(unsupported("subqueries are not supported in expressions", start_of(e)))
+            other => Err(unsupported_expr(other)),
+        }
+    }
+
+    fn compound_identifier(&self, parts: &[ast::Ident]) -> Result<Expr, ExprError> {
+        let name = parts
+            .iter()
+            .map(|p| p.value.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        self.column(&name, parts.first().and_then(|p| loc(p.span.start)))
+    }
+
+    fn is_test(&mut self, e: &ast::Expr) -> Result<Expr, ExprError> {
+        use ast::Expr as A;
+        let (x, what, value, negated) = match e {
+            A::IsNull(x) => (x, "", None, false),
+            A::IsNotNull(x) => (x, "", None, true),
+            A::IsTrue(x) => (x, "IS TRUE", Some(true), false),
+            A::IsNotTrue(x) => (x, "IS NOT TRUE", Some(true), true),
+            A::IsFalse(x) => (x, "IS FALSE", Some(false), false),
+            A::IsNotFalse(x) => (x, "IS NOT FALSE", Some(false), true),
+            A::IsUnknown(x) => (x, "IS UNKNOWN", None, false),
+            A::IsNotUnknown(x) => (x, "IS NOT UNKNOWN", None, true),
+            other => return Err(unsupported_expr(other)),
+        };
+        let x = if what.is_empty() {
+            self.expr(x)?
+        } else {
+            self.bool_operand(x, what)?
+        };
+        let node = match value {
+            Some(value) => Node::IsBool {
+                expr: Box::new(x),
+                value,
+                negated,
+            },
+            None => Node::IsNull(Box::new(x), negated),
+        };
+        Ok(Expr::new(Type::Bool, false, node))
+    }
+
+    fn is_distinct(
+        &mut self,
+        a: &ast::Expr,
+        b: &ast::Expr,
+        negated: bool,
+    ) -> Result<Expr, ExprError> {
+        let (l, r) = self.comparison_operands(a, b)?;
+        Ok(Expr::new(
+            Type::Bool,
+            false,
+            Node::IsDistinct(Box::new(l), Box::new(r), negated),
+        ))
+    }
+
+    fn between(
+        &mut self,
+        expr: &ast::Expr,
+        low: &ast::Expr,
+        high: &ast::Expr,
+        negated: bool,
+    ) -> Result<Expr, ExprError> {
+        let x = self.expr(expr)?;
+        let at = start_of(expr);
+        let low = string_literal_as(self.expr(low)?, x.ty());
+        let high = string_literal_as(self.expr(high)?, x.ty());
+        check_comparable(&x, &low, at)?;
+        check_comparable(&x, &high, at)?;
+        let nullable = x.nullable() || low.nullable() || high.nullable();
+        let node = Node::Between {
+            expr: Box::new(x),
+            low: Box::new(low),
+            high: Box::new(high),
+            negated,
+        };
+        Ok(Expr::new(Type::Bool, nullable, node))
+    }
+
+    fn cast(
+        &mut self,
+        expr: &ast::Expr,
+        data_type: &ast::DataType,
+        has_format: bool,
+    ) -> Result<Expr, ExprError> {
+        let at = start_of(expr);
+        if has_format {
+            return Err(unsupported("CAST ... FORMAT is not supported", at));
+        }
+        let x = self.expr(expr)?;
+        cast_expr(x, data_type, at)
+    }
+
+    fn extract(&mut self, field: &DateTimeField, expr: &ast::Expr) -> Result<Expr, ExprError> {
+        let at = start_of(expr);
+        let f = date_field(field, at)?;
+        let x = self.expr(expr)?;
+        extract_expr(f, x, "EXTRACT", at)
+    }
+
+    fn substring(
+        &mut self,
+        name: &str,
+        expr: &ast::Expr,
+        from: Option<&ast::Expr>,
+        len: Option<&ast::Expr>,
+    ) -> Result<Expr, ExprError> {
+        let at = start_of(expr);
+        let mut args = vec![self.expr(expr)?];
+        let mut locs = vec![at];
+        match from {
+            Some(from) => {
+                args.push(self.expr(from)?);
+                locs.push(start_of(from));
             }
-            A::Wildcard(_) | A::QualifiedWildcard(..) => Err(unsupported(
-                "`*` is only allowed in count(*) of an `aggregate` operator",
-                start_of(e),
+            None => {
+                args.push(Expr::literal(Value::Int(1), Type::Int));
+                locs.push(at);
+            }
+        }
+        if let Some(len) = len {
+            args.push(self.expr(len)?);
+            locs.push(start_of(len));
+        }
+        build_call(name, at, args, locs)
+    }
+
+    fn trim(
+        &mut self,
+        side: Option<&TrimWhereField>,
+        what: Option<&ast::Expr>,
+        expr: &ast::Expr,
+        characters: Option<&[ast::Expr]>,
+    ) -> Result<Expr, ExprError> {
+        let name = match side {
+            None | Some(TrimWhereField::Both) => "trim",
+            Some(TrimWhereField::Leading) => "ltrim",
+            Some(TrimWhereField::Trailing) => "rtrim",
+        };
+        let mut raw: Vec<&ast::Expr> = vec![expr];
+        raw.extend(what);
+        raw.extend(characters.unwrap_or_default());
+        self.call(name, start_of(expr), &raw)
+    }
+
+    fn ceil_floor(
+        &mut self,
+        name: &str,
+        expr: &ast::Expr,
+        field: &CeilFloorKind,
+    ) -> Result<Expr, ExprError> {
+        match field {
+            CeilFloorKind::DateTimeField(DateTimeField::NoDateTime) => {
+                self.call(name, start_of(expr), &[expr])
+            }
+            _ => Err(unsupported(
+                format!("`{name}` with a scale or time unit is not supported"),
+                start_of(expr),
             )),
-            other => {
-                let text = other.to_string();
-                let shown: String = text.chars().take(60).collect();
-                let dots = if shown.len() < text.len() { "..." } else { "" };
-                Err(unsupported(format!("`{shown}{dots}` is not supported in expressions"), start_of(e)))
-            }
         }
     }
 
@@ -931,11 +1183,22 @@ impl Compiler<'_> {
                 const SHOWN: usize = 30;
                 let names: Vec<&str> = self.schema.names().take(SHOWN).collect();
                 let more = self.schema.len().saturating_sub(SHOWN);
-                let tail = if more > 0 { format!(", ... ({more} more)") } else { String::new() };
+                let tail = if more > 0 {
+                    format!(", ... ({more} more)")
+                } else {
+                    String::new()
+                };
                 format!("available columns: {}{tail}", names.join(", "))
             }
         };
-        Err(hinted(error(ExprErrorKind::UnknownColumn, format!("unknown column `{name}`"), at), hint))
+        Err(hinted(
+            error(
+                ExprErrorKind::UnknownColumn,
+                format!("unknown column `{name}`"),
+                at,
+            ),
+            hint,
+        ))
     }
 
     fn bool_operand(&mut self, e: &ast::Expr, what: &str) -> Result<Expr, ExprError> {
@@ -943,7 +1206,10 @@ impl Compiler<'_> {
         if matches!(x.ty(), Type::Bool | Type::Null) {
             Ok(x)
         } else {
-            Err(mismatch(format!("{what} expects a boolean operand, found {}", x.ty()), start_of(e)))
+            Err(mismatch(
+                format!("{what} expects a boolean operand, found {}", x.ty()),
+                start_of(e),
+            ))
         }
     }
 
@@ -956,9 +1222,15 @@ impl Compiler<'_> {
             }
             UnaryOperator::Minus | UnaryOperator::Plus => {
                 let x = self.expr(inner)?;
-                if !matches!(x.ty(), Type::Int | Type::Float | Type::Interval | Type::Null) {
+                if !matches!(
+                    x.ty(),
+                    Type::Int | Type::Float | Type::Interval | Type::Null
+                ) {
                     return Err(mismatch(
-                        format!("unary `{op}` expects a number or interval, found {}", x.ty()),
+                        format!(
+                            "unary `{op}` expects a number or interval, found {}",
+                            x.ty()
+                        ),
                         at,
                     ));
                 }
@@ -967,7 +1239,10 @@ impl Compiler<'_> {
                 }
                 Ok(Expr::new(x.ty(), x.nullable(), Node::Neg(Box::new(x))))
             }
-            other => Err(unsupported(format!("operator `{other}` is not supported"), at)),
+            other => Err(unsupported(
+                format!("operator `{other}` is not supported"),
+                at,
+            )),
         }
     }
 
@@ -982,8 +1257,7 @@ impl Compiler<'_> {
                     stack.push(right);
                     stack.push(left);
                 }
-                ast::Expr::Nested(inner)
-                    if matches!(&**inner, ast::Expr::BinaryOp { op, .. } if op == target) =>
+                ast::Expr::Nested(inner) if matches!(&**inner, ast::Expr::BinaryOp { op, .. } if op == target) =>
                 {
                     stack.push(inner);
                 }
@@ -1000,78 +1274,132 @@ impl Compiler<'_> {
         op: &BinaryOperator,
         right: &ast::Expr,
     ) -> Result<Expr, ExprError> {
-        let at = start_of(left);
-        let arith = match op {
-            BinaryOperator::And | BinaryOperator::Or => {
-                let is_and = *op == BinaryOperator::And;
-                let mut args = Vec::new();
-                let mut nullable = false;
-                for operand in Self::chain(whole, op) {
-                    let x = self.bool_operand(operand, if is_and { "AND" } else { "OR" })?;
-                    nullable |= x.nullable();
-                    args.push(x);
-                }
-                let node = if is_and { Node::And(args) } else { Node::Or(args) };
-                return Ok(Expr::new(Type::Bool, nullable, node));
-            }
-            BinaryOperator::StringConcat => {
-                let operands = Self::chain(whole, op);
-                let parts = self.exprs(&operands)?;
-                if !parts.iter().any(|p| matches!(p.ty(), Type::String | Type::Null)) {
-                    let types: Vec<&str> = parts.iter().map(|p| p.ty().name()).collect();
-                    return Err(hinted(
-                        mismatch(
-                            format!("operator `||` expects string operands, found {}", types.join(" and ")),
-                            at,
-                        ),
-                        "convert one side with CAST(... AS TEXT)",
-                    ));
-                }
-                let nullable = parts.iter().any(Expr::nullable);
-                return Ok(Expr::new(
-                    Type::String,
-                    nullable,
-                    Node::Concat { parts, skip_nulls: false },
-                ));
-            }
-            BinaryOperator::Plus => ArithOp::Add,
-            BinaryOperator::Minus => ArithOp::Sub,
-            BinaryOperator::Multiply => ArithOp::Mul,
-            BinaryOperator::Divide => ArithOp::Div,
-            BinaryOperator::Modulo => ArithOp::Mod,
-            BinaryOperator::Eq
-            | BinaryOperator::NotEq
-            | BinaryOperator::Lt
-            | BinaryOperator::LtEq
-            | BinaryOperator::Gt
-            | BinaryOperator::GtEq => {
-                let cmp = match op {
-                    BinaryOperator::Eq => CmpOp::Eq,
-                    BinaryOperator::NotEq => CmpOp::NotEq,
-                    BinaryOperator::Lt => CmpOp::Lt,
-                    BinaryOperator::LtEq => CmpOp::LtEq,
-                    BinaryOperator::Gt => CmpOp::Gt,
-                    _ => CmpOp::GtEq,
-                };
-                let (l, r) = self.comparison_operands(left, right)?;
-                let nullable = l.nullable() || r.nullable();
-                return Ok(Expr::new(Type::Bool, nullable, Node::Cmp(cmp, Box::new(l), Box::new(r))));
-            }
-            BinaryOperator::Spaceship => {
-                let (l, r) = self.comparison_operands(left, right)?;
-                return Ok(Expr::new(Type::Bool, false, Node::IsDistinct(Box::new(l), Box::new(r), true)));
-            }
-            other => {
-                return Err(unsupported(format!("operator `{other}` is not supported"), at));
-            }
+        if let Some(arith) = arith_op(op) {
+            return self.arithmetic(arith, left, right);
+        }
+        if let Some(cmp) = cmp_op(op) {
+            return self.comparison(cmp, left, right);
+        }
+        match op {
+            BinaryOperator::And => self.logic(whole, true),
+            BinaryOperator::Or => self.logic(whole, false),
+            BinaryOperator::StringConcat => self.concat(whole),
+            BinaryOperator::Spaceship => self.is_distinct(left, right, true),
+            other => Err(unsupported(
+                format!("operator `{other}` is not supported"),
+                start_of(left),
+            )),
+        }
+    }
+
+    /// `a AND b AND ...` / `a OR b OR ...`, flattened into one n-ary node.
+    fn logic(&mut self, whole: &ast::Expr, is_and: bool) -> Result<Expr, ExprError> {
+        let (op, what) = if is_and {
+            (BinaryOperator::And, "AND")
+        } else {
+            (BinaryOperator::Or, "OR")
         };
-        let l = self.expr(left)?;
-        let r = self.expr(right)?;
-        arith_expr(arith, l, r, at)
+        let mut args = Vec::new();
+        let mut nullable = false;
+        for operand in Self::chain(whole, &op) {
+            let x = self.bool_operand(operand, what)?;
+            nullable |= x.nullable();
+            args.push(x);
+        }
+        let node = if is_and {
+            Node::And(args)
+        } else {
+            Node::Or(args)
+        };
+        Ok(Expr::new(Type::Bool, nullable, node))
+    }
+
+    /// `a || b || ...`: NULL if any part is NULL; at least one part must be a string.
+    fn concat(&mut self, whole: &ast::Expr) -> Result<Expr, ExprError> {
+        let operands = Self::chain(whole, &BinaryOperator::StringConcat);
+        let parts = self.exprs(&operands)?;
+        if !parts
+            .iter()
+            .any(|p| matches!(p.ty(), Type::String | Type::Null))
+        {
+            let types: Vec<&str> = parts.iter().map(|p| p.ty().name()).collect();
+            let message = format!(
+                "operator `||` expects string operands, found {}",
+                types.join(" and ")
+            );
+            return Err(hinted(
+                mismatch(message, start_of(whole)),
+                "convert one side with CAST(... AS TEXT)",
+            ));
+        }
+        let nullable = parts.iter().any(Expr::nullable);
+        let node = Node::Concat {
+            parts,
+            skip_nulls: false,
+        };
+        Ok(Expr::new(Type::String, nullable, node))
+    }
+
+    fn comparison(
+        &mut self,
+        cmp: CmpOp,
+        left: &ast::Expr,
+        right: &ast::Expr,
+    ) -> Result<Expr, ExprError> {
+        let (l, r) = self.comparison_operands(left, right)?;
+        let nullable = l.nullable() || r.nullable();
+        Ok(Expr::new(
+            Type::Bool,
+            nullable,
+            Node::Cmp(cmp, Box::new(l), Box::new(r)),
+        ))
+    }
+
+    /// Arithmetic. The left spine of `a + b - c * d ...` is walked iteratively so long chains
+    /// neither recurse here nor build a deep tree.
+    fn arithmetic(
+        &mut self,
+        arith: ArithOp,
+        left: &ast::Expr,
+        right: &ast::Expr,
+    ) -> Result<Expr, ExprError> {
+        let at = start_of(left);
+        let mut spine = vec![(arith, right)];
+        let mut leftmost = left;
+        while let ast::Expr::BinaryOp { left, op, right } = leftmost {
+            match arith_op(op) {
+                Some(op) => {
+                    spine.push((op, right));
+                    leftmost = left;
+                }
+                None => break,
+            }
+        }
+        let first = self.expr(leftmost)?;
+        if spine.len() == 1 {
+            let r = self.expr(right)?;
+            return arith_expr(arith, first, r, at);
+        }
+        let (mut ty, mut nullable) = (first.ty(), first.nullable());
+        let mut rest = Vec::with_capacity(spine.len());
+        for (op, raw) in spine.into_iter().rev() {
+            let r = self.expr(raw)?;
+            (ty, nullable) = arith_check(op, ty, nullable, &r, at)?;
+            rest.push((op, r));
+        }
+        Ok(Expr::new(
+            ty,
+            nullable,
+            Node::ArithChain(Box::new(first), rest),
+        ))
     }
 
     /// Compiles both sides of a comparison and checks that they compare.
-    fn comparison_operands(&mut self, left: &ast::Expr, right: &ast::Expr) -> Result<(Expr, Expr), ExprError> {
+    fn comparison_operands(
+        &mut self,
+        left: &ast::Expr,
+        right: &ast::Expr,
+    ) -> Result<(Expr, Expr), ExprError> {
         let l = self.expr(left)?;
         let r = self.expr(right)?;
         let l = string_literal_as(l, r.ty());
@@ -1080,7 +1408,12 @@ impl Compiler<'_> {
         Ok((l, r))
     }
 
-    fn in_list(&mut self, expr: &ast::Expr, list: &[ast::Expr], negated: bool) -> Result<Expr, ExprError> {
+    fn in_list(
+        &mut self,
+        expr: &ast::Expr,
+        list: &[ast::Expr],
+        negated: bool,
+    ) -> Result<Expr, ExprError> {
         let x = self.expr(expr)?;
         let mut items = Vec::with_capacity(list.len());
         for item in list {
@@ -1090,7 +1423,11 @@ impl Compiler<'_> {
         }
         let nullable = x.nullable() || items.iter().any(Expr::nullable);
         if !items.iter().all(|it| it.as_literal().is_some()) {
-            let node = Node::InList { expr: Box::new(x), list: items, negated };
+            let node = Node::InList {
+                expr: Box::new(x),
+                list: items,
+                negated,
+            };
             return Ok(Expr::new(Type::Bool, nullable, node));
         }
         let mut values = Vec::with_capacity(items.len());
@@ -1104,7 +1441,9 @@ impl Compiler<'_> {
         let set = if values.len() < HASH_IN_LIST_FROM {
             None
         } else if x.ty() == Type::Int && values.iter().all(|v| matches!(v, Value::Int(_))) {
-            Some(ConstSet::Ints(values.iter().filter_map(Value::as_int).collect()))
+            Some(ConstSet::Ints(
+                values.iter().filter_map(Value::as_int).collect(),
+            ))
         } else if x.ty() == Type::String && values.iter().all(|v| matches!(v, Value::Str(_))) {
             let set: HashSet<_> = values
                 .iter()
@@ -1120,7 +1459,13 @@ impl Compiler<'_> {
         Ok(Expr::new(
             Type::Bool,
             nullable,
-            Node::InConst { expr: Box::new(x), values, set, has_null, negated },
+            Node::InConst {
+                expr: Box::new(x),
+                values,
+                set,
+                has_null,
+                negated,
+            },
         ))
     }
 
@@ -1135,13 +1480,19 @@ impl Compiler<'_> {
     ) -> Result<Expr, ExprError> {
         let what = if case_insensitive { "ILIKE" } else { "LIKE" };
         if any {
-            return Err(unsupported(format!("{what} ANY is not supported"), start_of(expr)));
+            return Err(unsupported(
+                format!("{what} ANY is not supported"),
+                start_of(expr),
+            ));
         }
         let x = self.expr(expr)?;
         let p = self.expr(pattern)?;
         for (e, raw) in [(&x, expr), (&p, pattern)] {
             if !matches!(e.ty(), Type::String | Type::Null) {
-                return Err(mismatch(format!("{what} expects string operands, found {}", e.ty()), start_of(raw)));
+                return Err(mismatch(
+                    format!("{what} expects string operands, found {}", e.ty()),
+                    start_of(raw),
+                ));
             }
         }
         let escape = match escape {
@@ -1228,36 +1579,6 @@ impl Compiler<'_> {
         ))
     }
 
-    fn cast(&mut self, x: Expr, data_type: &ast::DataType, at: Loc) -> Result<Expr, ExprError> {
-        let Some(to) = cast_target(data_type) else {
-            return Err(hinted(
-                unsupported(format!("cannot cast to `{data_type}`"), at),
-                "supported types: INT, FLOAT, TEXT, BOOLEAN, DATE, TIMESTAMP, INTERVAL",
-            ));
-        };
-        let from = x.ty();
-        if from == to {
-            return Ok(x);
-        }
-        if from == Type::Null {
-            return Ok(x.with_type(to));
-        }
-        let Some(fallible) = cast_fallibility(from, to) else {
-            let e = mismatch(format!("cannot cast {from} to {to}"), at);
-            return Err(match (from, to) {
-                (Type::Int | Type::Float, Type::Timestamp) => {
-                    hinted(e, "use to_timestamp(seconds) to read epoch seconds")
-                }
-                (Type::Timestamp | Type::Date, Type::Int | Type::Float) => {
-                    hinted(e, "use EXTRACT(EPOCH FROM ...) for epoch seconds")
-                }
-                _ => e,
-            });
-        };
-        let nullable = x.nullable() || fallible;
-        Ok(Expr::new(to, nullable, Node::Cast(Box::new(x), to)))
-    }
-
     fn function(&mut self, f: &ast::Function) -> Result<Expr, ExprError> {
         let at = function_location(f);
         let name = match f.name.0.as_slice() {
@@ -1289,20 +1610,33 @@ impl Compiler<'_> {
         let raw: Vec<&ast::Expr> = match &f.args {
             FunctionArguments::None => {
                 return Err(if SCALAR_FUNCTIONS.contains(&name.as_str()) {
-                    error(ExprErrorKind::Syntax, format!("function `{name}` needs parentheses: `{name}(...)`"), at)
+                    error(
+                        ExprErrorKind::Syntax,
+                        format!("function `{name}` needs parentheses: `{name}(...)`"),
+                        at,
+                    )
                 } else {
                     unknown_function(&name, at)
                 });
             }
             FunctionArguments::Subquery(_) => {
-                return Err(unsupported("subqueries are not supported in expressions", at))
+                return Err(unsupported(
+                    "subqueries are not supported in expressions",
+                    at,
+                ))
             }
             FunctionArguments::List(list) => {
                 if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) {
-                    return Err(unsupported("DISTINCT is only allowed in aggregate calls", at));
+                    return Err(unsupported(
+                        "DISTINCT is only allowed in aggregate calls",
+                        at,
+                    ));
                 }
                 if let Some(clause) = list.clauses.first() {
-                    return Err(unsupported(format!("`{clause}` is not supported in function calls"), at));
+                    return Err(unsupported(
+                        format!("`{clause}` is not supported in function calls"),
+                        at,
+                    ));
                 }
                 let mut raw = Vec::with_capacity(list.args.len());
                 for arg in &list.args {
@@ -1315,7 +1649,10 @@ impl Compiler<'_> {
                             ))
                         }
                         FunctionArg::Named { .. } | FunctionArg::ExprNamed { .. } => {
-                            return Err(unsupported("named function arguments are not supported", at))
+                            return Err(unsupported(
+                                "named function arguments are not supported",
+                                at,
+                            ))
                         }
                     }
                 }
@@ -1332,7 +1669,21 @@ impl Compiler<'_> {
         }
         let args = self.exprs(raw)?;
         let locs = raw.iter().map(|e| start_of(e)).collect();
-        let mut a = Args { name, at, args, locs, max_arity: usize::MAX };
+        build_call(name, at, args, locs)
+    }
+}
+
+/// Type-checks a scalar function call over compiled arguments (no recursion, so its large
+/// frame never sits on a recursion path).
+fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Expr, ExprError> {
+    let mut a = Args {
+        name,
+        at,
+        args,
+        locs,
+        max_arity: usize::MAX,
+    };
+    {
         use Kind::{Int, Num, Str};
         match name {
             "abs" | "floor" | "ceil" | "ceiling" => {
@@ -1350,7 +1701,11 @@ impl Compiler<'_> {
                 a.arity(1, 2)?;
                 a.expect_all(&[Num, Int])?;
                 let ty = a.args[0].ty();
-                let func = if a.args.len() == 2 { Func::RoundTo } else { Func::Round };
+                let func = if a.args.len() == 2 {
+                    Func::RoundTo
+                } else {
+                    Func::Round
+                };
                 Ok(a.strict(func, ty, false))
             }
             "sqrt" | "ln" | "log10" | "log" | "exp" => {
@@ -1377,13 +1732,20 @@ impl Compiler<'_> {
             "mod" => {
                 a.arity(2, 2)?;
                 let mut it = a.args.into_iter();
-                let (l, r) = (it.next().unwrap_or_else(null), it.next().unwrap_or_else(null));
+                let (l, r) = (
+                    it.next().unwrap_or_else(null),
+                    it.next().unwrap_or_else(null),
+                );
                 arith_expr(ArithOp::Mod, l, r, a.at)
             }
             "lower" | "upper" => {
                 a.arity(1, 1)?;
                 a.expect(0, Str)?;
-                let func = if name == "lower" { Func::Lower } else { Func::Upper };
+                let func = if name == "lower" {
+                    Func::Lower
+                } else {
+                    Func::Upper
+                };
                 Ok(a.strict(func, Type::String, false))
             }
             "length" | "char_length" | "character_length" => {
@@ -1408,7 +1770,14 @@ impl Compiler<'_> {
             }
             "concat" => {
                 a.arity(1, usize::MAX)?;
-                Ok(Expr::new(Type::String, false, Node::Concat { parts: a.args, skip_nulls: true }))
+                Ok(Expr::new(
+                    Type::String,
+                    false,
+                    Node::Concat {
+                        parts: a.args,
+                        skip_nulls: true,
+                    },
+                ))
             }
             "replace" => {
                 a.arity(3, 3)?;
@@ -1438,13 +1807,21 @@ impl Compiler<'_> {
             "left" | "right" => {
                 a.arity(2, 2)?;
                 a.expect_all(&[Str, Int])?;
-                let func = if name == "left" { Func::Left } else { Func::Right };
+                let func = if name == "left" {
+                    Func::Left
+                } else {
+                    Func::Right
+                };
                 Ok(a.strict(func, Type::String, false))
             }
             "lpad" | "rpad" => {
                 a.arity(2, 3)?;
                 a.expect_all(&[Str, Int, Str])?;
-                let func = if name == "lpad" { Func::Lpad } else { Func::Rpad };
+                let func = if name == "lpad" {
+                    Func::Lpad
+                } else {
+                    Func::Rpad
+                };
                 Ok(a.strict(func, Type::String, true))
             }
             "coalesce" | "ifnull" | "nvl" => {
@@ -1453,7 +1830,8 @@ impl Compiler<'_> {
                 } else {
                     a.arity(2, 2)?;
                 }
-                let typed: Vec<(&Expr, Loc)> = a.args.iter().zip(&a.locs).map(|(e, l)| (e, *l)).collect();
+                let typed: Vec<(&Expr, Loc)> =
+                    a.args.iter().zip(&a.locs).map(|(e, l)| (e, *l)).collect();
                 let ty = unify(&typed, &format!("`{name}`"))?;
                 let nullable = a.args.iter().all(Expr::nullable);
                 let args = a.args.into_iter().map(|e| coerce(e, ty)).collect();
@@ -1461,16 +1839,24 @@ impl Compiler<'_> {
             }
             "greatest" | "least" => {
                 a.arity(1, usize::MAX)?;
-                let typed: Vec<(&Expr, Loc)> = a.args.iter().zip(&a.locs).map(|(e, l)| (e, *l)).collect();
+                let typed: Vec<(&Expr, Loc)> =
+                    a.args.iter().zip(&a.locs).map(|(e, l)| (e, *l)).collect();
                 let ty = unify(&typed, &format!("`{name}`"))?;
                 let nullable = a.args.iter().all(Expr::nullable);
                 let args = a.args.into_iter().map(|e| coerce(e, ty)).collect();
-                Ok(Expr::new(ty, nullable, Node::Extreme(args, name == "greatest")))
+                Ok(Expr::new(
+                    ty,
+                    nullable,
+                    Node::Extreme(args, name == "greatest"),
+                ))
             }
             "nullif" => {
                 a.arity(2, 2)?;
                 let mut it = a.args.into_iter();
-                let (l, r) = (it.next().unwrap_or_else(null), it.next().unwrap_or_else(null));
+                let (l, r) = (
+                    it.next().unwrap_or_else(null),
+                    it.next().unwrap_or_else(null),
+                );
                 let l = string_literal_as(l, r.ty());
                 let r = string_literal_as(r, l.ty());
                 check_comparable(&l, &r, a.locs[0])?;
@@ -1490,7 +1876,11 @@ impl Compiler<'_> {
                 Ok(Expr::new(
                     ty,
                     nullable,
-                    Node::Case { operand: None, whens: vec![(cond, then)], otherwise: Some(Box::new(otherwise)) },
+                    Node::Case {
+                        operand: None,
+                        whens: vec![(cond, then)],
+                        otherwise: Some(Box::new(otherwise)),
+                    },
                 ))
             }
             "date_trunc" => {
@@ -1499,12 +1889,17 @@ impl Compiler<'_> {
                 a.expect(1, Kind::Temporal)?;
                 let nullable = a.args[1].nullable();
                 let x = a.args.pop().unwrap_or_else(null);
-                Ok(Expr::new(Type::Timestamp, nullable, Node::DateTrunc(unit, Box::new(x))))
+                Ok(Expr::new(
+                    Type::Timestamp,
+                    nullable,
+                    Node::DateTrunc(unit, Box::new(x)),
+                ))
             }
             "date_part" | "extract" => {
                 a.arity(2, 2)?;
                 let text = a.literal_text(0, "field name")?;
-                let field = DateField::parse(&text).ok_or_else(|| unknown_field(&text, a.locs[0]))?;
+                let field =
+                    DateField::parse(&text).ok_or_else(|| unknown_field(&text, a.locs[0]))?;
                 let at = a.locs[1];
                 let x = a.args.pop().unwrap_or_else(null);
                 extract_expr(field, x, name, at)
@@ -1527,7 +1922,11 @@ impl Compiler<'_> {
                     (TimeUnit::Day, start, end)
                 };
                 let nullable = start.nullable() || end.nullable();
-                Ok(Expr::new(Type::Int, nullable, Node::DateDiff(unit, Box::new(start), Box::new(end))))
+                Ok(Expr::new(
+                    Type::Int,
+                    nullable,
+                    Node::DateDiff(unit, Box::new(start), Box::new(end)),
+                ))
             }
             "date" | "to_date" => {
                 a.arity(1, 1)?;
@@ -1566,14 +1965,100 @@ impl Compiler<'_> {
     }
 }
 
+/// `CAST(x AS type)` over a compiled operand.
+fn cast_expr(x: Expr, data_type: &ast::DataType, at: Loc) -> Result<Expr, ExprError> {
+    let Some(to) = cast_target(data_type) else {
+        return Err(hinted(
+            unsupported(format!("cannot cast to `{data_type}`"), at),
+            "supported types: INT, FLOAT, TEXT, BOOLEAN, DATE, TIMESTAMP, INTERVAL",
+        ));
+    };
+    let from = x.ty();
+    if from == to {
+        return Ok(x);
+    }
+    if from == Type::Null {
+        return Ok(x.with_type(to));
+    }
+    let Some(fallible) = cast_fallibility(from, to) else {
+        let e = mismatch(format!("cannot cast {from} to {to}"), at);
+        return Err(match (from, to) {
+            (Type::Int | Type::Float, Type::Timestamp) => {
+                hinted(e, "use to_timestamp(seconds) to read epoch seconds")
+            }
+            (Type::Timestamp | Type::Date, Type::Int | Type::Float) => {
+                hinted(e, "use EXTRACT(EPOCH FROM ...) for epoch seconds")
+            }
+            _ => e,
+        });
+    };
+    let nullable = x.nullable() || fallible;
+    Ok(Expr::new(to, nullable, Node::Cast(Box::new(x), to)))
+}
+
+/// The error for AST nodes the compiler does not handle.
+fn unsupported_expr(e: &ast::Expr) -> ExprError {
+    use ast::Expr as A;
+    let at = start_of(e);
+    match e {
+        A::SimilarTo { .. } | A::RLike { .. } => unsupported(
+            "regular expressions (SIMILAR TO, RLIKE, REGEXP) are not supported; use LIKE",
+            at,
+        ),
+        A::InSubquery { .. } | A::Subquery(_) | A::Exists { .. } => {
+            unsupported("subqueries are not supported in expressions", at)
+        }
+        A::Wildcard(_) | A::QualifiedWildcard(..) => unsupported(
+            "`*` is only allowed in count(*) of an `aggregate` operator",
+            at,
+        ),
+        other => unsupported(
+            format!("{} not supported in expressions", describe(other)),
+            at,
+        ),
+    }
+}
+
+/// A short name for an unsupported AST node. (Not its SQL text: printing a node recurses
+/// through its subtree, which may be an arbitrarily long chain.)
+fn describe(e: &ast::Expr) -> &'static str {
+    use ast::Expr as A;
+    match e {
+        A::Collate { .. } => "`COLLATE` is",
+        A::AtTimeZone { .. } => "`AT TIME ZONE` is",
+        A::CompoundFieldAccess { .. } | A::JsonAccess { .. } => "field and element access is",
+        A::Array(_) => "array expressions are",
+        A::Map(_) | A::Dictionary(_) | A::Struct { .. } => "map and struct expressions are",
+        A::Tuple(_) => "row values (tuples) are",
+        A::Lambda(_) => "lambda expressions are",
+        A::AnyOp { .. } | A::AllOp { .. } => "`ANY` / `ALL` comparisons are",
+        A::InUnnest { .. } => "`IN UNNEST` is",
+        A::IsJson { .. } => "`IS JSON` is",
+        A::IsNormalized { .. } => "`IS NORMALIZED` is",
+        A::Overlay { .. } => "`OVERLAY` is",
+        A::Convert { .. } => "`CONVERT` is",
+        A::MatchAgainst { .. } => "`MATCH ... AGAINST` is",
+        A::GroupingSets(_) | A::Cube(_) | A::Rollup(_) => "grouping sets are",
+        A::MemberOf(_) => "`MEMBER OF` is",
+        _ => "this kind of expression is",
+    }
+}
+
 /// A placeholder for argument lists whose length was already checked.
 fn null() -> Expr {
     Expr::literal(Value::Null, Type::Null)
 }
 
 fn unknown_function(name: &str, at: Loc) -> ExprError {
-    let e = error(ExprErrorKind::UnknownFunction, format!("unknown function `{name}`"), at);
-    let candidates = SCALAR_FUNCTIONS.iter().chain(AGGREGATE_FUNCTIONS.iter()).copied();
+    let e = error(
+        ExprErrorKind::UnknownFunction,
+        format!("unknown function `{name}`"),
+        at,
+    );
+    let candidates = SCALAR_FUNCTIONS
+        .iter()
+        .chain(AGGREGATE_FUNCTIONS.iter())
+        .copied();
     match did_you_mean(name, candidates) {
         Some(hint) => hinted(e, hint),
         None => e,
@@ -1591,7 +2076,10 @@ fn unknown_field(text: &str, at: Loc) -> ExprError {
 fn time_unit(a: &Args<'_>, i: usize) -> Result<TimeUnit, ExprError> {
     let text = a.literal_text(i, "unit such as 'hour'")?;
     TimeUnit::parse(&text).ok_or_else(|| {
-        let e = mismatch(format!("function `{}`: unknown unit `{text}`", a.name), a.locs[i]);
+        let e = mismatch(
+            format!("function `{}`: unknown unit `{text}`", a.name),
+            a.locs[i],
+        );
         let hint = did_you_mean(&text, TimeUnit::NAMES)
             .unwrap_or_else(|| format!("supported units: {}", TimeUnit::NAMES.join(", ")));
         hinted(e, hint)
@@ -1626,7 +2114,11 @@ fn extract_expr(field: DateField, x: Expr, what: &str, at: Loc) -> Result<Expr, 
             e
         });
     }
-    let ty = if field == DateField::Epoch { Type::Float } else { Type::Int };
+    let ty = if field == DateField::Epoch {
+        Type::Float
+    } else {
+        Type::Int
+    };
     let nullable = x.nullable();
     Ok(Expr::new(ty, nullable, Node::Extract(field, Box::new(x))))
 }
@@ -1637,12 +2129,16 @@ fn literal_value(v: &ast::ValueWithSpan) -> Result<Expr, ExprError> {
         ast::Value::Number(text, _) => number_literal(text, at),
         ast::Value::Boolean(b) => Ok(Expr::literal(Value::Bool(*b), Type::Bool)),
         ast::Value::Null => Ok(null()),
-        ast::Value::Placeholder(p) => {
-            Err(unsupported(format!("query parameters such as `{p}` are not supported"), at))
-        }
+        ast::Value::Placeholder(p) => Err(unsupported(
+            format!("query parameters such as `{p}` are not supported"),
+            at,
+        )),
         other => match other.clone().into_string() {
             Some(s) => Ok(Expr::literal(Value::str(&s), Type::String)),
-            None => Err(unsupported(format!("literal `{other}` is not supported"), at)),
+            None => Err(unsupported(
+                format!("literal `{other}` is not supported"),
+                at,
+            )),
         },
     }
 }
@@ -1651,17 +2147,28 @@ fn literal_value(v: &ast::ValueWithSpan) -> Result<Expr, ExprError> {
 fn typed_string(ts: &ast::TypedString) -> Result<Expr, ExprError> {
     let at = loc(ts.value.span.start);
     let Some(to) = cast_target(&ts.data_type) else {
-        return Err(unsupported(format!("`{} '...'` literals are not supported", ts.data_type), at));
+        return Err(unsupported(
+            format!("`{} '...'` literals are not supported", ts.data_type),
+            at,
+        ));
     };
     let Some(text) = ts.value.value.clone().into_string() else {
-        return Err(error(ExprErrorKind::Syntax, format!("expected a quoted string after {}", ts.data_type), at));
+        return Err(error(
+            ExprErrorKind::Syntax,
+            format!("expected a quoted string after {}", ts.data_type),
+            at,
+        ));
     };
     if to == Type::Interval {
         return interval_from_text(&text, None, at);
     }
     let value = eval::cast(&Value::str(&text), to);
     if value.is_null() {
-        let e = error(ExprErrorKind::Syntax, format!("invalid {to} literal '{text}'"), at);
+        let e = error(
+            ExprErrorKind::Syntax,
+            format!("invalid {to} literal '{text}'"),
+            at,
+        );
         return Err(match to {
             Type::Date => hinted(e, "dates are written DATE 'YYYY-MM-DD'"),
             Type::Timestamp => hinted(e, "timestamps are written TIMESTAMP '2026-01-01T07:00:00Z'"),
@@ -1693,7 +2200,9 @@ fn interval_literal(interval: &ast::Interval) -> Result<Expr, ExprError> {
         None => None,
         Some(field) => match temporal::interval_qualifier_micros(&field.to_string()) {
             Ok(micros) => Some(micros),
-            Err(message) if message.contains("no fixed length") => return Err(unsupported(message, at)),
+            Err(message) if message.contains("no fixed length") => {
+                return Err(unsupported(message, at))
+            }
             Err(message) => return Err(error(ExprErrorKind::Syntax, message, at)),
         },
     };
@@ -1702,7 +2211,10 @@ fn interval_literal(interval: &ast::Interval) -> Result<Expr, ExprError> {
             ast::Value::Number(n, _) => Some(n.clone()),
             other => other.clone().into_string(),
         },
-        ast::Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match &**expr {
+        ast::Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match &**expr {
             ast::Expr::Value(v) => match &v.value {
                 ast::Value::Number(n, _) => Some(format!("-{n}")),
                 _ => None,
@@ -1713,6 +2225,9 @@ fn interval_literal(interval: &ast::Interval) -> Result<Expr, ExprError> {
     };
     match text {
         Some(text) => interval_from_text(&text, unit, at),
-        None => Err(mismatch("INTERVAL expects a constant such as '5 minutes'", at)),
+        None => Err(mismatch(
+            "INTERVAL expects a constant such as '5 minutes'",
+            at,
+        )),
     }
 }

@@ -121,6 +121,8 @@ pub(crate) enum Node {
     Literal(Value),
     Neg(Box<Expr>),
     Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// A left-deep chain `a op1 b op2 c ...`, evaluated left to right without recursion.
+    ArithChain(Box<Expr>, Vec<(ArithOp, Expr)>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     And(Vec<Expr>),
     Or(Vec<Expr>),
@@ -191,12 +193,20 @@ pub(crate) enum Node {
 impl Expr {
     /// A reference to column `index` of type `ty`.
     pub fn column(index: usize, ty: Type, nullable: bool) -> Expr {
-        Expr { ty, nullable, node: Node::Column(index) }
+        Expr {
+            ty,
+            nullable,
+            node: Node::Column(index),
+        }
     }
 
     /// A constant.
     pub fn literal(value: Value, ty: Type) -> Expr {
-        Expr { ty, nullable: value.is_null(), node: Node::Literal(value) }
+        Expr {
+            ty,
+            nullable: value.is_null(),
+            node: Node::Literal(value),
+        }
     }
 
     pub(crate) fn new(ty: Type, nullable: bool, node: Node) -> Expr {
@@ -258,7 +268,9 @@ impl Expr {
             | Node::NullIf(a, b)
             | Node::DateDiff(_, a, b) => vec![a, b],
             Node::LikeDynamic { expr, pattern, .. } => vec![expr, pattern],
-            Node::Between { expr, low, high, .. } => vec![expr, low, high],
+            Node::Between {
+                expr, low, high, ..
+            } => vec![expr, low, high],
             Node::And(xs)
             | Node::Or(xs)
             | Node::Coalesce(xs)
@@ -268,7 +280,14 @@ impl Expr {
             Node::InList { expr, list, .. } => {
                 std::iter::once(&**expr).chain(list.iter()).collect()
             }
-            Node::Case { operand, whens, otherwise } => operand
+            Node::ArithChain(first, rest) => std::iter::once(&**first)
+                .chain(rest.iter().map(|(_, e)| e))
+                .collect(),
+            Node::Case {
+                operand,
+                whens,
+                otherwise,
+            } => operand
                 .iter()
                 .map(|e| &**e)
                 .chain(whens.iter().flat_map(|(w, t)| [w, t]))
@@ -289,7 +308,19 @@ impl Expr {
 
     /// Evaluates, borrowing the result from the row or the tree when it is a column or a
     /// constant.
+    #[inline]
     pub fn eval_cow<'a>(&'a self, row: &'a [Value]) -> Cow<'a, Value> {
+        // The common leaves are handled inline at the call site; everything else goes through
+        // the out-of-line evaluator.
+        match &self.node {
+            Node::Column(index) => Cow::Borrowed(&row[*index]),
+            Node::Literal(value) => Cow::Borrowed(value),
+            _ => self.eval_node(row),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_node<'a>(&'a self, row: &'a [Value]) -> Cow<'a, Value> {
         let value = match &self.node {
             Node::Column(index) => return Cow::Borrowed(&row[*index]),
             Node::Literal(value) => return Cow::Borrowed(value),
@@ -304,7 +335,7 @@ impl Expr {
             | Node::InList { .. }
             | Node::InConst { .. }
             | Node::Like { .. }
-            | Node::LikeDynamic { .. } => match self.eval_pred(row) {
+            | Node::LikeDynamic { .. } => match self.pred_node(row) {
                 Some(b) => Value::Bool(b),
                 None => Value::Null,
             },
@@ -315,6 +346,14 @@ impl Expr {
                 _ => Value::Null,
             },
             Node::Arith(op, a, b) => arith(*op, &a.eval_cow(row), &b.eval_cow(row)),
+            Node::ArithChain(first, rest) => {
+                // Operands are numbers, temporals or intervals: cloning them never allocates.
+                let mut acc = first.eval_cow(row).into_owned();
+                for (op, e) in rest {
+                    acc = arith(*op, &acc, &e.eval_cow(row));
+                }
+                acc
+            }
             Node::Concat { parts, skip_nulls } => {
                 let mut out = CompactString::default();
                 for part in parts {
@@ -329,7 +368,11 @@ impl Expr {
                 }
                 Value::Str(out)
             }
-            Node::Case { operand, whens, otherwise } => {
+            Node::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
                 match operand {
                     None => {
                         for (when, then) in whens {
@@ -374,7 +417,11 @@ impl Expr {
                 }
             }
             Node::Extreme(args, greatest) => {
-                let want = if *greatest { Ordering::Greater } else { Ordering::Less };
+                let want = if *greatest {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                };
                 let mut best: Option<Cow<'a, Value>> = None;
                 for arg in args {
                     let v = arg.eval_cow(row);
@@ -413,7 +460,17 @@ impl Expr {
     }
 
     /// Evaluates a boolean expression with three-valued logic: `None` is NULL.
+    #[inline]
     pub fn eval_pred(&self, row: &[Value]) -> Option<bool> {
+        match &self.node {
+            Node::Column(index) => row[*index].as_bool(),
+            Node::Literal(value) => value.as_bool(),
+            _ => self.pred_node(row),
+        }
+    }
+
+    #[inline(never)]
+    fn pred_node(&self, row: &[Value]) -> Option<bool> {
         match &self.node {
             Node::Column(index) => row[*index].as_bool(),
             Node::Literal(value) => value.as_bool(),
@@ -452,9 +509,11 @@ impl Expr {
             }
             Node::Not(e) => e.eval_pred(row).map(|b| !b),
             Node::IsNull(e, negated) => Some(e.eval_cow(row).is_null() != *negated),
-            Node::IsBool { expr, value, negated } => {
-                Some((expr.eval_pred(row) == Some(*value)) != *negated)
-            }
+            Node::IsBool {
+                expr,
+                value,
+                negated,
+            } => Some((expr.eval_pred(row) == Some(*value)) != *negated),
             Node::IsDistinct(a, b, negated) => {
                 let (a, b) = (a.eval_cow(row), b.eval_cow(row));
                 let distinct = match (a.is_null(), b.is_null()) {
@@ -464,7 +523,12 @@ impl Expr {
                 };
                 Some(distinct != *negated)
             }
-            Node::Between { expr, low, high, negated } => {
+            Node::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let v = expr.eval_cow(row);
                 let above = cmp_values(&v, &low.eval_cow(row)).map(|o| o != Ordering::Less);
                 if above == Some(false) {
@@ -477,7 +541,11 @@ impl Expr {
                     _ => None,
                 }
             }
-            Node::InList { expr, list, negated } => {
+            Node::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let v = expr.eval_cow(row);
                 if v.is_null() {
                     return None;
@@ -496,13 +564,21 @@ impl Expr {
                     Some(*negated)
                 }
             }
-            Node::InConst { expr, values, set, has_null, negated } => {
+            Node::InConst {
+                expr,
+                values,
+                set,
+                has_null,
+                negated,
+            } => {
                 let v = expr.eval_cow(row);
                 let found = match (&*v, set) {
                     (Value::Null, _) => return None,
                     (Value::Int(i), Some(ConstSet::Ints(set))) => set.contains(i),
                     (Value::Str(s), Some(ConstSet::Strs(set))) => set.contains(s.as_str()),
-                    (v, _) => values.iter().any(|x| cmp_values(v, x) == Some(Ordering::Equal)),
+                    (v, _) => values
+                        .iter()
+                        .any(|x| cmp_values(v, x) == Some(Ordering::Equal)),
                 };
                 if found {
                     Some(!*negated)
@@ -512,11 +588,21 @@ impl Expr {
                     Some(*negated)
                 }
             }
-            Node::Like { expr, pattern, negated } => match &*expr.eval_cow(row) {
+            Node::Like {
+                expr,
+                pattern,
+                negated,
+            } => match &*expr.eval_cow(row) {
                 Value::Str(s) => Some(pattern.matches(s) != *negated),
                 _ => None,
             },
-            Node::LikeDynamic { expr, pattern, escape, case_insensitive, negated } => {
+            Node::LikeDynamic {
+                expr,
+                pattern,
+                escape,
+                case_insensitive,
+                negated,
+            } => {
                 let v = expr.eval_cow(row);
                 let p = pattern.eval_cow(row);
                 match (&*v, &*p) {
@@ -527,7 +613,7 @@ impl Expr {
                     _ => None,
                 }
             }
-            _ => self.eval_cow(row).as_bool(),
+            _ => self.eval_node(row).as_bool(),
         }
     }
 }
@@ -549,7 +635,11 @@ fn cmp_f64(a: f64, b: f64) -> Ordering {
 /// Exact comparison of an integer with a float.
 fn cmp_int_float(i: i64, f: f64) -> Ordering {
     if f.is_nan() {
-        return if f.is_sign_negative() { Ordering::Greater } else { Ordering::Less };
+        return if f.is_sign_negative() {
+            Ordering::Greater
+        } else {
+            Ordering::Less
+        };
     }
     if f >= 9_223_372_036_854_775_808.0 {
         return Ordering::Less;
@@ -567,6 +657,7 @@ fn cmp_int_float(i: i64, f: f64) -> Ordering {
 /// SQL comparison of two values; `None` when either is NULL (or the types do not compare,
 /// which the compiler rules out). Ints and floats compare numerically, dates compare with
 /// timestamps as midnight UTC.
+#[inline]
 pub(crate) fn cmp_values(a: &Value, b: &Value) -> Option<Ordering> {
     Some(match (a, b) {
         (Value::Int(x), Value::Int(y)) => x.cmp(y),
@@ -633,6 +724,12 @@ pub(crate) fn arith(op: ArithOp, a: &Value, b: &Value) -> Value {
         },
         (Value::Int(n), Value::Date(d)) if op == Add => {
             Value::Date(clamp_days(i64::from(*d).saturating_add(*n)))
+        }
+        (Value::Timestamp(t), Value::Date(d)) if op == Sub => {
+            Value::Interval(t.saturating_sub(date_to_micros(*d)))
+        }
+        (Value::Date(d), Value::Timestamp(t)) if op == Sub => {
+            Value::Interval(date_to_micros(*d).saturating_sub(*t))
         }
         (Value::Date(x), Value::Date(y)) if op == Sub => Value::Int(i64::from(*x) - i64::from(*y)),
         (Value::Date(d), Value::Interval(i)) => match op {
@@ -718,7 +815,9 @@ pub(crate) fn cast(v: &Value, to: Type) -> Value {
         (Value::Str(s), Type::Date) => parse_day(s).map_or(Value::Null, Value::Date),
         (Value::Timestamp(t), Type::Timestamp) => Value::Timestamp(*t),
         (Value::Date(d), Type::Timestamp) => Value::Timestamp(date_to_micros(*d)),
-        (Value::Str(s), Type::Timestamp) => parse_timestamp(s).map_or(Value::Null, Value::Timestamp),
+        (Value::Str(s), Type::Timestamp) => {
+            parse_timestamp(s).map_or(Value::Null, Value::Timestamp)
+        }
         (Value::Interval(i), Type::Interval) => Value::Interval(*i),
         (Value::Str(s), Type::Interval) => {
             temporal::parse_interval(s, None).map_or(Value::Null, Value::Interval)
@@ -791,19 +890,31 @@ fn substr(s: &str, start: i64, len: Option<i64>) -> &str {
         return "";
     }
     let from = char_offset(s, (begin - 1) as u64);
-    let to = if end == i64::MAX { s.len() } else { char_offset(s, (end - 1) as u64) };
+    let to = if end == i64::MAX {
+        s.len()
+    } else {
+        char_offset(s, (end - 1) as u64)
+    };
     &s[from..to.max(from)]
 }
 
 /// `left(s, n)`: the first `n` characters; negative `n` drops the last `|n|`.
 fn left(s: &str, n: i64) -> &str {
-    let keep = if n >= 0 { n as u64 } else { char_count(s).saturating_sub(n.unsigned_abs()) };
+    let keep = if n >= 0 {
+        n as u64
+    } else {
+        char_count(s).saturating_sub(n.unsigned_abs())
+    };
     &s[..char_offset(s, keep)]
 }
 
 /// `right(s, n)`: the last `n` characters; negative `n` drops the first `|n|`.
 fn right(s: &str, n: i64) -> &str {
-    let skip = if n >= 0 { char_count(s).saturating_sub(n as u64) } else { n.unsigned_abs() };
+    let skip = if n >= 0 {
+        char_count(s).saturating_sub(n as u64)
+    } else {
+        n.unsigned_abs()
+    };
     &s[char_offset(s, skip)..]
 }
 
@@ -812,11 +923,17 @@ fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> &'a str {
         return if n == 1 || n == -1 { s } else { "" };
     }
     if n > 0 {
-        usize::try_from(n - 1).ok().and_then(|i| s.split(delim).nth(i)).unwrap_or("")
+        usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| s.split(delim).nth(i))
+            .unwrap_or("")
     } else if n < 0 {
         let count = s.split(delim).count() as u64;
         match count.checked_sub(n.unsigned_abs()) {
-            Some(i) => usize::try_from(i).ok().and_then(|i| s.split(delim).nth(i)).unwrap_or(""),
+            Some(i) => usize::try_from(i)
+                .ok()
+                .and_then(|i| s.split(delim).nth(i))
+                .unwrap_or(""),
             None => "",
         }
     } else {
@@ -866,11 +983,18 @@ fn round_int(x: i64, digits: i64) -> i64 {
     if digits >= 0 {
         return x;
     }
-    let Some(step) = u32::try_from(-digits).ok().and_then(|d| 10i64.checked_pow(d)) else {
+    let Some(step) = u32::try_from(-digits)
+        .ok()
+        .and_then(|d| 10i64.checked_pow(d))
+    else {
         return 0;
     };
     let (q, r) = (x / step, x % step);
-    let q = if r.unsigned_abs() * 2 >= step as u64 { q + x.signum() } else { q };
+    let q = if r.unsigned_abs() * 2 >= step as u64 {
+        q + x.signum()
+    } else {
+        q
+    };
     q.wrapping_mul(step)
 }
 
@@ -900,7 +1024,9 @@ fn make_date(year: i64, month: i64, day: i64) -> Value {
     if day < 1 || day > i64::from(temporal::days_in_month(year, month)) {
         return Value::Null;
     }
-    Value::Date(clamp_days(temporal::days_from_civil(year, month, day as u32)))
+    Value::Date(clamp_days(temporal::days_from_civil(
+        year, month, day as u32,
+    )))
 }
 
 /// Evaluates a strict function call.
@@ -987,7 +1113,11 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
         Func::Substr => {
             let v = arg!(0);
             let start = int_of(&*arg!(1));
-            let len = if args.len() > 2 { Some(int_of(&*arg!(2))) } else { None };
+            let len = if args.len() > 2 {
+                Some(int_of(&*arg!(2)))
+            } else {
+                None
+            };
             string(substr(str_of(&v), start, len))
         }
         Func::Replace => {
@@ -1015,7 +1145,10 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             let v = arg!(0);
             let p = arg!(1);
             let s = str_of(&v);
-            Value::Int(s.find(str_of(&p)).map_or(0, |b| char_count(&s[..b]) as i64 + 1))
+            Value::Int(
+                s.find(str_of(&p))
+                    .map_or(0, |b| char_count(&s[..b]) as i64 + 1),
+            )
         }
         Func::SplitPart => {
             let v = arg!(0);
@@ -1027,7 +1160,11 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             let v = arg!(0);
             let n = int_of(&*arg!(1));
             let s = str_of(&v);
-            let part = if func == Func::Left { left(s, n) } else { right(s, n) };
+            let part = if func == Func::Left {
+                left(s, n)
+            } else {
+                right(s, n)
+            };
             if part.len() == s.len() {
                 v.into_owned()
             } else {
@@ -1037,7 +1174,11 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
         Func::Lpad | Func::Rpad => {
             let v = arg!(0);
             let n = int_of(&*arg!(1));
-            let fill = if args.len() > 2 { arg!(2) } else { Cow::Owned(string(" ")) };
+            let fill = if args.len() > 2 {
+                arg!(2)
+            } else {
+                Cow::Owned(string(" "))
+            };
             pad(str_of(&v), n, str_of(&fill), func == Func::Lpad)
         }
         Func::ToDate => match &*arg!(0) {

@@ -87,7 +87,10 @@ impl LikePattern {
                 Shape::General(toks.into_boxed_slice())
             }
         };
-        LikePattern { shape, case_insensitive }
+        LikePattern {
+            shape,
+            case_insensitive,
+        }
     }
 
     /// Whether `text` matches the whole pattern.
@@ -117,7 +120,7 @@ fn chars_eq_ci(a: char, b: char) -> bool {
 fn general(toks: &[Tok], text: &str, eq: impl Fn(char, char) -> bool) -> bool {
     let mut t = 0; // byte offset into text
     let mut p = 0; // index into toks
-    // After the last `%` seen: (pattern index after it, text offset it currently absorbs up to).
+                   // After the last `%` seen: (pattern index after it, text offset it currently absorbs up to).
     let mut star: Option<(usize, usize)> = None;
     loop {
         if p < toks.len() {

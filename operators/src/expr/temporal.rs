@@ -404,9 +404,12 @@ pub(crate) fn parse_interval(text: &str, default_unit: Option<i64>) -> Result<i6
             pos += 1;
         }
         let number = &text[start..pos];
-        let quantity: f64 = number
-            .parse()
-            .map_err(|_| format!("invalid interval `{text}`: expected a number at `{}`", &text[start..]))?;
+        let quantity: f64 = number.parse().map_err(|_| {
+            format!(
+                "invalid interval `{text}`: expected a number at `{}`",
+                &text[start..]
+            )
+        })?;
         while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
             pos += 1;
         }
@@ -420,8 +423,8 @@ pub(crate) fn parse_interval(text: &str, default_unit: Option<i64>) -> Result<i6
                 Some(micros) if terms == 0 && pos == bytes.len() => micros,
                 _ => {
                     return Err(format!(
-                        "invalid interval `{text}`: missing unit after `{number}` (e.g. '5 minutes')"
-                    ))
+                    "invalid interval `{text}`: missing unit after `{number}` (e.g. '5 minutes')"
+                ))
                 }
             }
         } else {
@@ -437,7 +440,12 @@ pub(crate) fn parse_interval(text: &str, default_unit: Option<i64>) -> Result<i6
             .checked_add(scale(quantity, unit_micros)?)
             .ok_or_else(|| "interval is out of range".to_string())?;
         terms += 1;
-        if pos < bytes.len() && !bytes[pos].is_ascii_whitespace() && bytes[pos] != b'-' && bytes[pos] != b'+' && !bytes[pos].is_ascii_digit() {
+        if pos < bytes.len()
+            && !bytes[pos].is_ascii_whitespace()
+            && bytes[pos] != b'-'
+            && bytes[pos] != b'+'
+            && !bytes[pos].is_ascii_digit()
+        {
             return Err(format!("invalid interval `{text}`"));
         }
     }

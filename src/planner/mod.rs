@@ -1,0 +1,98 @@
+//! Validation and planning: a loaded [`Document`] becomes a [`Plan`] — every component parsed
+//! into its strict config, every schema resolved, every expression compiled, the operator graph
+//! checked and ordered — without any I/O, reporting all problems at once.
+
+mod graph;
+mod validate;
+
+pub use graph::{render_dot, render_text};
+pub use validate::plan;
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use shelfflow_connectors::{SinkConfig, SinkContext, SourceConfig};
+use shelfflow_operators::{PlannedOperator, Schema};
+
+/// A validated pipeline, ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    /// Pipeline name.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Hash of the effective definition (after interpolation and overrides).
+    pub definition_hash: String,
+    /// Event-time granularity in microseconds.
+    pub tick: u64,
+    /// Default output directory.
+    pub output_dir: PathBuf,
+    /// The dead-letter JSONL file.
+    pub dead_letter_path: PathBuf,
+    /// Sources, then tables, in file order.
+    pub inputs: Vec<InputPlan>,
+    /// Operators in dependency order.
+    pub operators: Vec<OperatorPlan>,
+    /// Sinks in file order.
+    pub sinks: Vec<SinkPlan>,
+    /// Every named collection and its schema.
+    pub collections: IndexMap<String, Schema>,
+}
+
+/// Whether an input is an event stream or reference data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputRole {
+    /// An event stream with event time.
+    Source,
+    /// Reference data at time 0.
+    Table,
+}
+
+/// A source or table.
+#[derive(Debug)]
+pub struct InputPlan {
+    /// Its name.
+    pub name: String,
+    /// Stream or table.
+    pub role: InputRole,
+    /// Its rows' schema.
+    pub schema: Schema,
+    /// The connector config.
+    pub config: Box<dyn SourceConfig>,
+    /// Allowed lateness in microseconds.
+    pub lateness: u64,
+}
+
+/// An operator.
+#[derive(Debug)]
+pub struct OperatorPlan {
+    /// Its name.
+    pub name: String,
+    /// Its `op:` kind.
+    pub kind: &'static str,
+    /// Names of the collections it reads.
+    pub inputs: Vec<String>,
+    /// Names of the collections it produces (main first).
+    pub outputs: Vec<String>,
+    /// The validated operator.
+    pub planned: Box<dyn PlannedOperator>,
+}
+
+/// A sink.
+#[derive(Debug)]
+pub struct SinkPlan {
+    /// Its name.
+    pub name: String,
+    /// The collection it writes.
+    pub input: String,
+    /// The connector config.
+    pub config: Box<dyn SinkConfig>,
+    /// Schema, key and output directory.
+    pub context: SinkContext,
+}
+
+// Plans are shared by every worker thread.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Plan>();
+};

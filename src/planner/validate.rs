@@ -1,0 +1,407 @@
+//! Document → Plan. Pure: no file is opened and no service contacted.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde_yaml_ng::{Mapping, Value};
+use shelfflow_connectors::SinkContext;
+use shelfflow_operators::plan::{closest, parse_config, unknown_column};
+use shelfflow_operators::{resolve_columns, ConfigError, Field, OperatorConfig, Schema, Type};
+
+use super::{InputPlan, InputRole, OperatorPlan, Plan, SinkPlan};
+use crate::spec::{
+    Diagnostic, Diagnostics, Document, PipelineSpec, SinkCommon, SourceCommon, TableCommon,
+    OPERATOR_KEYS, SINK_KEYS, SOURCE_KEYS, TABLE_KEYS,
+};
+
+/// Validates a document into a plan, or returns every problem found.
+pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
+    let mut v = Validator { doc, errors: Vec::new() };
+    let spec: PipelineSpec = match parse_config(doc.value.clone()) {
+        Ok(spec) => spec,
+        Err(e) => return Err(v.fail("", e)),
+    };
+    let name = spec.name.clone().unwrap_or_else(|| {
+        doc.file.file_stem().map_or("pipeline".to_owned(), |s| s.to_string_lossy().into_owned())
+    });
+    let output_dir = spec.output_dir.clone().unwrap_or_else(|| PathBuf::from("out").join(&name));
+    let tick = spec.tick.as_micros() as u64;
+    if tick == 0 {
+        v.error("tick", ConfigError::new("", "expected a positive duration, found 0").hint("for example `tick: 1s`"));
+    }
+
+    v.check_unique_names(&spec);
+    let mut collections: IndexMap<String, Schema> = IndexMap::new();
+    let mut inputs = Vec::new();
+    for (source, raw) in &spec.sources {
+        if let Some(input) = v.source(source, raw) {
+            collections.insert(source.clone(), input.schema.clone());
+            inputs.push(input);
+        }
+    }
+    for (table, raw) in &spec.tables {
+        if let Some(input) = v.table(table, raw) {
+            collections.insert(table.clone(), input.schema.clone());
+            inputs.push(input);
+        }
+    }
+    let operators = v.operators(&spec, &mut collections);
+    let sinks = v.sinks(&spec, &name, &output_dir, &collections);
+    if !v.errors.is_empty() {
+        return Err(Diagnostics(v.errors).sorted());
+    }
+    let dead_letter_path = spec.dead_letter.path.clone().unwrap_or_else(|| output_dir.join("dead_letter.jsonl"));
+    Ok(Plan {
+        name,
+        file: doc.file.clone(),
+        definition_hash: doc.definition_hash(),
+        tick: tick.max(1),
+        output_dir,
+        dead_letter_path,
+        inputs,
+        operators,
+        sinks,
+        collections,
+    })
+}
+
+struct Validator<'a> {
+    doc: &'a Document,
+    errors: Vec<Diagnostic>,
+}
+
+/// Operator names, kinds and parsed configs, before ordering.
+type Parsed = Vec<(String, &'static str, Box<dyn OperatorConfig>)>;
+
+impl Validator<'_> {
+    fn error(&mut self, base: &str, err: ConfigError) {
+        self.errors.push(self.doc.error_at(base, &err));
+    }
+
+    fn fail(&mut self, base: &str, err: ConfigError) -> Diagnostics {
+        self.error(base, err);
+        Diagnostics(std::mem::take(&mut self.errors))
+    }
+
+    fn check_unique_names(&mut self, spec: &PipelineSpec) {
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        let sections = [("sources", &spec.sources), ("tables", &spec.tables), ("operators", &spec.operators)];
+        for (section, entries) in sections {
+            for name in entries.keys() {
+                if let Some(first) = seen.insert(name, section) {
+                    self.error(
+                        &format!("{section}.{name}"),
+                        ConfigError::new("", format!("duplicate name `{name}`: already used in `{first}`"))
+                            .hint("every source, table and operator needs its own name"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Splits a component mapping into its shared keys and its connector's or kind's own keys.
+    fn split(&mut self, path: &str, raw: &Value, shared: &[&str]) -> Option<(Value, Value)> {
+        let Some(map) = raw.as_mapping() else {
+            self.error(path, ConfigError::new("", format!("expected a mapping, found {}", yaml_kind(raw))));
+            return None;
+        };
+        let (mut common, mut own) = (Mapping::new(), Mapping::new());
+        for (k, v) in map {
+            let is_shared = k.as_str().is_some_and(|k| shared.contains(&k));
+            if is_shared { common.insert(k.clone(), v.clone()) } else { own.insert(k.clone(), v.clone()) };
+        }
+        Some((Value::Mapping(common), Value::Mapping(own)))
+    }
+
+    /// Reports an error from a connector's or kind's own config; a misspelt shared key gets
+    /// its hint from the shared keys too.
+    fn own_error(&mut self, path: &str, mut err: ConfigError, shared: &[&str]) {
+        if let Some(field) = err.message.strip_prefix("unknown key `").and_then(|r| r.strip_suffix('`')) {
+            if let Some(best) = closest(field, shared.iter().copied()) {
+                err.hint = Some(format!("did you mean `{best}`?"));
+            }
+        }
+        self.error(path, err);
+    }
+
+    fn schema(&mut self, path: &str, columns: &IndexMap<String, String>) -> Schema {
+        let mut fields = Vec::new();
+        for (name, ty) in columns {
+            match Type::parse_schema(ty) {
+                Some((ty, nullable)) => fields.push(Field::new(name, ty, nullable)),
+                None => {
+                    let hint = match closest(ty.trim_end_matches('?'), Type::SCHEMA_NAMES) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("types: {} (add `?` for nullable)", Type::SCHEMA_NAMES.join(", ")),
+                    };
+                    self.error(&format!("{path}.schema.{name}"), ConfigError::new("", format!("unknown type `{ty}`")).hint(hint));
+                }
+            }
+        }
+        if columns.is_empty() {
+            self.error(path, ConfigError::new("schema", "expected at least one column, found none"));
+        }
+        Schema::new(fields)
+    }
+
+    fn connector_source(&mut self, path: &str, connector: &str, own: Value, shared: &[&str], schema: &Schema) -> Option<Box<dyn shelfflow_connectors::SourceConfig>> {
+        let registry = shelfflow_connectors::sources();
+        let Some(kind) = registry.get(connector) else {
+            self.error(path, unknown_name("connector", connector, registry.keys().copied()).under("connector"));
+            return None;
+        };
+        match (kind.parse)(own) {
+            Ok(config) => {
+                let problems = config.validate(schema);
+                let ok = problems.is_empty();
+                for e in problems {
+                    self.error(path, e);
+                }
+                ok.then_some(config)
+            }
+            Err(e) => {
+                self.own_error(path, e, shared);
+                None
+            }
+        }
+    }
+
+    fn source(&mut self, name: &str, raw: &Value) -> Option<InputPlan> {
+        let path = format!("sources.{name}");
+        let (common, own) = self.split(&path, raw, &SOURCE_KEYS)?;
+        let common: SourceCommon = parse_config(common).map_err(|e| self.error(&path, e)).ok()?;
+        let mut schema = self.schema(&path, &common.schema);
+        match schema.index_of(&common.event_time) {
+            Some(i) if matches!(schema.fields[i].ty, Type::Timestamp | Type::Date) => schema.event_time = Some(i),
+            Some(i) => self.error(
+                &path,
+                ConfigError::new(
+                    "event_time",
+                    format!("type mismatch: event time needs a timestamp column, found `{}` of type {}", common.event_time, schema.fields[i].ty),
+                ),
+            ),
+            None if common.schema.contains_key(&common.event_time) => {}
+            None => self.error(&path, unknown_column(schema.names(), &common.event_time, "event_time")),
+        }
+        let config = self.connector_source(&path, &common.connector, own, &SOURCE_KEYS, &schema)?;
+        let lateness = common.allowed_lateness.map_or(0, |d| d.as_micros() as u64);
+        Some(InputPlan { name: name.to_owned(), role: InputRole::Source, schema, config, lateness })
+    }
+
+    fn table(&mut self, name: &str, raw: &Value) -> Option<InputPlan> {
+        let path = format!("tables.{name}");
+        let (common, own) = self.split(&path, raw, &TABLE_KEYS)?;
+        let common: TableCommon = parse_config(common).map_err(|e| self.error(&path, e)).ok()?;
+        let mut schema = self.schema(&path, &common.schema);
+        match resolve_columns(&schema, &common.key, "key") {
+            Ok(key) if key.is_empty() => self.error(&path, ConfigError::new("key", "expected at least one key column, found none")),
+            Ok(key) => schema.key = Some(key),
+            Err(errors) => errors.into_iter().for_each(|e| self.error(&path, e)),
+        }
+        let config = self.connector_source(&path, &common.connector, own, &TABLE_KEYS, &schema)?;
+        Some(InputPlan { name: name.to_owned(), role: InputRole::Table, schema, config, lateness: 0 })
+    }
+
+    fn operators(&mut self, spec: &PipelineSpec, collections: &mut IndexMap<String, Schema>) -> Vec<OperatorPlan> {
+        let registry = shelfflow_operators::registry();
+        let mut parsed: Parsed = Vec::new();
+        for (name, raw) in &spec.operators {
+            let path = format!("operators.{name}");
+            let Some((common, own)) = self.split(&path, raw, &OPERATOR_KEYS) else { continue };
+            let op = match common.get("op") {
+                Some(Value::String(op)) => op.clone(),
+                Some(other) => {
+                    self.error(&path, ConfigError::new("op", format!("expected an operator kind, found {}", yaml_kind(other))));
+                    continue;
+                }
+                None => {
+                    let kinds: Vec<&str> = registry.keys().copied().collect();
+                    self.error(&path, ConfigError::new("", "missing required key `op`").hint(format!("kinds: {}", kinds.join(", "))));
+                    continue;
+                }
+            };
+            let Some(kind) = registry.get(op.as_str()) else {
+                self.error(&path, unknown_name("operator kind", &op, registry.keys().copied()).under("op"));
+                continue;
+            };
+            match (kind.parse)(own) {
+                Ok(config) => parsed.push((name.clone(), kind.name, config)),
+                Err(e) => self.own_error(&path, e, &OPERATOR_KEYS),
+            }
+        }
+
+        let order = match self.order(&parsed, collections) {
+            Some(order) => order,
+            None => return Vec::new(),
+        };
+        let mut plans = Vec::new();
+        for index in order {
+            let (name, kind, config) = &parsed[index];
+            let path = format!("operators.{name}");
+            let refs = config.inputs();
+            let schemas: Option<Vec<Schema>> = refs.iter().map(|r| collections.get(&r.name).cloned()).collect();
+            let Some(schemas) = schemas else { continue }; // an input failed to plan; already reported
+            match config.plan(name, &schemas) {
+                Ok(planned) => {
+                    let mut outputs = Vec::new();
+                    for output in planned.outputs() {
+                        let full = match output.suffix {
+                            Some(suffix) => format!("{name}.{suffix}"),
+                            None => name.clone(),
+                        };
+                        collections.insert(full.clone(), output.schema);
+                        outputs.push(full);
+                    }
+                    plans.push(OperatorPlan {
+                        name: name.clone(),
+                        kind,
+                        inputs: refs.into_iter().map(|r| r.name).collect(),
+                        outputs,
+                        planned,
+                    });
+                }
+                Err(errors) => errors.into_iter().for_each(|e| self.error(&path, e)),
+            }
+        }
+        plans
+    }
+
+    /// Checks that every input exists and that there is no cycle; returns the operators in
+    /// dependency order.
+    fn order(&mut self, parsed: &Parsed, collections: &IndexMap<String, Schema>) -> Option<Vec<usize>> {
+        let by_name: HashMap<&str, usize> = parsed.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); parsed.len()];
+        let mut ok = true;
+        for (i, (name, _, config)) in parsed.iter().enumerate() {
+            for r in config.inputs() {
+                let producer = r.name.split_once('.').map_or(r.name.as_str(), |(op, _)| op);
+                if let Some(&j) = by_name.get(producer) {
+                    deps[i].push(j);
+                } else if !collections.contains_key(&r.name) {
+                    ok = false;
+                    let mut known: Vec<&str> = collections.keys().map(String::as_str).collect();
+                    known.extend(by_name.keys());
+                    let hint = match closest(&r.name, known.iter().copied()) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("defined: {}", known.join(", ")),
+                    };
+                    self.error(&format!("operators.{name}"), ConfigError::new(&r.path, format!("unknown input `{}`", r.name)).hint(hint));
+                }
+            }
+        }
+        // Depth-first topological sort; a back edge is a cycle.
+        let mut state = vec![0u8; parsed.len()]; // 0 new, 1 on stack, 2 done
+        let mut order = Vec::new();
+        let mut reported = false;
+        for start in 0..parsed.len() {
+            let mut stack = vec![(start, 0usize)];
+            while let Some((node, next)) = stack.pop() {
+                if next == 0 {
+                    if state[node] != 0 {
+                        continue;
+                    }
+                    state[node] = 1;
+                }
+                if let Some(&dep) = deps[node].get(next) {
+                    stack.push((node, next + 1));
+                    match state[dep] {
+                        0 => stack.push((dep, 0)),
+                        1 if !reported => {
+                            reported = true;
+                            ok = false;
+                            let mut cycle: Vec<&str> = stack.iter().map(|(n, _)| parsed[*n].0.as_str()).skip_while(|n| *n != parsed[dep].0).collect();
+                            cycle.push(&parsed[dep].0);
+                            let at = format!("operators.{}", parsed[dep].0);
+                            self.error(&at, ConfigError::new("", format!("cycle: {}", cycle.join(" → "))).hint("an operator cannot read its own output, directly or through others"));
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state[node] = 2;
+                    order.push(node);
+                }
+            }
+        }
+        ok.then_some(order)
+    }
+
+    fn sinks(&mut self, spec: &PipelineSpec, pipeline: &str, output_dir: &std::path::Path, collections: &IndexMap<String, Schema>) -> Vec<SinkPlan> {
+        let registry = shelfflow_connectors::sinks();
+        let mut plans = Vec::new();
+        for (name, raw) in &spec.sinks {
+            let path = format!("sinks.{name}");
+            let Some((common, own)) = self.split(&path, raw, &SINK_KEYS) else { continue };
+            let Ok(common): Result<SinkCommon, _> = parse_config(common).map_err(|e| self.error(&path, e)) else { continue };
+            let Some(schema) = collections.get(&common.input) else {
+                let known = collections.keys().map(String::as_str);
+                let hint = match closest(&common.input, known.clone()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("defined: {}", known.collect::<Vec<_>>().join(", ")),
+                };
+                if !spec.operators.contains_key(common.input.split('.').next().unwrap_or_default()) {
+                    self.error(&path, ConfigError::new("input", format!("unknown input `{}`", common.input)).hint(hint));
+                }
+                continue;
+            };
+            let key = match &common.key {
+                Some(names) => match resolve_columns(schema, names, "key") {
+                    Ok(key) => key,
+                    Err(errors) => {
+                        for e in errors {
+                            let e = ConfigError { message: format!("sink key column {} is not in the schema of `{}`", e.message.trim_start_matches("unknown column "), common.input), ..e };
+                            self.error(&path, e);
+                        }
+                        continue;
+                    }
+                },
+                None => schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect()),
+            };
+            let Some(kind) = registry.get(common.connector.as_str()) else {
+                self.error(&path, unknown_name("connector", &common.connector, registry.keys().copied()).under("connector"));
+                continue;
+            };
+            let config = match (kind.parse)(own) {
+                Ok(config) => config,
+                Err(e) => {
+                    self.own_error(&path, e, &SINK_KEYS);
+                    continue;
+                }
+            };
+            let problems = config.validate(schema);
+            if !problems.is_empty() {
+                problems.into_iter().for_each(|e| self.error(&path, e));
+                continue;
+            }
+            let context = SinkContext {
+                pipeline: pipeline.to_owned(),
+                sink: name.clone(),
+                schema: schema.clone(),
+                key,
+                output_dir: output_dir.to_owned(),
+            };
+            plans.push(SinkPlan { name: name.clone(), input: common.input.clone(), config, context });
+        }
+        plans
+    }
+}
+
+fn unknown_name<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a str> + Clone) -> ConfigError {
+    let hint = match closest(name, known.clone()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("valid: {}", known.collect::<Vec<_>>().join(", ")),
+    };
+    ConfigError::new("", format!("unknown {what} `{name}`")).hint(hint)
+}
+
+fn yaml_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}

@@ -1,0 +1,223 @@
+//! One timely worker: builds the dataflow from the plan, reads the inputs it owns, and steps the
+//! dataflow until every input is exhausted (or a stop is requested) and every sink is flushed.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use differential_dataflow::input::{Input, InputSession};
+use shelfflow_connectors::{EventClock, SourceBatch, SourceReader};
+use shelfflow_operators::{ArrangementCache, Coll, Diff, Row, Time};
+use timely::dataflow::ProbeHandle;
+use timely::worker::Worker;
+
+use super::metrics::Metrics;
+use super::sink::{attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, TapWriter};
+use super::{RunError, RunOptions};
+use crate::planner::{InputRole, Plan};
+
+/// Records read from one input per call, between two looks at the dataflow.
+const BATCH: usize = 16 * 1024;
+
+/// How long a worker keeps stepping to let the dataflow catch up before reading more.
+const CATCH_UP: Duration = Duration::from_millis(50);
+
+/// An input this worker reads.
+struct Owned {
+    index: usize,
+    name: String,
+    role: InputRole,
+    handle: Option<InputSession<Time, Row, Diff>>,
+    reader: Box<dyn SourceReader>,
+    clock: EventClock,
+}
+
+/// What one worker hands back.
+pub struct WorkerReport {
+    /// Sink write errors (worker 0 only).
+    pub errors: Vec<RunError>,
+}
+
+/// Runs one worker to completion.
+pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metrics: &Arc<Metrics>) -> Result<WorkerReport, RunError> {
+    let index = worker.index();
+    let peers = worker.peers();
+    let leader = index == 0;
+    let slots = open_sinks(plan, options, leader)?;
+    let probe = ProbeHandle::new();
+
+    let (handles, dead_handle) = worker.dataflow::<Time, _, _>(|scope| {
+        let mut colls: HashMap<String, Coll<'_>> = HashMap::new();
+        let mut handles = Vec::new();
+        for input in &plan.inputs {
+            let (handle, coll) = scope.new_collection::<Row, Diff>();
+            colls.insert(input.name.clone(), coll);
+            handles.push(handle);
+        }
+        let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
+        let mut cache = ArrangementCache::new();
+        for op in &plan.operators {
+            let inputs: Vec<(&str, Coll<'_>)> = op.inputs.iter().map(|name| (name.as_str(), colls[name].clone())).collect();
+            let outputs = op.planned.build(&inputs, &mut cache);
+            for (name, coll) in op.outputs.iter().zip(outputs) {
+                colls.insert(name.clone(), coll);
+            }
+        }
+        for (slot, input) in &slots {
+            let coll = match input {
+                Some(name) => colls[name].clone(),
+                None => dead.clone(),
+            };
+            attach(coll, slot.clone(), metrics.clone(), &probe);
+        }
+        (handles, dead_handle)
+    });
+
+    let mut owned = Vec::new();
+    for (i, handle) in handles.into_iter().enumerate() {
+        if i % peers != index {
+            continue; // dropping the handle closes this worker's share of the input
+        }
+        let input = &plan.inputs[i];
+        let reader = input.config.open(&input.schema).map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
+        let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
+        owned.push(Owned { index: i, name: input.name.clone(), role: input.role, handle: Some(handle), reader, clock });
+    }
+    for (i, frontier) in metrics.frontiers.iter().enumerate() {
+        if i % peers == index {
+            frontier.store(0, Ordering::Relaxed);
+        }
+    }
+
+    let mut dead_handle = Some(dead_handle);
+    let mut batch = SourceBatch::default();
+    let mut in_flight: VecDeque<(Time, Instant)> = VecDeque::new();
+    let mut latencies = Vec::new();
+    while !metrics.stopping() {
+        // Reference tables first (they hold the frontier at 0), then the input furthest behind.
+        let Some(next) = owned
+            .iter_mut()
+            .filter(|o| o.handle.is_some())
+            .min_by_key(|o| (o.role == InputRole::Source, o.clock.frontier()))
+        else {
+            break;
+        };
+        batch.clear();
+        let started = Instant::now();
+        let status = next.reader.read(BATCH, &mut next.clock, &mut batch).map_err(|source| RunError::Connector { component: next.name.clone(), source })?;
+        let handle = next.handle.as_mut().expect("filtered on open handles");
+        let rows = batch.rows.len() as u64;
+        for (row, time) in batch.rows.drain(..) {
+            handle.update_at(row, time, 1);
+        }
+        let counter = if next.role == InputRole::Source { &metrics.events_in } else { &metrics.table_rows };
+        counter.fetch_add(rows, Ordering::Relaxed);
+        if !batch.dead.is_empty() {
+            metrics.dead_letters.fetch_add(batch.dead.len() as u64, Ordering::Relaxed);
+            let dead_input = dead_handle.as_mut().expect("open while inputs are");
+            for letter in batch.dead.drain(..) {
+                let time = letter.time.max(*dead_input.time());
+                dead_input.update_at(dead_letter_row(&next.name, letter), time, 1);
+            }
+        }
+        let finished = status == shelfflow_connectors::ReadStatus::Finished;
+        if finished {
+            next.handle = None;
+            metrics.frontiers[next.index].store(u64::MAX, Ordering::Relaxed);
+        } else {
+            let frontier = next.clock.frontier();
+            if *handle.time() < frontier {
+                handle.advance_to(frontier);
+            }
+            handle.flush();
+            metrics.frontiers[next.index].store(frontier, Ordering::Relaxed);
+        }
+        let idle = status == shelfflow_connectors::ReadStatus::Idle;
+
+        // The dead-letter input follows the slowest open input; it closes with the last one.
+        let low = owned.iter().filter(|o| o.handle.is_some()).map(|o| o.clock.frontier()).min();
+        match (low, dead_handle.as_mut()) {
+            (Some(low), Some(dead_input)) => {
+                if *dead_input.time() < low {
+                    dead_input.advance_to(low);
+                }
+                dead_input.flush();
+                if rows > 0 {
+                    in_flight.push_back((low, started));
+                }
+            }
+            (None, _) => dead_handle = None,
+            _ => {}
+        }
+
+        // Let the dataflow catch up before reading more, so memory stays bounded.
+        let deadline = Instant::now() + if idle { Duration::from_millis(100) } else { CATCH_UP };
+        loop {
+            worker.step_or_park(if idle { Some(Duration::from_millis(10)) } else { Some(Duration::ZERO) });
+            while let Some((time, at)) = in_flight.front() {
+                if probe.less_than(time) {
+                    break;
+                }
+                latencies.push(at.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                in_flight.pop_front();
+            }
+            let caught_up = low.is_none_or(|low| !probe.less_than(&low));
+            if caught_up || Instant::now() >= deadline || metrics.stopping() {
+                break;
+            }
+        }
+    }
+    drop(owned);
+    drop(dead_handle);
+    while !probe.done() {
+        worker.step_or_park(Some(Duration::from_millis(1)));
+    }
+    let now = Instant::now();
+    latencies.extend(in_flight.iter().map(|(_, at)| now.duration_since(*at).as_micros().min(u128::from(u32::MAX)) as u32));
+    metrics.record_latencies(&latencies);
+
+    let mut errors = Vec::new();
+    for (slot, _) in slots {
+        let mut slot = slot.borrow_mut();
+        if let Some(source) = slot.error.take() {
+            errors.push(RunError::Connector { component: slot.name.clone(), source });
+        } else if let Some(writer) = slot.writer.as_mut() {
+            if let Err(source) = writer.finish() {
+                errors.push(RunError::Connector { component: slot.name.clone(), source });
+            }
+        }
+    }
+    Ok(WorkerReport { errors })
+}
+
+/// Opens the writers (on the leader only) and pairs each with the collection it writes; `None`
+/// stands for the dead-letter collection.
+#[allow(clippy::type_complexity)]
+fn open_sinks(plan: &Plan, options: &RunOptions, leader: bool) -> Result<Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, RunError> {
+    let mut slots = Vec::new();
+    let slot = |name: &str, key: Vec<usize>, writer, counter| Rc::new(RefCell::new(SinkSlot { name: name.to_owned(), key, writer, counter, error: None }));
+    if let Some(tapped) = &options.tap {
+        let schema = plan.collections[tapped].clone();
+        let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
+        let writer: Option<Box<dyn shelfflow_connectors::SinkWriter>> = leader.then(|| Box::new(TapWriter::new(schema)) as _);
+        slots.push((slot(tapped, key, writer, None), Some(tapped.clone())));
+        return Ok(slots);
+    }
+    for (i, sink) in plan.sinks.iter().enumerate() {
+        let writer = match leader {
+            true => Some(sink.config.open(&sink.context).map_err(|source| RunError::Connector { component: sink.name.clone(), source })?),
+            false => None,
+        };
+        slots.push((slot(&sink.name, sink.context.key.clone(), writer, Some(i)), Some(sink.input.clone())));
+    }
+    let dead_writer: Option<Box<dyn shelfflow_connectors::SinkWriter>> = match leader {
+        true => Some(Box::new(DeadLetterWriter::create(&plan.dead_letter_path).map_err(|source| RunError::Connector { component: "dead_letter".to_owned(), source })?)),
+        false => None,
+    };
+    let all_columns = (0..dead_letter_schema().len()).collect();
+    slots.push((slot("dead_letter", all_columns, dead_writer, None), None));
+    Ok(slots)
+}

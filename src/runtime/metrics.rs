@@ -1,0 +1,96 @@
+//! Run counters, shared by the workers and the progress line. Workers add once per batch, never
+//! per record.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Counters of one run.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Rows read from sources (not tables).
+    pub events_in: AtomicU64,
+    /// Rows read from tables.
+    pub table_rows: AtomicU64,
+    /// Records sent to the dead-letter output.
+    pub dead_letters: AtomicU64,
+    /// Per input: its frontier (event-time µs), `u64::MAX` once finished.
+    pub frontiers: Vec<AtomicU64>,
+    /// Per sink: changes written.
+    pub changes: Vec<AtomicU64>,
+    /// Set to stop every worker (Ctrl-C, redeploy, write failure).
+    pub stop: AtomicBool,
+    /// Batch latencies in microseconds: from reading a batch to its results being committed.
+    pub latencies: Mutex<Vec<u32>>,
+}
+
+impl Metrics {
+    /// Counters for `inputs` inputs and `sinks` sinks.
+    pub fn new(inputs: usize, sinks: usize) -> Metrics {
+        Metrics {
+            events_in: AtomicU64::new(0),
+            table_rows: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            frontiers: (0..inputs).map(|_| AtomicU64::new(0)).collect(),
+            changes: (0..sinks).map(|_| AtomicU64::new(0)).collect(),
+            stop: AtomicBool::new(false),
+            latencies: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds written changes of sink `index`.
+    pub fn add_changes(&self, index: usize, n: u64) {
+        self.changes[index].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Asks every worker to stop.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was requested.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The smallest frontier of the inputs still running, if any.
+    pub fn watermark(&self) -> Option<u64> {
+        self.frontiers.iter().map(|f| f.load(Ordering::Relaxed)).filter(|f| *f != u64::MAX).min()
+    }
+
+    /// Records batch latencies.
+    pub fn record_latencies(&self, micros: &[u32]) {
+        if let Ok(mut all) = self.latencies.lock() {
+            all.extend_from_slice(micros);
+        }
+    }
+
+    /// The p-th percentile (0..=100) of batch latencies in microseconds.
+    pub fn latency_percentile(&self, p: f64) -> Option<u32> {
+        let mut all = self.latencies.lock().ok()?.clone();
+        if all.is_empty() {
+            return None;
+        }
+        all.sort_unstable();
+        let rank = ((p / 100.0) * (all.len() - 1) as f64).round() as usize;
+        Some(all[rank.min(all.len() - 1)])
+    }
+
+    /// Prometheus text exposition of the counters.
+    pub fn prometheus(&self, pipeline: &str, sinks: &[String]) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str("# TYPE shelfflow_events_received_total counter\n");
+        out.push_str(&format!("shelfflow_events_received_total{{pipeline=\"{pipeline}\"}} {}\n", load(&self.events_in)));
+        out.push_str("# TYPE shelfflow_events_dropped_total counter\n");
+        out.push_str(&format!("shelfflow_events_dropped_total{{pipeline=\"{pipeline}\",reason=\"dead_letter\"}} {}\n", load(&self.dead_letters)));
+        out.push_str("# TYPE shelfflow_events_sent_total counter\n");
+        for (name, count) in sinks.iter().zip(&self.changes) {
+            out.push_str(&format!("shelfflow_events_sent_total{{pipeline=\"{pipeline}\",sink=\"{name}\"}} {}\n", load(count)));
+        }
+        if let Some(w) = self.watermark() {
+            out.push_str("# TYPE shelfflow_watermark_seconds gauge\n");
+            out.push_str(&format!("shelfflow_watermark_seconds{{pipeline=\"{pipeline}\"}} {}\n", w as f64 / 1e6));
+        }
+        out
+    }
+}

@@ -1,0 +1,147 @@
+//! Running a plan on timely workers, with a live progress line and a final summary.
+
+mod driver;
+mod metrics;
+mod sink;
+
+pub use metrics::Metrics;
+
+use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shelfflow_connectors::ConnectorError;
+use shelfflow_operators::value::format_timestamp;
+
+use crate::planner::Plan;
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// No progress line and no summary.
+    pub quiet: bool,
+    /// Print the changes of this collection instead of writing the sinks.
+    pub tap: Option<String>,
+}
+
+/// A failure while running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A source or sink failed.
+    #[error("{component}: {source}")]
+    Connector {
+        /// The source or sink name.
+        component: String,
+        /// The cause.
+        #[source]
+        source: ConnectorError,
+    },
+    /// timely could not start or a worker panicked.
+    #[error("dataflow: {0}")]
+    Dataflow(String),
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Rows read from sources.
+    pub events_in: u64,
+    /// Rows read from tables.
+    pub table_rows: u64,
+    /// Records sent to the dead-letter output.
+    pub dead_letters: u64,
+    /// Changes written per sink.
+    pub changes: Vec<(String, u64)>,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Batch latency percentiles (p50, p99) in microseconds.
+    pub latency: Option<(u32, u32)>,
+}
+
+impl Summary {
+    /// Source events per second of wall time.
+    pub fn events_per_second(&self) -> f64 {
+        self.events_in as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "events in     {:>12}   ({:.0} events/s)", self.events_in, self.events_per_second())?;
+        writeln!(f, "table rows    {:>12}", self.table_rows)?;
+        writeln!(f, "dead letters  {:>12}", self.dead_letters)?;
+        for (sink, n) in &self.changes {
+            writeln!(f, "changes out   {n:>12}   {sink}")?;
+        }
+        if let Some((p50, p99)) = self.latency {
+            writeln!(f, "batch latency p50 {:.1} ms, p99 {:.1} ms", f64::from(p50) / 1e3, f64::from(p99) / 1e3)?;
+        }
+        write!(f, "elapsed       {:>11.3}s", self.elapsed.as_secs_f64())
+    }
+}
+
+/// Runs `plan` until every source is exhausted (or `metrics.stop` is set) and all outputs are
+/// flushed.
+pub fn run(plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let workers = options.workers.max(1);
+    let config = if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
+    let progress = (!options.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(metrics.clone()));
+    let (plan_w, options_w, metrics_w) = (plan.clone(), options.clone(), metrics.clone());
+    let guards = timely::execute(config, move |worker| {
+        driver::run_worker(worker, &plan_w, &options_w, &metrics_w)
+    })
+    .map_err(RunError::Dataflow)?;
+    let mut errors = Vec::new();
+    for result in guards.join() {
+        match result {
+            Ok(Ok(report)) => errors.extend(report.errors),
+            Ok(Err(e)) => errors.push(e),
+            Err(panic) => errors.push(RunError::Dataflow(panic)),
+        }
+    }
+    if let Some((bar, handle)) = progress {
+        bar.finish_and_clear();
+        let _ = handle.join();
+    }
+    if let Some(e) = errors.into_iter().next() {
+        metrics.request_stop();
+        return Err(e);
+    }
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let latency = metrics.latency_percentile(50.0).zip(metrics.latency_percentile(99.0));
+    Ok(Summary {
+        events_in: load(&metrics.events_in),
+        table_rows: load(&metrics.table_rows),
+        dead_letters: load(&metrics.dead_letters),
+        changes: plan.sinks.iter().zip(&metrics.changes).map(|(s, n)| (s.name.clone(), load(n))).collect(),
+        elapsed: started.elapsed(),
+        latency,
+    })
+}
+
+/// A spinner line on stderr: events, events/s, watermark, dead letters.
+fn spawn_progress(metrics: Arc<Metrics>) -> (indicatif::ProgressBar, std::thread::JoinHandle<()>) {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+    let shown = bar.clone();
+    let handle = std::thread::Builder::new()
+        .name("progress".to_owned())
+        .spawn(move || {
+            let started = Instant::now();
+            while !shown.is_finished() {
+                let events = metrics.events_in.load(Ordering::Relaxed);
+                let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                let watermark = metrics.watermark().map_or("-".to_owned(), |w| format_timestamp(w as i64));
+                let dead = metrics.dead_letters.load(Ordering::Relaxed);
+                shown.set_message(format!("{events} events  {rate:.0}/s  watermark {watermark}  dead letters {dead}"));
+                shown.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+        .expect("spawn progress thread");
+    (bar, handle)
+}

@@ -1,0 +1,200 @@
+//! The dataflow end of every sink: changes are gathered on worker 0, held until their time is
+//! closed (the frontier has passed it), consolidated, turned into one upsert or delete per key,
+//! and handed to the sink's writer as one batch per timestamp.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use differential_dataflow::consolidation::consolidate;
+use shelfflow_connectors::file::DeadLetterFile;
+use shelfflow_connectors::{Change, ChangeOp, ConnectorError, DeadLetter, SinkWriter};
+use shelfflow_operators::value::format_timestamp;
+use shelfflow_operators::{Coll, Diff, Row, Schema, Time, Value};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::ProbeHandle;
+use timely::dataflow::operators::Probe;
+
+use super::metrics::Metrics;
+
+/// A sink's writer and what the runtime needs to drive it, shared between the sink operator and
+/// the worker that finishes it.
+pub struct SinkSlot {
+    /// Sink name (for errors and the summary).
+    pub name: String,
+    /// Key column positions.
+    pub key: Vec<usize>,
+    /// The writer; `None` on workers other than 0.
+    pub writer: Option<Box<dyn SinkWriter>>,
+    /// Index into the metrics' per-sink counters (`None` for internal outputs).
+    pub counter: Option<usize>,
+    /// The first write error, which stops the run.
+    pub error: Option<ConnectorError>,
+}
+
+/// Attaches a sink to `coll`. All updates go to worker 0, which writes each closed time once.
+pub fn attach<'s>(coll: Coll<'s>, slot: Rc<RefCell<SinkSlot>>, metrics: Arc<Metrics>, probe: &ProbeHandle<Time>) {
+    let name = format!("Sink: {}", slot.borrow().name);
+    coll.inner
+        .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+            Exchange::new(|_: &(Row, Time, Diff)| 0),
+            &name,
+            move |_capability, _info| {
+                let mut pending: BTreeMap<Time, Vec<(Row, Diff)>> = BTreeMap::new();
+                move |(input, frontier), _output| {
+                    input.for_each(|_time, data| {
+                        for (row, time, diff) in data.drain(..) {
+                            pending.entry(time).or_default().push((row, diff));
+                        }
+                    });
+                    while let Some(entry) = pending.first_entry() {
+                        if frontier.less_equal(entry.key()) {
+                            break;
+                        }
+                        let time = *entry.key();
+                        let mut updates = entry.remove();
+                        consolidate(&mut updates);
+                        let mut slot = slot.borrow_mut();
+                        if slot.error.is_some() {
+                            continue;
+                        }
+                        let key = slot.key.clone();
+                        let changes = changes_by_key(&updates, &key);
+                        if changes.is_empty() {
+                            continue;
+                        }
+                        if let Some(counter) = slot.counter {
+                            metrics.add_changes(counter, changes.len() as u64);
+                        }
+                        if let Some(writer) = slot.writer.as_mut() {
+                            if let Err(e) = writer.write(time, &changes) {
+                                tracing::error!(sink = %slot.name, error = %e, "sink write failed; stopping");
+                                metrics.request_stop();
+                                slot.error = Some(e);
+                            }
+                        }
+                    }
+                }
+            },
+        )
+        .probe_with(probe);
+}
+
+/// Turns the consolidated updates of one time into one change per key, in key order: an upsert
+/// when the key has a new row, a delete when its only change is a removal.
+pub fn changes_by_key<'a>(updates: &'a [(Row, Diff)], key: &[usize]) -> Vec<Change<'a>> {
+    let mut by_key: BTreeMap<Vec<&'a Value>, (Option<&'a Row>, Option<&'a Row>)> = BTreeMap::new();
+    for (row, diff) in updates {
+        let k: Vec<&Value> = key.iter().map(|&c| &row[c]).collect();
+        let entry = by_key.entry(k).or_default();
+        if *diff > 0 {
+            entry.0 = Some(row);
+        } else {
+            entry.1 = Some(row);
+        }
+    }
+    by_key
+        .into_values()
+        .filter_map(|(added, removed)| match (added, removed) {
+            (Some(row), _) => Some(Change { op: ChangeOp::Upsert, row }),
+            (None, Some(row)) => Some(Change { op: ChangeOp::Delete, row }),
+            (None, None) => None,
+        })
+        .collect()
+}
+
+/// Writes the pipeline's dead-letter collection to its JSONL file.
+pub struct DeadLetterWriter {
+    file: DeadLetterFile,
+}
+
+/// Columns of the dead-letter collection.
+pub fn dead_letter_schema() -> Schema {
+    use shelfflow_operators::{Field, Type};
+    Schema::new(vec![
+        Field::new("source", Type::String, false),
+        Field::new("position", Type::String, false),
+        Field::new("reason", Type::String, false),
+        Field::new("raw", Type::String, false),
+    ])
+}
+
+/// A dead letter as a row of [`dead_letter_schema`].
+pub fn dead_letter_row(source: &str, dead: DeadLetter) -> Row {
+    vec![Value::str(source), Value::str(&dead.position), Value::str(&dead.reason), Value::str(&dead.raw)]
+}
+
+impl DeadLetterWriter {
+    /// Creates (truncates) the dead-letter file.
+    pub fn create(path: &std::path::Path) -> Result<DeadLetterWriter, ConnectorError> {
+        Ok(DeadLetterWriter { file: DeadLetterFile::create(path)? })
+    }
+}
+
+impl SinkWriter for DeadLetterWriter {
+    fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        for change in changes.iter().filter(|c| c.op == ChangeOp::Upsert) {
+            let letter = DeadLetter { position: text(&change.row[1]), reason: text(&change.row[2]), raw: text(&change.row[3]), time };
+            self.file.write(&text(&change.row[0]), std::slice::from_ref(&letter))?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        self.file.finish()
+    }
+}
+
+/// `shelfflow tap`: prints every change of one collection as it is committed.
+pub struct TapWriter {
+    schema: Schema,
+}
+
+impl TapWriter {
+    /// A tap printing rows of `schema`.
+    pub fn new(schema: Schema) -> TapWriter {
+        TapWriter { schema }
+    }
+}
+
+impl SinkWriter for TapWriter {
+    fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        for change in changes {
+            let op = if change.op == ChangeOp::Upsert { "+" } else { "-" };
+            let row = self.schema.row_to_json(change.row);
+            // A closed stdout (e.g. `| head`) ends the tap quietly.
+            if writeln!(out, "{}  {op}  {row}", format_timestamp(time as i64)).is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_change_per_key_updates_win_over_removals() {
+        let a_old = vec![Value::str("A"), Value::Int(1)];
+        let a_new = vec![Value::str("A"), Value::Int(2)];
+        let b_old = vec![Value::str("B"), Value::Int(5)];
+        let updates = vec![(a_old, -1), (a_new.clone(), 1), (b_old.clone(), -1)];
+        let changes = changes_by_key(&updates, &[0]);
+        assert_eq!(changes.len(), 2);
+        assert_eq!((changes[0].op, changes[0].row), (ChangeOp::Upsert, a_new.as_slice()));
+        assert_eq!((changes[1].op, changes[1].row), (ChangeOp::Delete, b_old.as_slice()));
+    }
+}

@@ -1,0 +1,252 @@
+//! A loaded pipeline document: the text after interpolation, its YAML value after `--set`
+//! overrides, and the index of where each path was written.
+
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::{Mapping, Value};
+use shelfflow_operators::ConfigError;
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::spans::{Position, Spans};
+
+/// `--set path=value`: replaces (or adds) the value at a dotted YAML path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// Dotted path, e.g. `sources.shelf_events.path`.
+    pub path: String,
+    /// The new value, read as a YAML scalar (so `5` is a number and `true` a bool).
+    pub value: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Override, String> {
+        let (path, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("expected `path=value`, found `{text}`"))?;
+        if path.trim().is_empty() {
+            return Err(format!("expected `path=value`, found `{text}`"));
+        }
+        Ok(Override { path: path.trim().to_owned(), value: value.to_owned() })
+    }
+}
+
+/// A pipeline file, parsed but not yet validated.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The file as named by the user.
+    pub file: PathBuf,
+    /// The text after `${VAR}` interpolation.
+    pub text: String,
+    /// The YAML value after overrides.
+    pub value: Value,
+    /// Where each path was written.
+    pub spans: Spans,
+}
+
+impl Document {
+    /// Reads, interpolates, parses and overrides a pipeline file.
+    pub fn load(file: &Path, overrides: &[Override]) -> Result<Document, Diagnostics> {
+        let text = std::fs::read_to_string(file).map_err(|e| Diagnostic {
+            file: file.display().to_string(),
+            position: None,
+            path: String::new(),
+            message: format!("cannot read the pipeline: {e}"),
+            hint: None,
+            line_text: None,
+        })?;
+        Document::parse(file, &text, overrides)
+    }
+
+    /// As [`Document::load`], from text.
+    pub fn parse(file: &Path, raw: &str, overrides: &[Override]) -> Result<Document, Diagnostics> {
+        let (text, missing) = interpolate(raw, |name| std::env::var(name).ok());
+        let mut doc = Document { file: file.to_owned(), text, value: Value::Null, spans: Spans::default() };
+        if !missing.is_empty() {
+            let errors = missing
+                .into_iter()
+                .map(|(name, pos)| {
+                    doc.at_position(
+                        Some(pos),
+                        String::new(),
+                        format!("environment variable `{name}` is not set"),
+                        Some(format!("set it, or give a default: ${{{name}:-value}}")),
+                    )
+                })
+                .collect();
+            return Err(Diagnostics(errors));
+        }
+        doc.value = match serde_yaml_ng::from_str::<Value>(&doc.text) {
+            Ok(Value::Null) => Value::Mapping(Mapping::new()),
+            Ok(value) => value,
+            Err(err) => {
+                let position = err.location().map(|l| Position { line: l.line() as u32, column: l.column() as u32 });
+                let message = err.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                return Err(doc
+                    .at_position(
+                        position,
+                        String::new(),
+                        format!("invalid YAML: {message}"),
+                        Some("check the indentation and quoting around this point".to_owned()),
+                    )
+                    .into());
+            }
+        };
+        doc.spans = Spans::index(&doc.text);
+        let mut errors: Vec<Diagnostic> = doc
+            .spans
+            .duplicates
+            .clone()
+            .into_iter()
+            .map(|(path, first, second)| {
+                let mut d = doc.at_position(
+                    Some(second),
+                    path.clone(),
+                    format!("duplicate name `{}`: already defined at line {}", last_segment(&path), first.line),
+                    Some("names must be unique within a section; rename one of them".to_owned()),
+                );
+                d.path = path;
+                d
+            })
+            .collect();
+        if !doc.value.is_mapping() {
+            errors.push(doc.error_at("", &ConfigError::new("", "expected a mapping with sources, tables, operators and sinks")));
+        }
+        for o in overrides {
+            if let Err(e) = apply_override(&mut doc.value, o) {
+                errors.push(doc.error_at("", &ConfigError::new(&o.path, e).hint("`--set` paths look like sources.shelf_events.path")));
+            }
+        }
+        if errors.is_empty() { Ok(doc) } else { Err(Diagnostics(errors)) }
+    }
+
+    /// A diagnostic for a component error, at `base` + the error's own path.
+    pub fn error_at(&self, base: &str, err: &ConfigError) -> Diagnostic {
+        let path = shelfflow_operators::plan::join_path(base, &err.path);
+        let about_key = err.message.starts_with("unknown key") || err.message.starts_with("duplicate name");
+        let position = match err.offset {
+            Some(offset) => self.spans.inside(&path, offset).or_else(|| self.spans.value(&path)),
+            None if about_key => self.spans.key(&path),
+            None => self.spans.value(&path),
+        };
+        self.at_position(position, path, err.message.clone(), err.hint.clone())
+    }
+
+    fn at_position(&self, position: Option<Position>, path: String, message: String, hint: Option<String>) -> Diagnostic {
+        let line_text = position
+            .and_then(|p| self.text.lines().nth(p.line.saturating_sub(1) as usize))
+            .map(str::to_owned);
+        Diagnostic { file: self.file.display().to_string(), position, path, message, hint, line_text }
+    }
+
+    /// A stable hash of the effective pipeline (after interpolation and overrides).
+    pub fn definition_hash(&self) -> String {
+        let canonical = serde_yaml_ng::to_string(&self.value).unwrap_or_default();
+        format!("{:016x}", fnv1a(canonical.as_bytes()))
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// Replaces `${NAME}` and `${NAME:-default}`; `$${` stays a literal `${`. Returns the text and
+/// the variables that were neither set nor defaulted, with their positions.
+pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> (String, Vec<(String, Position)>) {
+    let mut out = String::with_capacity(raw.len());
+    let mut missing = Vec::new();
+    for (line_no, line) in raw.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at..];
+            if let Some(stripped) = after.strip_prefix("$${") {
+                out.push_str("${");
+                rest = stripped;
+            } else if let Some(body) = after.strip_prefix("${") {
+                match body.find('}') {
+                    Some(end) => {
+                        let expr = &body[..end];
+                        let (name, default) = match expr.split_once(":-") {
+                            Some((n, d)) => (n.trim(), Some(d)),
+                            None => (expr.trim(), None),
+                        };
+                        match lookup(name).or_else(|| default.map(str::to_owned)) {
+                            Some(value) => out.push_str(&value),
+                            None => {
+                                let column = (line.len() - rest.len() + at + 1) as u32;
+                                missing.push((name.to_owned(), Position { line: line_no as u32 + 1, column }));
+                            }
+                        }
+                        rest = &body[end + 1..];
+                    }
+                    None => {
+                        out.push_str("${");
+                        rest = body;
+                    }
+                }
+            } else {
+                out.push('$');
+                rest = &after[1..];
+            }
+        }
+        out.push_str(rest);
+    }
+    (out, missing)
+}
+
+fn apply_override(root: &mut Value, o: &Override) -> Result<(), String> {
+    let value: Value = serde_yaml_ng::from_str(&o.value).unwrap_or_else(|_| Value::String(o.value.clone()));
+    let mut node = root;
+    let segments: Vec<&str> = o.path.split('.').collect();
+    for (n, segment) in segments.iter().enumerate() {
+        let map = node
+            .as_mapping_mut()
+            .ok_or_else(|| format!("cannot set `{}`: `{}` is not a mapping", o.path, segments[..n].join(".")))?;
+        let key = Value::String((*segment).to_owned());
+        if n + 1 == segments.len() {
+            map.insert(key, value);
+            return Ok(());
+        }
+        node = map.entry(key).or_insert_with(|| Value::Mapping(Mapping::new()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolates_with_defaults_and_escapes() {
+        let lookup = |n: &str| (n == "HOME_DIR").then(|| "/home/x".to_owned());
+        let (text, missing) = interpolate("a: ${HOME_DIR}/d\nb: ${NOPE:-5}\nc: $${LIT}\nd: ${GONE}\n", lookup);
+        assert_eq!(text, "a: /home/x/d\nb: 5\nc: ${LIT}\nd: \n");
+        assert_eq!(missing, vec![("GONE".to_owned(), Position { line: 4, column: 4 })]);
+    }
+
+    #[test]
+    fn overrides_replace_and_create_values() {
+        let doc = Document::parse(
+            Path::new("p.yaml"),
+            "sources:\n  s:\n    path: a.jsonl\n",
+            &["sources.s.path=b.jsonl".parse().unwrap(), "tick=5s".parse().unwrap()],
+        )
+        .unwrap();
+        assert_eq!(doc.value["sources"]["s"]["path"], Value::String("b.jsonl".into()));
+        assert_eq!(doc.value["tick"], Value::String("5s".into()));
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let err = Document::parse(Path::new("p.yaml"), "a: [1, 2\nb: 3\n", &[]).unwrap_err();
+        let d = &err.0[0];
+        assert!(d.message.starts_with("invalid YAML"), "{}", d.message);
+        assert!(d.position.is_some());
+    }
+}

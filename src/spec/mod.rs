@@ -1,0 +1,14 @@
+//! The pipeline language: loading YAML (with `${VAR}` interpolation and `--set` overrides),
+//! locating every value by its YAML path, and the top-level pipeline structure.
+
+mod diagnostic;
+mod document;
+mod pipeline;
+mod spans;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use document::{Document, Override};
+pub use pipeline::{
+    PipelineSpec, SinkCommon, SourceCommon, TableCommon, OPERATOR_KEYS, SINK_KEYS, SOURCE_KEYS,
+    TABLE_KEYS,
+};

@@ -1,0 +1,113 @@
+//! The top level of a pipeline file and the keys every source, table and sink shares.
+//! Connector- and operator-specific keys are left as YAML for their own strict configs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+/// A pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PipelineSpec {
+    /// Pipeline name (default: the file name without extension).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the pipeline is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Event-time granularity of results, e.g. `1s` or `1m`.
+    #[serde(default = "default_tick", with = "humantime_serde")]
+    pub tick: Duration,
+    /// Directory for outputs whose path is not given (default `out/<name>`).
+    #[serde(default)]
+    pub output_dir: Option<PathBuf>,
+    /// Where records that cannot be used go.
+    #[serde(default)]
+    pub dead_letter: DeadLetterSpec,
+    /// Event streams, by name.
+    #[serde(default)]
+    pub sources: IndexMap<String, Value>,
+    /// Reference data, by name.
+    #[serde(default)]
+    pub tables: IndexMap<String, Value>,
+    /// Operators, by name.
+    #[serde(default)]
+    pub operators: IndexMap<String, Value>,
+    /// Outputs, by name.
+    #[serde(default)]
+    pub sinks: IndexMap<String, Value>,
+}
+
+const fn default_tick() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// The dead-letter output.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct DeadLetterSpec {
+    /// JSONL file (default `<output_dir>/dead_letter.jsonl`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// Keys shared by every source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SourceCommon {
+    /// Connector name (`file`, ...).
+    pub connector: String,
+    /// Column name → type (`string`, `int`, `float`, `bool`, `timestamp`, `date`; `?` = nullable).
+    pub schema: IndexMap<String, String>,
+    /// The timestamp column that gives each record its event time.
+    pub event_time: String,
+    /// How far behind the largest event time seen a record may still arrive, e.g. `30s`.
+    #[serde(default, with = "humantime_serde")]
+    pub allowed_lateness: Option<Duration>,
+    /// What the stream holds.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Keys shared by every table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct TableCommon {
+    /// Connector name.
+    pub connector: String,
+    /// Column name → type.
+    pub schema: IndexMap<String, String>,
+    /// Columns that identify a row.
+    pub key: Vec<String>,
+    /// What the table holds.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Keys shared by every sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SinkCommon {
+    /// The collection to write.
+    pub input: String,
+    /// Connector name (`file`, `stdout`, ...).
+    pub connector: String,
+    /// Columns identifying a row in the output (default: the collection's key, else all columns).
+    #[serde(default)]
+    pub key: Option<Vec<String>>,
+    /// What the output holds.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The keys of each common struct, used to split a component's mapping in two.
+pub const SOURCE_KEYS: [&str; 5] = ["connector", "schema", "event_time", "allowed_lateness", "description"];
+/// See [`SOURCE_KEYS`].
+pub const TABLE_KEYS: [&str; 4] = ["connector", "schema", "key", "description"];
+/// See [`SOURCE_KEYS`].
+pub const SINK_KEYS: [&str; 4] = ["input", "connector", "key", "description"];
+/// Keys every operator has besides its kind's own.
+pub const OPERATOR_KEYS: [&str; 2] = ["op", "description"];
