@@ -14,6 +14,11 @@ use clap::{Parser, Subcommand};
 
 use crate::spec::{Diagnostics, Document, Override};
 
+// Rows are small heap vectors created and dropped at a high rate; mimalloc's thread-local
+// free lists make that markedly cheaper than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for an invalid pipeline.
 const EXIT_INVALID: u8 = 2;
 

@@ -266,7 +266,7 @@ pub fn format_timestamp(micros: Micros) -> String {
 
 /// Formats days since the epoch as `YYYY-MM-DD`.
 pub fn format_date(days: Days) -> String {
-    match NaiveDate::from_num_days_from_ce_opt(days + EPOCH_DAYS_FROM_CE) {
+    match days.checked_add(EPOCH_DAYS_FROM_CE).and_then(NaiveDate::from_num_days_from_ce_opt) {
         Some(date) => date.format("%Y-%m-%d").to_string(),
         None => days.to_string(),
     }

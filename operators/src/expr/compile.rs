@@ -3,52 +3,86 @@
 //! Expressions are parsed once with `sqlparser` (generic dialect), type-checked, and lowered to
 //! a tree of resolved column positions, pre-converted literals, function enums, pre-parsed units
 //! and pre-compiled `LIKE` patterns. Sub-expressions whose inputs are all constants are folded at
-//! compile time. NULL follows SQL three-valued logic throughout.
+//! compile time.
 //!
 //! # Supported SQL
 //!
-//! * **Literals**: integers (`int`; too large for 64 bits → `float`), decimals and exponents
-//!   (`float`), `'strings'` (`''` escapes a quote), `TRUE` / `FALSE`, `NULL`,
-//!   `DATE '2026-01-01'`, `TIMESTAMP '2026-01-01T07:00:00Z'` (RFC 3339 or
-//!   `YYYY-MM-DD HH:MM:SS[.f]` taken as UTC), `INTERVAL '5 minutes'`, `INTERVAL '1' HOUR`,
-//!   `INTERVAL '1 hour 30 minutes'`, `INTERVAL '1.5h'`, `INTERVAL '01:30:00'`. Interval units:
-//!   microseconds, milliseconds, seconds, minutes, hours, days, weeks (months and years have no
-//!   fixed length and are rejected).
-//! * **Columns**: by exact name, `"quoted names"` for names with spaces or upper case, and
-//!   `a.b` for a column literally named `a.b`.
-//! * **Arithmetic** `+ - * / %` and unary `-`: `int op int → int` (integer division truncates
-//!   toward zero; `+ - *` wrap on 64-bit overflow), mixing `int` and `float` gives `float`,
-//!   division or modulo by zero gives NULL. `timestamp ± interval → timestamp`,
-//!   `timestamp − timestamp → interval`, `date ± int → date` (days), `date − date → int` (days),
-//!   `date ± interval → timestamp`, `interval ± interval`, `interval * number`,
-//!   `interval / number`.
-//! * **Comparisons** `= <> != < <= > >=`, `IS [NOT] DISTINCT FROM`, `BETWEEN`, `NOT BETWEEN`,
-//!   `IN (...)`, `NOT IN (...)`: between equal types, `int`/`float` (numerically), `date`/
-//!   `timestamp` (a date is midnight UTC). A string literal compared with a date, timestamp or
-//!   interval is read as a literal of that type (`ts >= '2026-01-01'`).
-//! * **Logic**: `AND`, `OR`, `NOT` (three-valued), `IS [NOT] NULL`, `IS [NOT] TRUE`,
-//!   `IS [NOT] FALSE`, `IS [NOT] UNKNOWN`.
-//! * **Strings**: `LIKE` / `NOT LIKE` / `ILIKE` (`%` any run, `_` one character, `\` escapes,
-//!   `ESCAPE 'c'`), `||` concatenation (NULL if any side is NULL).
-//! * **Conditionals**: `CASE WHEN .. THEN .. [ELSE ..] END`, `CASE x WHEN v THEN .. END`,
-//!   `coalesce`, `ifnull`, `nullif`, `if(cond, a, b)`, `greatest`, `least`.
-//! * **Casts**: `CAST(x AS t)`, `TRY_CAST(x AS t)`, `x::t` with `t` one of INT / INTEGER /
-//!   BIGINT / SMALLINT, FLOAT / DOUBLE / REAL / DECIMAL / NUMERIC, TEXT / VARCHAR / STRING /
-//!   CHAR, BOOLEAN / BOOL, DATE, TIMESTAMP / TIMESTAMPTZ / DATETIME, INTERVAL. A failed
-//!   conversion gives NULL.
-//! * **Math**: `abs`, `round(x[, digits])`, `floor`, `ceil` / `ceiling`, `sqrt`, `power` /
-//!   `pow`, `ln`, `log10` / `log`, `exp`, `sign`, `mod`.
-//! * **String functions**: `lower`, `upper`, `length` / `char_length`, `trim` / `ltrim` /
-//!   `rtrim` (optionally with a set of characters; also `TRIM([BOTH|LEADING|TRAILING] c FROM
-//!   s)`), `substr` / `substring(s, start[, len])` and `SUBSTRING(s FROM a FOR b)`, `concat`,
-//!   `replace`, `starts_with`, `ends_with`, `contains`, `strpos` / `POSITION(sub IN s)`,
-//!   `split_part`, `left`, `right`, `lpad`, `rpad`.
-//! * **Date/time**: `date_trunc(unit, t)`, `EXTRACT(field FROM t)`, `date_part(field, t)`,
-//!   `date_diff(unit, start, end)`, `datediff(end, start)`, `date` / `to_date`,
-//!   `to_timestamp`, `make_date`.
+//! Types are `string`, `int` (64-bit), `float` (64-bit), `bool`, `timestamp` (UTC, microsecond
+//! precision), `date` and `interval` (a fixed number of microseconds). NULL propagates: an
+//! operator or function with a NULL argument returns NULL, except where noted (`AND`, `OR`,
+//! `IS ...`, `IS DISTINCT FROM`, `coalesce`, `ifnull`, `concat`, `greatest`, `least`, `CASE`).
 //!
-//! Not supported: subqueries, window functions, aggregates (use an `aggregate` operator),
-//! regular expressions, non-deterministic functions such as `now()`.
+//! * **Literals**: `42` (`int`; integers beyond 64 bits become `float`), `2.5`, `1e3`
+//!   (`float`), `'text'` (`''` escapes a quote), `TRUE`, `FALSE`, `NULL`, `DATE '2026-01-01'`,
+//!   `TIMESTAMP '2026-01-01T07:00:00Z'` (RFC 3339, or `YYYY-MM-DD[ HH:MM:SS[.f]]` read as UTC),
+//!   `INTERVAL '5 minutes'`, `INTERVAL '1' HOUR`, `INTERVAL 5 MINUTE`,
+//!   `INTERVAL '1 hour 30 minutes'`, `INTERVAL '1.5h'`, `INTERVAL '01:30:00'`. Interval units:
+//!   microsecond (`us`), millisecond (`ms`), second (`s`, `sec`), minute (`m`, `min`), hour
+//!   (`h`, `hr`), day (`d`), week (`w`), singular or plural; months and years have no fixed
+//!   length and are rejected.
+//! * **Columns**: by exact, case-sensitive name. Double-quote names with spaces, upper case or
+//!   that are SQL keywords (`"my col"`, `"interval"`); `a.b` refers to a column named `a.b`.
+//! * **Arithmetic** `+ - * / %`, unary `-` and `+`: `int op int → int` (`/` truncates toward
+//!   zero, `%` takes the sign of the dividend, `+ - *` wrap around on 64-bit overflow); an `int`
+//!   with a `float` gives `float`; division or modulo by zero gives NULL.
+//!   `timestamp ± interval → timestamp`, `timestamp − timestamp → interval`,
+//!   `date ± int → date` (days), `date − date → int` (days), `date ± interval → timestamp`,
+//!   `interval ± interval`, `interval * number`, `number * interval`, `interval / number`.
+//!   Date and timestamp arithmetic saturates at the ends of the representable range.
+//! * **Comparisons** `= <> != < <= > >=`, `[NOT] BETWEEN a AND b` (inclusive), `[NOT] IN (...)`,
+//!   `IS [NOT] DISTINCT FROM` (NULL-safe; `<=>` is `IS NOT DISTINCT FROM`): between values of
+//!   the same type, `int` with `float` (exact numeric comparison), `date` with `timestamp` (the
+//!   date is its midnight UTC). Strings compare by code point, case-sensitively. A string
+//!   literal compared with a date, timestamp or interval is read as a literal of that type
+//!   (`ts >= '2026-01-01'`). `x IN (..., NULL)` follows SQL: NULL when no element is equal.
+//! * **Logic**: `AND`, `OR`, `NOT` with three-valued logic (`FALSE AND NULL` is FALSE,
+//!   `TRUE OR NULL` is TRUE), `IS [NOT] NULL`, `IS [NOT] TRUE`, `IS [NOT] FALSE`,
+//!   `IS [NOT] UNKNOWN` (these never return NULL). A filter keeps a row only when its predicate
+//!   is TRUE.
+//! * **Pattern matching**: `[NOT] LIKE` and `[NOT] ILIKE` (case-insensitive): `%` matches any
+//!   run of characters, `_` exactly one character, `\` escapes the next character (or
+//!   `ESCAPE '!'`).
+//! * **Conditionals**: `CASE WHEN c THEN r ... [ELSE e] END`, `CASE x WHEN v THEN r ... END`
+//!   (missing ELSE gives NULL), `if(c, a, b)`, `coalesce(a, ...)` (first non-NULL),
+//!   `ifnull(a, b)` / `nvl(a, b)`, `nullif(a, b)` (NULL when `a = b`, else `a`),
+//!   `greatest(...)` / `least(...)` (ignore NULLs). Branches must have one type; `int` and
+//!   `float` unify to `float`, `date` and `timestamp` to `timestamp`, NULL to anything.
+//! * **Casts**: `CAST(x AS t)`, `TRY_CAST(x AS t)`, `x::t` with `t` one of `INT` / `INTEGER` /
+//!   `BIGINT` / `SMALLINT`, `FLOAT` / `DOUBLE` / `REAL` / `DECIMAL` / `NUMERIC` (all `float`),
+//!   `TEXT` / `VARCHAR` / `STRING` / `CHAR`, `BOOLEAN` / `BOOL`, `DATE`,
+//!   `TIMESTAMP` / `TIMESTAMPTZ` / `DATETIME`, `INTERVAL`. A conversion that fails gives NULL.
+//!   `float → int` rounds half away from zero; `string → bool` accepts true/false, t/f,
+//!   yes/no, y/n, on/off, 1/0; `timestamp → date` takes the UTC day; anything casts to text.
+//! * **Math**: `abs`, `round(x)`, `round(x, digits)` (half away from zero; negative digits round
+//!   to tens, hundreds, ...), `floor`, `ceil` / `ceiling` (same type as the argument), `sqrt`,
+//!   `ln`, `log10` / `log`, `exp`, `power` / `pow` (`float`; NULL outside the domain), `sign`
+//!   (`int` -1, 0 or 1), `mod(a, b)` (as `%`).
+//! * **Strings** (positions count characters, starting at 1): `lower`, `upper`, `length` /
+//!   `char_length`, `trim` / `ltrim` / `rtrim` (whitespace, or the characters of a second
+//!   argument; also `TRIM([BOTH | LEADING | TRAILING] chars FROM s)`),
+//!   `substr` / `substring(s, start[, len])` and `SUBSTRING(s FROM start [FOR len])`
+//!   (PostgreSQL semantics), `concat(...)` (NULLs skipped, never NULL, any argument types),
+//!   `a || b` (NULL if either is NULL), `replace(s, from, to)`, `starts_with`, `ends_with`,
+//!   `contains` (`bool`), `strpos(s, sub)` / `POSITION(sub IN s)` (0 when absent),
+//!   `split_part(s, delimiter, n)` (negative `n` counts from the end), `left(s, n)`,
+//!   `right(s, n)` (negative `n` drops characters from the other end), `lpad(s, n[, fill])`,
+//!   `rpad(s, n[, fill])` (truncate to `n`; NULL above 1,048,576 characters).
+//! * **Date/time** (all UTC; weeks start on Monday; a date argument is its midnight):
+//!   `date_trunc(unit, t)` → `timestamp` with unit `microsecond`, `millisecond`, `second`,
+//!   `minute`, `hour`, `day`, `week`, `month`, `quarter` or `year`; `EXTRACT(field FROM t)` and
+//!   `date_part('field', t)` → `int` with field `year`, `quarter`, `month`, `week` (ISO week),
+//!   `day`, `hour`, `minute`, `second` (whole seconds), `millisecond` and `microsecond` (of the
+//!   minute, including seconds), `dow` (0 = Sunday .. 6), `isodow` (1 = Monday .. 7), `doy`,
+//!   `isoyear`, or `epoch` → `float` seconds (also of an interval);
+//!   `date_diff(unit, start, end)` → `int` number of unit boundaries crossed (the difference of
+//!   the truncated values, like DuckDB), `datediff(end, start)` → days (Spark);
+//!   `date(x)` / `to_date(x)` → `date` from a timestamp, date or `YYYY-MM-DD` string;
+//!   `to_timestamp(x)` → `timestamp` from a string or from epoch seconds;
+//!   `make_date(y, m, d)` (NULL for an invalid date).
+//!
+//! Not supported: subqueries, window functions, aggregate functions (use an `aggregate`
+//! operator), regular expressions, and functions that do not depend only on the row, such as
+//! `now()`.
 
 use std::collections::HashSet;
 
@@ -394,6 +428,15 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
                 ))
             }
         }
+    }
+    if star && distinct {
+        return Err(error(
+            ExprErrorKind::Syntax,
+            format!(
+                "`{name}(DISTINCT *)` is not valid; use `{name}(*)` or `{name}(DISTINCT column)`"
+            ),
+            at,
+        ));
     }
     if star && (!args.is_empty() || list.args.len() > 1) {
         return Err(error(
@@ -1582,7 +1625,17 @@ impl Compiler<'_> {
     fn function(&mut self, f: &ast::Function) -> Result<Expr, ExprError> {
         let at = function_location(f);
         let name = match f.name.0.as_slice() {
-            [ObjectNamePart::Identifier(id)] => id.value.to_lowercase(),
+            [ObjectNamePart::Identifier(id)] => {
+                // sqlparser reads bare words such as `user` or `current_date` as calls without
+                // parentheses; they name a column when the input has one.
+                if matches!(f.args, FunctionArguments::None)
+                    && (self.schema.index_of(&id.value).is_some()
+                        || !NONDETERMINISTIC.contains(&id.value.to_lowercase().as_str()))
+                {
+                    return self.column(&id.value, at);
+                }
+                id.value.to_lowercase()
+            }
             _ => {
                 return Err(error(
                     ExprErrorKind::UnknownFunction,
@@ -2012,10 +2065,7 @@ fn unsupported_expr(e: &ast::Expr) -> ExprError {
             "`*` is only allowed in count(*) of an `aggregate` operator",
             at,
         ),
-        other => unsupported(
-            format!("{} not supported in expressions", describe(other)),
-            at,
-        ),
+        other => unsupported(format!("{} not supported", describe(other)), at),
     }
 }
 
@@ -2133,13 +2183,20 @@ fn literal_value(v: &ast::ValueWithSpan) -> Result<Expr, ExprError> {
             format!("query parameters such as `{p}` are not supported"),
             at,
         )),
-        other => match other.clone().into_string() {
-            Some(s) => Ok(Expr::literal(Value::str(&s), Type::String)),
-            None => Err(unsupported(
-                format!("literal `{other}` is not supported"),
-                at,
-            )),
-        },
+        ast::Value::SingleQuotedString(text)
+        | ast::Value::EscapedStringLiteral(text)
+        | ast::Value::UnicodeStringLiteral(text)
+        | ast::Value::NationalStringLiteral(text)
+        | ast::Value::TripleSingleQuotedString(text)
+        | ast::Value::TripleDoubleQuotedString(text)
+        | ast::Value::DoubleQuotedString(text) => Ok(Expr::literal(Value::str(text), Type::String)),
+        ast::Value::DollarQuotedString(dollar) => {
+            Ok(Expr::literal(Value::str(&dollar.value), Type::String))
+        }
+        other => Err(unsupported(
+            format!("literal `{other}` is not supported"),
+            at,
+        )),
     }
 }
 

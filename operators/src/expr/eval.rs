@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use compact_str::{CompactString, ToCompactString};
+use compact_str::CompactString;
 
 use super::like::LikePattern;
 use super::temporal::{self, clamp_days, date_to_micros, micros_to_days, DateField, TimeUnit};
@@ -360,10 +360,7 @@ impl Expr {
                     match &*part.eval_cow(row) {
                         Value::Null if *skip_nulls => {}
                         Value::Null => return Cow::Owned(Value::Null),
-                        Value::Str(s) => out.push_str(s),
-                        other => {
-                            let _ = write!(out, "{other}");
-                        }
+                        other => write_text(&mut out, other),
                     }
                 }
                 Value::Str(out)
@@ -797,7 +794,11 @@ pub(crate) fn cast(v: &Value, to: Type) -> Value {
     match (v, to) {
         (Value::Null, _) => Value::Null,
         (Value::Str(s), Type::String) => Value::Str(s.clone()),
-        (_, Type::String) => Value::Str(v.to_compact_string()),
+        (_, Type::String) => {
+            let mut out = CompactString::default();
+            write_text(&mut out, v);
+            Value::Str(out)
+        }
         (Value::Int(i), Type::Int) => Value::Int(*i),
         (Value::Float(x), Type::Int) => float_to_int(*x),
         (Value::Bool(b), Type::Int) => Value::Int(i64::from(*b)),
@@ -823,6 +824,21 @@ pub(crate) fn cast(v: &Value, to: Type) -> Value {
             temporal::parse_interval(s, None).map_or(Value::Null, Value::Interval)
         }
         _ => Value::Null,
+    }
+}
+
+/// Appends the text form of a value (as `CAST(v AS TEXT)` prints it).
+fn write_text(out: &mut CompactString, v: &Value) {
+    match v {
+        Value::Str(s) => out.push_str(s),
+        // Dates outside the calendar range print as their day number (as `format_date` would,
+        // without its overflow on extreme values).
+        Value::Date(d) if !(temporal::MIN_DATE_DAYS..=temporal::MAX_DATE_DAYS).contains(d) => {
+            let _ = write!(out, "{d}");
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
@@ -983,7 +999,7 @@ fn round_int(x: i64, digits: i64) -> i64 {
     if digits >= 0 {
         return x;
     }
-    let Some(step) = u32::try_from(-digits)
+    let Some(step) = u32::try_from(digits.unsigned_abs())
         .ok()
         .and_then(|d| 10i64.checked_pow(d))
     else {

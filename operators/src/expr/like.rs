@@ -11,6 +11,14 @@ enum Tok {
     Many,
 }
 
+/// A run of pattern characters between `%`s: literal characters and `_`.
+#[derive(Debug, Clone)]
+struct Segment {
+    toks: Box<[Tok]>,
+    /// The segment as a string when it has no `_` (and matching is case-sensitive).
+    literal: Option<Box<str>>,
+}
+
 #[derive(Debug, Clone)]
 enum Shape {
     /// `%`: every string.
@@ -23,8 +31,14 @@ enum Shape {
     Suffix(Box<str>),
     /// `%abc%`.
     Contains(Box<str>),
-    /// Anything else, matched with a backtracking scan.
-    General(Box<[Tok]>),
+    /// Anything else: segments separated by `%`, matched leftmost-first.
+    General {
+        segments: Box<[Segment]>,
+        /// The pattern does not start with `%`.
+        anchored_start: bool,
+        /// The pattern does not end with `%`.
+        anchored_end: bool,
+    },
 }
 
 /// A compiled `LIKE` pattern: `%` matches any run of characters, `_` exactly one character, and
@@ -57,7 +71,7 @@ impl LikePattern {
             toks.push(tok);
         }
         let shape = if case_insensitive || toks.contains(&Tok::One) {
-            Shape::General(toks.into_boxed_slice())
+            general_shape(&toks, case_insensitive)
         } else {
             let literal = |ts: &[Tok]| -> Option<Box<str>> {
                 ts.iter()
@@ -84,7 +98,7 @@ impl LikePattern {
             {
                 Shape::Contains(s)
             } else {
-                Shape::General(toks.into_boxed_slice())
+                general_shape(&toks, case_insensitive)
             }
         };
         LikePattern {
@@ -101,14 +115,50 @@ impl LikePattern {
             Shape::Prefix(s) => text.starts_with(&**s),
             Shape::Suffix(s) => text.ends_with(&**s),
             Shape::Contains(s) => text.contains(&**s),
-            Shape::General(toks) => {
+            Shape::General {
+                segments,
+                anchored_start,
+                anchored_end,
+            } => {
                 if self.case_insensitive {
-                    general(toks, text, chars_eq_ci)
+                    general(segments, *anchored_start, *anchored_end, text, chars_eq_ci)
                 } else {
-                    general(toks, text, |a, b| a == b)
+                    general(segments, *anchored_start, *anchored_end, text, |a, b| {
+                        a == b
+                    })
                 }
             }
         }
+    }
+}
+
+/// Splits a pattern at its `%`s.
+fn general_shape(toks: &[Tok], case_insensitive: bool) -> Shape {
+    let segments = toks
+        .split(|t| *t == Tok::Many)
+        .filter(|seg| !seg.is_empty())
+        .map(|seg| {
+            let literal = if case_insensitive {
+                None
+            } else {
+                seg.iter()
+                    .map(|t| match t {
+                        Tok::Char(c) => Some(*c),
+                        _ => None,
+                    })
+                    .collect::<Option<String>>()
+                    .map(String::into_boxed_str)
+            };
+            Segment {
+                toks: seg.into(),
+                literal,
+            }
+        })
+        .collect();
+    Shape::General {
+        segments,
+        anchored_start: toks.first() != Some(&Tok::Many),
+        anchored_end: toks.last() != Some(&Tok::Many),
     }
 }
 
@@ -116,48 +166,93 @@ fn chars_eq_ci(a: char, b: char) -> bool {
     a == b || a.to_lowercase().eq(b.to_lowercase())
 }
 
-/// Wildcard matching with single-star backtracking: O(len(text) * len(pattern)) worst case.
-fn general(toks: &[Tok], text: &str, eq: impl Fn(char, char) -> bool) -> bool {
-    let mut t = 0; // byte offset into text
-    let mut p = 0; // index into toks
-                   // After the last `%` seen: (pattern index after it, text offset it currently absorbs up to).
-    let mut star: Option<(usize, usize)> = None;
-    loop {
-        if p < toks.len() {
-            let next = text[t..].chars().next();
-            match (toks[p], next) {
-                (Tok::Many, _) => {
-                    p += 1;
-                    star = Some((p, t));
-                    continue;
-                }
-                (Tok::One, Some(c)) => {
-                    t += c.len_utf8();
-                    p += 1;
-                    continue;
-                }
-                (Tok::Char(pc), Some(c)) if eq(c, pc) => {
-                    t += c.len_utf8();
-                    p += 1;
-                    continue;
-                }
-                _ => {}
-            }
-        } else if t == text.len() {
-            return true;
+/// Matches `seg` at byte offset `at`, returning the offset just past it.
+fn match_at(
+    seg: &Segment,
+    text: &str,
+    at: usize,
+    eq: &impl Fn(char, char) -> bool,
+) -> Option<usize> {
+    let mut chars = text[at..].char_indices();
+    let mut end = at;
+    for tok in seg.toks.iter() {
+        let (i, c) = chars.next()?;
+        match tok {
+            Tok::Char(p) if !eq(c, *p) => return None,
+            _ => {}
         }
-        // Mismatch: let the last `%` absorb one more character, or fail.
-        match star {
-            Some((sp, st)) => match text[st..].chars().next() {
-                Some(c) => {
-                    let nt = st + c.len_utf8();
-                    star = Some((sp, nt));
-                    p = sp;
-                    t = nt;
-                }
-                None => return false,
-            },
-            None => return false,
-        }
+        end = at + i + c.len_utf8();
     }
+    Some(end)
+}
+
+/// The leftmost match of `seg` starting at or after byte offset `from`; returns its end.
+fn find_from(
+    seg: &Segment,
+    text: &str,
+    from: usize,
+    eq: &impl Fn(char, char) -> bool,
+) -> Option<usize> {
+    if let Some(lit) = &seg.literal {
+        return text[from..].find(&**lit).map(|i| from + i + lit.len());
+    }
+    let mut start = from;
+    loop {
+        if let Some(end) = match_at(seg, text, start, eq) {
+            return Some(end);
+        }
+        start += text[start..].chars().next()?.len_utf8();
+    }
+}
+
+/// Matches `%`-separated segments: the first is anchored at the start and the last at the end
+/// unless the pattern begins / ends with `%`; middle segments take their leftmost match, which
+/// is optimal because every segment has a fixed length in characters.
+fn general(
+    segments: &[Segment],
+    anchored_start: bool,
+    anchored_end: bool,
+    text: &str,
+    eq: impl Fn(char, char) -> bool,
+) -> bool {
+    let n = segments.len();
+    if n == 0 {
+        // Only `%`s (matches anything) or the empty pattern (matches only "").
+        return !(anchored_start && anchored_end) || text.is_empty();
+    }
+    let mut pos = 0;
+    for (i, seg) in segments.iter().enumerate() {
+        let first = i == 0;
+        let last = i == n - 1;
+        if last && anchored_end {
+            // The last segment must end exactly at the end of the text.
+            let Some(start) = start_of_suffix(text, seg.toks.len()) else {
+                return false;
+            };
+            if start < pos || (first && anchored_start && start != 0) {
+                return false;
+            }
+            return match_at(seg, text, start, &eq) == Some(text.len());
+        }
+        pos = if first && anchored_start {
+            match match_at(seg, text, 0, &eq) {
+                Some(end) => end,
+                None => return false,
+            }
+        } else {
+            match find_from(seg, text, pos, &eq) {
+                Some(end) => end,
+                None => return false,
+            }
+        };
+    }
+    true
+}
+
+/// Byte offset where the last `chars` characters of `text` begin.
+fn start_of_suffix(text: &str, chars: usize) -> Option<usize> {
+    if chars == 0 {
+        return Some(text.len());
+    }
+    text.char_indices().rev().nth(chars - 1).map(|(i, _)| i)
 }

@@ -62,9 +62,16 @@ pub(crate) fn micros_to_days(micros: i64) -> i64 {
     micros.div_euclid(MICROS_PER_DAY)
 }
 
-/// A day number clamped into the `i32` range of [`crate::value::Value::Date`].
+/// First day (`-262143-01-01`) that the calendar library can represent.
+pub(crate) const MIN_DATE_DAYS: i32 = -96_465_292;
+
+/// Last day (`+262142-12-31`) that the calendar library can represent.
+pub(crate) const MAX_DATE_DAYS: i32 = 95_026_236;
+
+/// A day number clamped into the representable date range, so date arithmetic saturates
+/// instead of producing values that cannot be formatted.
 pub(crate) fn clamp_days(days: i64) -> i32 {
-    days.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    days.clamp(i64::from(MIN_DATE_DAYS), i64::from(MAX_DATE_DAYS)) as i32
 }
 
 /// Day of week with Monday = 0 .. Sunday = 6 (1970-01-01 was a Thursday).
@@ -131,7 +138,7 @@ impl TimeUnit {
 
     /// Truncates an instant down to the start of its unit.
     pub(crate) fn trunc(self, micros: i64) -> i64 {
-        let floor_to = |step: i64| micros - micros.rem_euclid(step);
+        let floor_to = |step: i64| micros.div_euclid(step).saturating_mul(step);
         match self {
             TimeUnit::Microsecond => micros,
             TimeUnit::Millisecond => floor_to(MICROS_PER_MILLI),

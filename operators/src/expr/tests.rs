@@ -184,6 +184,24 @@ fn unknown_column_has_hint_and_location() {
     assert_eq!(e.kind, ExprErrorKind::UnknownColumn);
     assert_eq!(e.hint.as_deref(), Some("available columns: a, b, c"));
 
+    let keywords = Schema::new(vec![
+        Field::new("user", Type::Int, false),
+        Field::new("current_date", Type::Date, false),
+        Field::new("interval", Type::Int, false),
+    ]);
+    assert_eq!(compile("user + 1", &keywords).unwrap().ty(), Type::Int);
+    assert_eq!(
+        compile("current_date", &keywords).unwrap().as_column(),
+        Some(1)
+    );
+    assert_eq!(
+        compile("\"interval\" * 2", &keywords).unwrap().ty(),
+        Type::Int
+    );
+    let e = compile("current_user", &keywords).unwrap_err();
+    assert_eq!(e.kind, ExprErrorKind::UnknownColumn);
+    assert_eq!(e.message, "unknown column `current_user`");
+
     let e = compile("x", &Schema::default()).unwrap_err();
     assert_eq!(e.hint.as_deref(), Some("the input has no columns"));
 }
@@ -830,10 +848,7 @@ fn unknown_functions_and_aggregates() {
     ] {
         assert_eq!(err(sql).kind, ExprErrorKind::Unsupported, "{sql}");
     }
-    assert_eq!(
-        err("row_number() OVER ()").kind,
-        ExprErrorKind::Unsupported
-    );
+    assert_eq!(err("row_number() OVER ()").kind, ExprErrorKind::Unsupported);
     assert_eq!(err("lower(name) OVER ()").kind, ExprErrorKind::Unsupported);
     assert_eq!(err("now()").kind, ExprErrorKind::Unsupported);
     assert_eq!(err("current_timestamp").kind, ExprErrorKind::Unsupported);
@@ -1373,6 +1388,16 @@ fn nasty_inputs_never_panic() {
         "substr(name, 9223372036854775807, 9223372036854775807)",
         "interval '1' second * 1e300",
         "'\u{1F600}' LIKE '_'",
+        "date_trunc('hour', to_timestamp(-9223372036854775807 - 1))",
+        "date_trunc('week', to_timestamp(-9223372036854775807 - 1))",
+        "date_trunc('second', to_timestamp(9223372036854775807))",
+        "date_diff('week', to_timestamp(-9223372036854775807 - 1), to_timestamp(9223372036854775807))",
+        "extract(isoyear from to_timestamp(-9223372036854775807 - 1))",
+        "round(quantity, -9223372036854775807 - 1)",
+        "round(price, -9223372036854775807 - 1)",
+        "ts - to_timestamp(-9223372036854775807 - 1)",
+        "day - DATE '1970-01-01' + 9223372036854775807",
+        "INTERVAL '1 hour' * -9223372036854775807 / -1",
         "name LIKE '\\'",
         "name ILIKE '%\u{130}%'",
     ];
@@ -1505,5 +1530,102 @@ fn null_rows_respect_static_nullability() {
         let e = compiled(sql);
         assert!(!e.nullable(), "`{sql}` should be non-nullable");
         assert!(!e.eval(&r).is_null(), "`{sql}` evaluated to NULL");
+    }
+}
+
+#[test]
+fn like_matches_a_reference_implementation() {
+    fn reference(p: &[char], t: &[char], ci: bool) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|k| reference(rest, &t[k..], ci)),
+            Some(('_', rest)) => !t.is_empty() && reference(rest, &t[1..], ci),
+            Some((c, rest)) => {
+                !t.is_empty()
+                    && (t[0] == *c || (ci && t[0].to_lowercase().eq(c.to_lowercase())))
+                    && reference(rest, &t[1..], ci)
+            }
+        }
+    }
+    let pattern_chars = ['a', 'b', 'A', 'é', '%', '%', '_'];
+    let text_chars = ['a', 'b', 'A', 'é', 'É'];
+    let mut state: u64 = 42;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % n
+    };
+    for _ in 0..20_000 {
+        let p: Vec<char> = (0..next(7))
+            .map(|_| pattern_chars[next(pattern_chars.len())])
+            .collect();
+        let t: Vec<char> = (0..next(9))
+            .map(|_| text_chars[next(text_chars.len())])
+            .collect();
+        let ci = next(2) == 0;
+        let (ps, ts): (String, String) = (p.iter().collect(), t.iter().collect());
+        let compiled = super::like::LikePattern::new(&ps, None, ci);
+        assert_eq!(
+            compiled.matches(&ts),
+            reference(&p, &t, ci),
+            "{ts:?} {} {ps:?}",
+            if ci { "ILIKE" } else { "LIKE" }
+        );
+    }
+}
+
+#[test]
+fn date_range_constants_match_the_calendar_library() {
+    use chrono::{Datelike, NaiveDate};
+    let from_ce = |d: NaiveDate| d.num_days_from_ce() - crate::value::EPOCH_DAYS_FROM_CE;
+    assert_eq!(super::temporal::MIN_DATE_DAYS, from_ce(NaiveDate::MIN));
+    assert_eq!(super::temporal::MAX_DATE_DAYS, from_ce(NaiveDate::MAX));
+    // Date arithmetic saturates inside the range, so the result still formats as a date.
+    assert_eq!(
+        eval("CAST(day + 9223372036854775807 AS TEXT)"),
+        s("+262142-12-31")
+    );
+    assert_eq!(
+        eval("CAST(day - 9223372036854775807 AS TEXT)"),
+        s("-262143-01-01")
+    );
+    // Out-of-range dates from the input print as day numbers instead of panicking.
+    let schema = Schema::new(vec![Field::new("d", Type::Date, false)]);
+    let e = compile("CAST(d AS TEXT) || '!'", &schema).unwrap();
+    assert_eq!(e.eval(&[Value::Date(i32::MAX)]), s("2147483647!"));
+}
+
+#[test]
+fn calendar_arithmetic_matches_chrono() {
+    use chrono::{Datelike, NaiveDate};
+    let mut day = -800_000i64;
+    while day < 800_000 {
+        let date =
+            NaiveDate::from_num_days_from_ce_opt(day as i32 + crate::value::EPOCH_DAYS_FROM_CE)
+                .unwrap();
+        let (y, m, d) = super::temporal::civil_from_days(day);
+        assert_eq!(
+            (y, m, d),
+            (i64::from(date.year()), date.month(), date.day()),
+            "{date}"
+        );
+        assert_eq!(super::temporal::days_from_civil(y, m, d), day);
+        let micros = day * crate::value::MICROS_PER_DAY;
+        use super::temporal::DateField;
+        assert_eq!(
+            DateField::Dow.extract(micros),
+            i64::from(date.weekday().num_days_from_sunday())
+        );
+        assert_eq!(
+            DateField::Week.extract(micros),
+            i64::from(date.iso_week().week())
+        );
+        assert_eq!(
+            DateField::IsoYear.extract(micros),
+            i64::from(date.iso_week().year())
+        );
+        assert_eq!(DateField::Doy.extract(micros), i64::from(date.ordinal()));
+        day += 97;
     }
 }
