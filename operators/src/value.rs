@@ -336,12 +336,16 @@ pub struct Schema {
     pub event_time: Option<usize>,
     /// Positions of the columns that identify a row (the natural key), when known.
     pub key: Option<Vec<usize>>,
+    /// Every row is at time 0 and the collection never changes afterwards (a reference table
+    /// loaded once from a file, and what `map`/`filter` make of it).
+    #[serde(default)]
+    pub constant: bool,
 }
 
 impl Schema {
     /// A schema from its columns, with no event-time column and no key.
     pub fn new(fields: Vec<Field>) -> Schema {
-        Schema { fields, event_time: None, key: None }
+        Schema { fields, event_time: None, key: None, constant: false }
     }
 
     /// The position of a column by name.

@@ -31,7 +31,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         v.error("tick", ConfigError::new("", "expected a positive duration, found 0").hint("for example `tick: 1s`"));
     }
 
-    v.check_unique_names(&spec);
+    let clashing = v.check_unique_names(&spec);
     let mut collections: IndexMap<String, Schema> = IndexMap::new();
     let mut inputs = Vec::new();
     for (source, raw) in &spec.sources {
@@ -46,7 +46,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
             inputs.push(input);
         }
     }
-    let operators = v.operators(&spec, &mut collections);
+    let operators = v.operators(&spec, &clashing, &mut collections);
     let sinks = v.sinks(&spec, &name, &output_dir, &collections);
     if !v.errors.is_empty() {
         return Err(Diagnostics(v.errors).sorted());
@@ -84,7 +84,10 @@ impl Validator<'_> {
         Diagnostics(std::mem::take(&mut self.errors))
     }
 
-    fn check_unique_names(&mut self, spec: &PipelineSpec) {
+    /// Reports names used in two sections; returns the operators among them, which are not
+    /// planned further.
+    fn check_unique_names(&mut self, spec: &PipelineSpec) -> Vec<String> {
+        let mut clashing = Vec::new();
         let mut seen: HashMap<&str, &str> = HashMap::new();
         let sections = [("sources", &spec.sources), ("tables", &spec.tables), ("operators", &spec.operators)];
         for (section, entries) in sections {
@@ -95,9 +98,13 @@ impl Validator<'_> {
                         ConfigError::new("", format!("duplicate name `{name}`: already used in `{first}`"))
                             .hint("every source, table and operator needs its own name"),
                     );
+                    if section == "operators" {
+                        clashing.push(name.clone());
+                    }
                 }
             }
         }
+        clashing
     }
 
     /// Splits a component mapping into its shared keys and its connector's or kind's own keys.
@@ -135,7 +142,7 @@ impl Validator<'_> {
                         Some(best) => format!("did you mean `{best}`?"),
                         None => format!("types: {} (add `?` for nullable)", Type::SCHEMA_NAMES.join(", ")),
                     };
-                    self.error(&format!("{path}.schema.{name}"), ConfigError::new("", format!("unknown type `{ty}`")).hint(hint));
+                    self.error(&format!("{path}.schema"), ConfigError::new(name, format!("unknown type `{ty}`")).hint(hint));
                 }
             }
         }
@@ -200,13 +207,15 @@ impl Validator<'_> {
             Err(errors) => errors.into_iter().for_each(|e| self.error(&path, e)),
         }
         let config = self.connector_source(&path, &common.connector, own, &TABLE_KEYS, &schema)?;
+        // A table read once is loaded at time 0 and never changes: joins against it are lookups.
+        schema.constant = config.is_finite();
         Some(InputPlan { name: name.to_owned(), role: InputRole::Table, schema, config, lateness: 0 })
     }
 
-    fn operators(&mut self, spec: &PipelineSpec, collections: &mut IndexMap<String, Schema>) -> Vec<OperatorPlan> {
+    fn operators(&mut self, spec: &PipelineSpec, clashing: &[String], collections: &mut IndexMap<String, Schema>) -> Vec<OperatorPlan> {
         let registry = shelfflow_operators::registry();
         let mut parsed: Parsed = Vec::new();
-        for (name, raw) in &spec.operators {
+        for (name, raw) in spec.operators.iter().filter(|(name, _)| !clashing.contains(name)) {
             let path = format!("operators.{name}");
             let Some((common, own)) = self.split(&path, raw, &OPERATOR_KEYS) else { continue };
             let op = match common.get("op") {
@@ -231,10 +240,7 @@ impl Validator<'_> {
             }
         }
 
-        let order = match self.order(&parsed, collections) {
-            Some(order) => order,
-            None => return Vec::new(),
-        };
+        let order = self.order(&parsed, collections);
         let mut plans = Vec::new();
         for index in order {
             let (name, kind, config) = &parsed[index];
@@ -268,20 +274,19 @@ impl Validator<'_> {
     }
 
     /// Checks that every input exists and that there is no cycle; returns the operators in
-    /// dependency order.
-    fn order(&mut self, parsed: &Parsed, collections: &IndexMap<String, Schema>) -> Option<Vec<usize>> {
+    /// dependency order (those in a cycle are left out; those reading an unknown input are
+    /// planned no further, as their schema is unknown).
+    fn order(&mut self, parsed: &Parsed, collections: &IndexMap<String, Schema>) -> Vec<usize> {
         let by_name: HashMap<&str, usize> = parsed.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
         let mut deps: Vec<Vec<usize>> = vec![Vec::new(); parsed.len()];
-        let mut ok = true;
         for (i, (name, _, config)) in parsed.iter().enumerate() {
             for r in config.inputs() {
                 let producer = r.name.split_once('.').map_or(r.name.as_str(), |(op, _)| op);
                 if let Some(&j) = by_name.get(producer) {
                     deps[i].push(j);
                 } else if !collections.contains_key(&r.name) {
-                    ok = false;
                     let mut known: Vec<&str> = collections.keys().map(String::as_str).collect();
-                    known.extend(by_name.keys());
+                    known.extend(parsed.iter().map(|(n, _, _)| n.as_str()));
                     let hint = match closest(&r.name, known.iter().copied()) {
                         Some(best) => format!("did you mean `{best}`?"),
                         None => format!("defined: {}", known.join(", ")),
@@ -309,7 +314,6 @@ impl Validator<'_> {
                         0 => stack.push((dep, 0)),
                         1 if !reported => {
                             reported = true;
-                            ok = false;
                             let mut cycle: Vec<&str> = stack.iter().map(|(n, _)| parsed[*n].0.as_str()).skip_while(|n| *n != parsed[dep].0).collect();
                             cycle.push(&parsed[dep].0);
                             let at = format!("operators.{}", parsed[dep].0);
@@ -323,7 +327,16 @@ impl Validator<'_> {
                 }
             }
         }
-        ok.then_some(order)
+        if reported {
+            // Keep only operators whose inputs all come before them.
+            let mut placed = vec![false; parsed.len()];
+            order.retain(|&n| {
+                let ok = deps[n].iter().all(|&d| placed[d]);
+                placed[n] = ok;
+                ok
+            });
+        }
+        order
     }
 
     fn sinks(&mut self, spec: &PipelineSpec, pipeline: &str, output_dir: &std::path::Path, collections: &IndexMap<String, Schema>) -> Vec<SinkPlan> {
@@ -333,12 +346,17 @@ impl Validator<'_> {
             let path = format!("sinks.{name}");
             let Some((common, own)) = self.split(&path, raw, &SINK_KEYS) else { continue };
             let Ok(common): Result<SinkCommon, _> = parse_config(common).map_err(|e| self.error(&path, e)) else { continue };
+            let Some(kind) = registry.get(common.connector.as_str()) else {
+                self.error(&path, unknown_name("connector", &common.connector, registry.keys().copied()).under("connector"));
+                continue;
+            };
             let Some(schema) = collections.get(&common.input) else {
                 let known = collections.keys().map(String::as_str);
                 let hint = match closest(&common.input, known.clone()) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!("defined: {}", known.collect::<Vec<_>>().join(", ")),
                 };
+                // An operator that failed to plan has been reported already.
                 if !spec.operators.contains_key(common.input.split('.').next().unwrap_or_default()) {
                     self.error(&path, ConfigError::new("input", format!("unknown input `{}`", common.input)).hint(hint));
                 }
@@ -356,10 +374,6 @@ impl Validator<'_> {
                     }
                 },
                 None => schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect()),
-            };
-            let Some(kind) = registry.get(common.connector.as_str()) else {
-                self.error(&path, unknown_name("connector", &common.connector, registry.keys().copied()).under("connector"));
-                continue;
             };
             let config = match (kind.parse)(own) {
                 Ok(config) => config,

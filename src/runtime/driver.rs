@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use differential_dataflow::input::{Input, InputSession};
-use shelfflow_connectors::{EventClock, SourceBatch, SourceReader};
+use std::sync::mpsc;
+
+use shelfflow_connectors::{ConnectorError, EventClock, ReadStatus, SourceBatch, SourceReader};
 use shelfflow_operators::{ArrangementCache, Coll, Diff, Row, Time};
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
@@ -25,14 +27,48 @@ const BATCH: usize = 16 * 1024;
 /// How long a worker keeps stepping to let the dataflow catch up before reading more.
 const CATCH_UP: Duration = Duration::from_millis(50);
 
-/// An input this worker reads.
+/// Batches a reader thread has decoded, bounded so a fast reader cannot run far ahead.
+const FEED_DEPTH: usize = 4;
+
+/// An input this worker reads. Decoding runs on a reader thread of its own, so parsing and the
+/// dataflow overlap; the input's records still arrive in file order.
 struct Owned {
     index: usize,
     name: String,
     role: InputRole,
     handle: Option<InputSession<Time, Row, Diff>>,
-    reader: Box<dyn SourceReader>,
-    clock: EventClock,
+    feed: mpsc::Receiver<Fed>,
+    frontier: Time,
+}
+
+/// What a reader thread sends: one decoded batch, or the error that ended it.
+enum Fed {
+    Batch { batch: SourceBatch, status: ReadStatus, frontier: Time, read_at: Instant },
+    Failed(ConnectorError),
+}
+
+/// Starts the thread that reads and decodes one input.
+fn spawn_reader(name: &str, mut reader: Box<dyn SourceReader>, mut clock: EventClock, metrics: Arc<Metrics>) -> Result<mpsc::Receiver<Fed>, RunError> {
+    let (send, feed) = mpsc::sync_channel(FEED_DEPTH);
+    std::thread::Builder::new()
+        .name(format!("read:{name}"))
+        .spawn(move || loop {
+            let mut batch = SourceBatch::default();
+            let fed = match reader.read(BATCH, &mut clock, &mut batch) {
+                Ok(status) => Fed::Batch { batch, status, frontier: clock.frontier(), read_at: Instant::now() },
+                Err(e) => Fed::Failed(e),
+            };
+            let last = !matches!(fed, Fed::Batch { status: ReadStatus::More | ReadStatus::Idle, .. });
+            let idle = matches!(fed, Fed::Batch { status: ReadStatus::Idle, .. });
+            if send.send(fed).is_err() || last || metrics.stopping() {
+                return;
+            }
+            if idle {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+        .map_err(|e| RunError::Dataflow(format!("cannot start the reader of `{name}`: {e}")))?;
+    Ok(feed)
 }
 
 /// What one worker hands back.
@@ -84,7 +120,8 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         let input = &plan.inputs[i];
         let reader = input.config.open(&input.schema).map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
-        owned.push(Owned { index: i, name: input.name.clone(), role: input.role, handle: Some(handle), reader, clock });
+        let feed = spawn_reader(&input.name, reader, clock, metrics.clone())?;
+        owned.push(Owned { index: i, name: input.name.clone(), role: input.role, handle: Some(handle), feed, frontier: 0 });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
         if i % peers == index {
@@ -93,7 +130,6 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
     }
 
     let mut dead_handle = Some(dead_handle);
-    let mut batch = SourceBatch::default();
     let mut in_flight: VecDeque<(Time, Instant)> = VecDeque::new();
     let mut latencies = Vec::new();
     while !metrics.stopping() {
@@ -101,13 +137,21 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         let Some(next) = owned
             .iter_mut()
             .filter(|o| o.handle.is_some())
-            .min_by_key(|o| (o.role == InputRole::Source, o.clock.frontier()))
+            .min_by_key(|o| (o.role == InputRole::Source, o.frontier))
         else {
             break;
         };
-        batch.clear();
-        let started = Instant::now();
-        let status = next.reader.read(BATCH, &mut next.clock, &mut batch).map_err(|source| RunError::Connector { component: next.name.clone(), source })?;
+        let (mut batch, status, frontier, read_at) = match next.feed.recv_timeout(Duration::from_millis(1)) {
+            Ok(Fed::Batch { batch, status, frontier, read_at }) => (batch, status, frontier, read_at),
+            Ok(Fed::Failed(source)) => return Err(RunError::Connector { component: next.name.clone(), source }),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                worker.step_or_park(Some(Duration::ZERO));
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(RunError::Dataflow(format!("the reader of `{}` stopped", next.name)));
+            }
+        };
         let handle = next.handle.as_mut().expect("filtered on open handles");
         let rows = batch.rows.len() as u64;
         for (row, time) in batch.rows.drain(..) {
@@ -123,22 +167,21 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
                 dead_input.update_at(dead_letter_row(&next.name, letter), time, 1);
             }
         }
-        let finished = status == shelfflow_connectors::ReadStatus::Finished;
-        if finished {
+        next.frontier = frontier;
+        if status == ReadStatus::Finished {
             next.handle = None;
             metrics.frontiers[next.index].store(u64::MAX, Ordering::Relaxed);
         } else {
-            let frontier = next.clock.frontier();
             if *handle.time() < frontier {
                 handle.advance_to(frontier);
             }
             handle.flush();
             metrics.frontiers[next.index].store(frontier, Ordering::Relaxed);
         }
-        let idle = status == shelfflow_connectors::ReadStatus::Idle;
+        let idle = status == ReadStatus::Idle;
 
         // The dead-letter input follows the slowest open input; it closes with the last one.
-        let low = owned.iter().filter(|o| o.handle.is_some()).map(|o| o.clock.frontier()).min();
+        let low = owned.iter().filter(|o| o.handle.is_some()).map(|o| o.frontier).min();
         match (low, dead_handle.as_mut()) {
             (Some(low), Some(dead_input)) => {
                 if *dead_input.time() < low {
@@ -146,14 +189,14 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
                 }
                 dead_input.flush();
                 if rows > 0 {
-                    in_flight.push_back((low, started));
+                    in_flight.push_back((low, read_at));
                 }
             }
             (None, _) => dead_handle = None,
             _ => {}
         }
 
-        // Let the dataflow catch up before reading more, so memory stays bounded.
+        // Let the dataflow catch up before taking more, so memory stays bounded.
         let deadline = Instant::now() + if idle { Duration::from_millis(100) } else { CATCH_UP };
         loop {
             worker.step_or_park(if idle { Some(Duration::from_millis(10)) } else { Some(Duration::ZERO) });

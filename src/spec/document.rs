@@ -76,6 +76,24 @@ impl Document {
                 .collect();
             return Err(Diagnostics(errors));
         }
+        doc.spans = Spans::index(&doc.text);
+        let duplicates: Vec<Diagnostic> = doc
+            .spans
+            .duplicates
+            .clone()
+            .into_iter()
+            .map(|(path, first, second)| {
+                doc.at_position(
+                    Some(second),
+                    path.clone(),
+                    format!("duplicate name `{}`: already defined at line {}", last_segment(&path), first.line),
+                    Some("names must be unique within a section; rename one of them".to_owned()),
+                )
+            })
+            .collect();
+        if !duplicates.is_empty() {
+            return Err(Diagnostics(duplicates));
+        }
         doc.value = match serde_yaml_ng::from_str::<Value>(&doc.text) {
             Ok(Value::Null) => Value::Mapping(Mapping::new()),
             Ok(value) => value,
@@ -93,23 +111,7 @@ impl Document {
                     .into());
             }
         };
-        doc.spans = Spans::index(&doc.text);
-        let mut errors: Vec<Diagnostic> = doc
-            .spans
-            .duplicates
-            .clone()
-            .into_iter()
-            .map(|(path, first, second)| {
-                let mut d = doc.at_position(
-                    Some(second),
-                    path.clone(),
-                    format!("duplicate name `{}`: already defined at line {}", last_segment(&path), first.line),
-                    Some("names must be unique within a section; rename one of them".to_owned()),
-                );
-                d.path = path;
-                d
-            })
-            .collect();
+        let mut errors = Vec::new();
         if !doc.value.is_mapping() {
             errors.push(doc.error_at("", &ConfigError::new("", "expected a mapping with sources, tables, operators and sinks")));
         }
@@ -127,7 +129,8 @@ impl Document {
         let about_key = err.message.starts_with("unknown key") || err.message.starts_with("duplicate name");
         let position = match err.offset {
             Some(offset) => self.spans.inside(&path, offset).or_else(|| self.spans.value(&path)),
-            None if about_key => self.spans.key(&path),
+            // An error about a whole component points at its name.
+            None if about_key || err.path.is_empty() => self.spans.key(&path),
             None => self.spans.value(&path),
         };
         self.at_position(position, path, err.message.clone(), err.hint.clone())

@@ -14,7 +14,7 @@ use shelfflow_operators::{Field, Time, Type, Value};
 const FOUND_TEXT_LIMIT: usize = 40;
 
 /// Why a record could not become a row. `Display` is the dead-letter reason.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// The line is not one JSON value (the message has no position suffix).
     #[error("malformed JSON: {0}")]
@@ -49,7 +49,7 @@ impl DecodeError {
 }
 
 /// What a cell held when it did not fit its column type, shortened for a reason.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// Text: a JSON string, a CSV cell or a Parquet string.
     String(String),
@@ -221,6 +221,8 @@ fn digits(b: &[u8]) -> Option<u32> {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date, if the date exists.
 fn civil_days(year: u32, month: u32, day: u32) -> Option<i64> {
+    // `u32::is_multiple_of` needs Rust 1.87; the workspace supports 1.86.
+    #[allow(clippy::manual_is_multiple_of)]
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
         2 if leap => 29,

@@ -110,7 +110,6 @@ impl Cells {
     /// The cells of `column` read as `ty`, if its type converts.
     fn new(column: &Column, ty: Type) -> Option<Cells> {
         let series = column.as_materialized_series();
-        let micros = DataType::Datetime(TimeUnit::Microseconds, None);
         let cells = match (ty, series.dtype()) {
             (_, DataType::String) => Cells::Text(series.str().ok()?.rechunk().into_owned()),
             (_, DataType::Null) => {
@@ -135,6 +134,7 @@ impl Cells {
                 Cells::Timestamp(datetimes.datetime().ok()?.physical().rechunk().into_owned())
             }
             (Type::Timestamp, DataType::Date) => {
+                let micros = DataType::Datetime(TimeUnit::Microseconds, None);
                 let datetimes = series.cast(&micros).ok()?;
                 Cells::Timestamp(datetimes.datetime().ok()?.physical().rechunk().into_owned())
             }
@@ -148,20 +148,17 @@ impl Cells {
 
     /// The typed value at `index`.
     fn value(&self, field: &Field, index: usize) -> Result<Value, DecodeError> {
-        let value = match self {
-            Cells::Text(cells) => {
-                return match cells.get(index) {
-                    Some(text) => parse_text(field.ty, text)
-                        .map_err(|found| DecodeError::mismatch(field, found)),
-                    None => null_cell(field),
-                };
-            }
-            _ => self.raw(index),
-        };
-        if value.is_null() {
-            null_cell(field)
-        } else {
-            Ok(value)
+        match self {
+            Cells::Text(cells) => match cells.get(index) {
+                Some(text) => {
+                    parse_text(field.ty, text).map_err(|found| DecodeError::mismatch(field, found))
+                }
+                None => null_cell(field),
+            },
+            _ => match self.raw(index) {
+                Value::Null => null_cell(field),
+                value => Ok(value),
+            },
         }
     }
 

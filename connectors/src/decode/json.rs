@@ -35,7 +35,11 @@ impl JsonDecoder {
 
     /// Decodes one JSON object (one line, without its newline).
     pub fn decode(&mut self, line: &[u8]) -> Result<Row, DecodeError> {
-        let mut row = vec![Value::Null; self.fields.len()];
+        // One UTF-8 check of the whole line is cheaper than serde_json's check of every string.
+        let line = std::str::from_utf8(line).map_err(|err| {
+            DecodeError::MalformedJson(format!("invalid UTF-8 at byte {}", err.valid_up_to()))
+        })?;
+        let mut row: Row = self.fields.iter().map(|_| Value::Null).collect();
         self.seen.fill(false);
         let mut record = RecordSeed {
             fields: &self.fields,
@@ -43,7 +47,7 @@ impl JsonDecoder {
             seen: &mut self.seen,
             error: None,
         };
-        let mut deserializer = serde_json::Deserializer::from_slice(line);
+        let mut deserializer = serde_json::Deserializer::from_str(line);
         if let Err(err) = (&mut record)
             .deserialize(&mut deserializer)
             .and_then(|()| deserializer.end())
@@ -82,6 +86,26 @@ struct RecordSeed<'a> {
     error: Option<DecodeError>,
 }
 
+impl RecordSeed<'_> {
+    /// Stores the typed value of a field in the row, or why it does not fit.
+    #[inline(always)]
+    fn set(&mut self, column: usize, cell: Result<Value, Found>) {
+        let field = &self.fields[column];
+        let value = match cell {
+            Ok(Value::Null) => null_cell(field),
+            Ok(value) => Ok(value),
+            Err(found) => Err(DecodeError::mismatch(field, found)),
+        };
+        match value {
+            Ok(value) => {
+                self.row[column] = value;
+                self.seen[column] = true;
+            }
+            Err(err) => self.error = Some(err),
+        }
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for &mut RecordSeed<'_> {
     type Value = ();
 
@@ -103,24 +127,18 @@ impl<'de> Visitor<'de> for &mut RecordSeed<'_> {
             fields: self.fields,
             next,
         })? {
-            let Some(column) = column.filter(|_| self.error.is_none()) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            let field = &self.fields[column];
-            let value = match map.next_value_seed(CellSeed(field.ty))? {
-                Ok(Value::Null) => null_cell(field),
-                Ok(value) => Ok(value),
-                Err(found) => Err(DecodeError::mismatch(field, found)),
-            };
-            match value {
-                Ok(value) => {
-                    self.row[column] = value;
-                    self.seen[column] = true;
+            match column.filter(|_| self.error.is_none()) {
+                Some(column) => {
+                    map.next_value_seed(FieldSeed {
+                        record: &mut *self,
+                        column,
+                    })?;
+                    next = column + 1;
                 }
-                Err(err) => self.error = Some(err),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            next = column + 1;
         }
         Ok(())
     }
@@ -163,84 +181,103 @@ impl Visitor<'_> for ColumnSeed<'_> {
     }
 }
 
-/// Types one field value against its column type: `Err(found)` when it does not fit (the JSON
-/// itself was fine), `Ok(Value::Null)` for JSON `null`.
-struct CellSeed(Type);
+/// Types one field value against its column type and stores it in the record (in place: the
+/// value never travels back through serde). A value of the wrong JSON type is recorded as the
+/// record's error, not returned as a serde error, so the rest of the line is still parsed.
+struct FieldSeed<'a, 'b> {
+    record: &'a mut RecordSeed<'b>,
+    column: usize,
+}
 
-impl<'de> DeserializeSeed<'de> for CellSeed {
-    type Value = Result<Value, Found>;
+impl FieldSeed<'_, '_> {
+    fn ty(&self) -> Type {
+        self.record.fields[self.column].ty
+    }
 
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
+    fn set<E>(self, cell: Result<Value, Found>) -> Result<(), E> {
+        self.record.set(self.column, cell);
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for CellSeed {
-    type Value = Result<Value, Found>;
+impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a JSON value for a {} column", self.0)
+        write!(f, "a JSON value for a {} column", self.ty())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Value::Null))
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.set(Ok(Value::Null))
     }
 
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(match self.0 {
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<(), E> {
+        let cell = match self.ty() {
             Type::Bool => Ok(Value::Bool(b)),
             _ => Err(Found::Bool(b)),
-        })
+        };
+        self.set(cell)
     }
 
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(match self.0 {
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        let cell = match self.ty() {
             Type::Int => Ok(Value::Int(n)),
             Type::Float => Ok(Value::Float(n as f64)),
             _ => Err(Found::number(n)),
-        })
+        };
+        self.set(cell)
     }
 
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(match self.0 {
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        let cell = match self.ty() {
             Type::Int => i64::try_from(n)
                 .map(Value::Int)
                 .map_err(|_| Found::number(n)),
             Type::Float => Ok(Value::Float(n as f64)),
             _ => Err(Found::number(n)),
-        })
+        };
+        self.set(cell)
     }
 
-    fn visit_f64<E: de::Error>(self, x: f64) -> Result<Self::Value, E> {
-        Ok(match self.0 {
+    fn visit_f64<E: de::Error>(self, x: f64) -> Result<(), E> {
+        let cell = match self.ty() {
             Type::Int => int_from_float(x)
                 .map(Value::Int)
                 .ok_or_else(|| Found::number(x)),
             Type::Float => Ok(Value::Float(x)),
             _ => Err(Found::number(x)),
-        })
+        };
+        self.set(cell)
     }
 
-    /// Borrowed (`&'de str`, no escapes) and unescaped strings both end here: the value is copied
+    /// Borrowed (`&'de str`, no escapes) and unescaped strings both end here: the text is copied
     /// once, into the row.
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(match self.0 {
-            Type::String | Type::Timestamp | Type::Date => parse_text(self.0, text),
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        let cell = match self.ty() {
+            // The common case, without a detour through `parse_text` (which does the same).
+            Type::String => Ok(Value::str(text)),
+            ty @ (Type::Timestamp | Type::Date) => parse_text(ty, text),
             _ => Err(Found::string(text)),
-        })
+        };
+        self.set(cell)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err(Found::Array))
+        self.set(Err(Found::Array))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Err(Found::Object))
+        self.set(Err(Found::Object))
     }
 }
 

@@ -133,8 +133,7 @@ impl SourceConfig for FileSourceConfig {
                 )
                 .hint("name the file .jsonl, .csv or .parquet, or set `format`"),
             ),
-            Some(Format::Jsonl) => {}
-            Some(format) if self.follow => errors.push(
+            Some(format) if self.follow && format != Format::Jsonl => errors.push(
                 ConfigError::new(
                     "follow",
                     format!("`follow` needs a jsonl file, not {}", format.name()),

@@ -104,7 +104,7 @@ pub fn plan_aggregation(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let schema = Schema { fields, event_time: None, key: Some((0..key.len()).collect()) };
+    let schema = Schema { fields, event_time: None, key: Some((0..key.len()).collect()), constant: false };
     Ok((Aggregation { key, aggs }, schema))
 }
 

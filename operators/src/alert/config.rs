@@ -103,8 +103,8 @@ impl OperatorConfig for AlertConfig {
         let key_positions: Vec<usize> = (2..2 + key.len()).collect();
         Ok(Box::new(PlannedAlert {
             rules: AlertRules { name: name.to_owned(), key, rest, when, clear_when }.into(),
-            active: Schema { fields: active, event_time: None, key: Some(key_positions) },
-            history: Schema { fields: history, event_time: None, key: Some(vec![0]) },
+            active: Schema { fields: active, event_time: None, key: Some(key_positions), constant: false },
+            history: Schema { fields: history, event_time: None, key: Some(vec![0]), constant: false },
         }))
     }
 }

@@ -1,12 +1,12 @@
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use differential_dataflow::AsCollection;
+use rustc_hash::{FxHashMap, FxHasher};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::Capability;
 
 use crate::expr::Expr;
@@ -34,6 +34,14 @@ const ALERT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5f1e_f10e_a1e7_4d3b_
 impl AlertRules {
     fn key_of(&self, row: &[Value]) -> Row {
         self.key.iter().map(|&c| row[c].clone()).collect()
+    }
+
+    /// The key of `row` for lookups, borrowed when it is a single column.
+    fn key_slice<'r>(&self, row: &'r [Value]) -> std::borrow::Cow<'r, [Value]> {
+        match self.key.as_slice() {
+            [c] => std::borrow::Cow::Borrowed(std::slice::from_ref(&row[*c])),
+            _ => std::borrow::Cow::Owned(self.key_of(row)),
+        }
     }
 
     fn alert_id(&self, key: &[Value], opened_at: Time) -> Value {
@@ -72,13 +80,38 @@ impl AlertRules {
 /// One key's input rows and its open alert.
 #[derive(Default)]
 struct KeyState {
-    rows: BTreeMap<Row, Diff>,
+    /// The key's values.
+    key: Row,
+    /// Normally a single row; several only if the input is not unique per key.
+    rows: Vec<(Row, Diff)>,
     open: Option<OpenAlert>,
+}
+
+impl KeyState {
+    fn apply(&mut self, row: Row, diff: Diff) {
+        match self.rows.iter().position(|(r, _)| *r == row) {
+            Some(i) => {
+                self.rows[i].1 += diff;
+                if self.rows[i].1 == 0 {
+                    self.rows.swap_remove(i);
+                }
+            }
+            None => self.rows.push((row, diff)),
+        }
+    }
+
+}
+
+/// The row the conditions are evaluated on: the largest one present.
+fn current_row(rows: &[(Row, Diff)]) -> Option<&Row> {
+    rows.iter().filter(|(_, d)| *d > 0).map(|(r, _)| r).max()
 }
 
 struct OpenAlert {
     id: Value,
     opened_at: Time,
+    /// The input row the active row was built from.
+    input: Row,
     active: Row,
 }
 
@@ -92,7 +125,7 @@ struct OpenAlert {
 pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, Coll<'s>) {
     let route = rules.clone();
     let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = FxHasher::default();
         for &c in &route.key {
             row[c].hash(&mut h);
         }
@@ -100,83 +133,99 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
     });
     type Tagged = (Result<Row, Row>, Time, Diff);
     let both = input.inner.unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(exchange, "Alert", move |_, _| {
-        let mut pending: BTreeMap<Time, Vec<(Row, Diff)>> = BTreeMap::new();
-        let mut caps: HashMap<Time, Capability<Time>> = HashMap::new();
-        let mut keys: HashMap<Row, KeyState> = HashMap::new();
+        // Updates not yet closed, and one capability at the earliest of their times.
+        let mut pending: Vec<(Time, Row, Diff)> = Vec::new();
+        let mut capability: Option<Capability<Time>> = None;
+        let mut keys: FxHashMap<Row, KeyState> = FxHashMap::default();
         move |(input, frontier), output| {
             input.for_each(|cap, data| {
-                for (row, time, diff) in data.drain(..) {
-                    caps.entry(time).or_insert_with(|| cap.delayed(&time, 0));
-                    pending.entry(time).or_default().push((row, diff));
+                if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
+                    capability = Some(cap.retain(0));
                 }
+                pending.extend(data.drain(..).map(|(row, time, diff)| (time, row, diff)));
             });
-            while let Some(entry) = pending.first_entry() {
-                let time = *entry.key();
-                if frontier.less_equal(&time) {
-                    break;
+            let Some(held) = capability.as_ref() else { return };
+            // Closed times in order; within a time, one key's updates next to each other.
+            let key = &rules.key;
+            pending.sort_by(|(t1, r1, _), (t2, r2, _)| {
+                t1.cmp(t2).then_with(|| key.iter().map(|&c| r1[c].cmp(&r2[c])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal))
+            });
+            let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
+            if ready == 0 {
+                return;
+            }
+            let later = pending.split_off(ready);
+            let mut updates = std::mem::replace(&mut pending, later).into_iter().peekable();
+            // Every record carries its own time; the held capability is at or before all of them.
+            let mut session = output.session(held);
+            while let Some((time, row, diff)) = updates.next() {
+                let state = match keys.get_mut(rules.key_slice(&row).as_ref()) {
+                    Some(state) => state,
+                    None => {
+                        let key = rules.key_of(&row);
+                        keys.entry(key.clone()).or_insert_with(|| KeyState { key, ..KeyState::default() })
+                    }
+                };
+                while let Some((_, other, d)) =
+                    updates.next_if(|(t, other, _)| *t == time && rules.key.iter().all(|&c| other[c] == row[c]))
+                {
+                    state.apply(other, d);
                 }
-                let updates = entry.remove();
-                let cap = caps.remove(&time).expect("a capability is held for every pending time");
-                let mut touched = BTreeSet::new();
-                for (row, diff) in updates {
-                    let key = rules.key_of(&row);
-                    let state = keys.entry(key.clone()).or_default();
-                    let count = state.rows.entry(row.clone()).or_insert(0);
-                    *count += diff;
-                    if *count == 0 {
-                        state.rows.remove(&row);
+                state.apply(row, diff);
+                let current = current_row(&state.rows);
+                let key = &state.key;
+                match (&mut state.open, current) {
+                    (None, Some(current)) if rules.when.eval_bool(current) => {
+                        let id = rules.alert_id(key, time);
+                        let active = rules.active_row(&id, key, time, current);
+                        session.give((Ok::<Row, Row>(active.clone()), time, 1));
+                        session.give((Err(rules.history_row(&id, key, time, None)), time, 1));
+                        state.open = Some(OpenAlert { id, opened_at: time, input: current.clone(), active });
                     }
-                    touched.insert(key);
+                    (None, _) => {}
+                    (Some(open), current) => {
+                        let clears = match (current, &rules.clear_when) {
+                            (None, _) => true,
+                            (Some(r), Some(clear)) => clear.eval_bool(r),
+                            (Some(r), None) => !rules.when.eval_bool(r),
+                        };
+                        if clears {
+                            session.give((Ok(open.active.clone()), time, -1));
+                            let opened = rules.history_row(&open.id, key, open.opened_at, None);
+                            let resolved = rules.history_row(&open.id, key, open.opened_at, Some(time));
+                            session.give((Err(opened), time, -1));
+                            session.give((Err(resolved), time, 1));
+                            state.open = None;
+                        } else if let Some(current) = current.filter(|c| **c != open.input) {
+                            let active = rules.active_row(&open.id, key, open.opened_at, current);
+                            session.give((Ok(std::mem::replace(&mut open.active, active.clone())), time, -1));
+                            session.give((Ok(active), time, 1));
+                            open.input = current.clone();
+                        }
+                    }
                 }
-                let mut session = output.session(&cap);
-                for key in touched {
-                    let state = keys.get_mut(&key).expect("touched keys have state");
-                    let current = state.rows.iter().rev().find(|(_, d)| **d > 0).map(|(r, _)| r);
-                    match (&mut state.open, current) {
-                        (None, Some(row)) if rules.when.eval_bool(row) => {
-                            let id = rules.alert_id(&key, time);
-                            let active = rules.active_row(&id, &key, time, row);
-                            session.give((Ok::<Row, Row>(active.clone()), time, 1));
-                            session.give((Err(rules.history_row(&id, &key, time, None)), time, 1));
-                            state.open = Some(OpenAlert { id, opened_at: time, active });
-                        }
-                        (None, _) => {}
-                        (Some(open), current) => {
-                            let clears = match (current, &rules.clear_when) {
-                                (None, _) => true,
-                                (Some(row), Some(clear)) => clear.eval_bool(row),
-                                (Some(row), None) => !rules.when.eval_bool(row),
-                            };
-                            if clears {
-                                session.give((Ok(open.active.clone()), time, -1));
-                                let opened = rules.history_row(&open.id, &key, open.opened_at, None);
-                                let resolved = rules.history_row(&open.id, &key, open.opened_at, Some(time));
-                                session.give((Err(opened), time, -1));
-                                session.give((Err(resolved), time, 1));
-                                state.open = None;
-                            } else if let Some(row) = current {
-                                let active = rules.active_row(&open.id, &key, open.opened_at, row);
-                                if active != open.active {
-                                    session.give((Ok(std::mem::replace(&mut open.active, active.clone())), time, -1));
-                                    session.give((Ok(active), time, 1));
-                                }
-                            }
-                        }
-                    }
-                    if state.rows.is_empty() && state.open.is_none() {
-                        keys.remove(&key);
-                    }
+                if state.rows.is_empty() && state.open.is_none() {
+                    let key = std::mem::take(&mut state.key);
+                    keys.remove(&key);
                 }
             }
+            drop(session);
+            capability = match pending.first() {
+                Some((time, _, _)) => {
+                    let mut cap = capability.take().expect("held while updates are pending");
+                    cap.downgrade(time);
+                    Some(cap)
+                }
+                None => None,
+            };
         }
     });
-    let active = both
-        .clone()
-        .flat_map(|(r, t, d): (Result<Row, Row>, Time, Diff)| r.ok().map(|r| (r, t, d)))
-        .as_collection();
-    let history = both
-        .flat_map(|(r, t, d): (Result<Row, Row>, Time, Diff)| r.err().map(|r| (r, t, d)))
-        .as_collection();
+    type Update = (Row, Time, Diff);
+    let (active, history) = both.ok_err::<Vec<Update>, _, Vec<Update>, _, _>(|(row, time, diff)| match row {
+        Ok(active) => Ok((active, time, diff)),
+        Err(history) => Err((history, time, diff)),
+    });
+    let (active, history) = (active.as_collection(), history.as_collection());
     (active, history)
 }
 

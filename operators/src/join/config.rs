@@ -141,6 +141,7 @@ impl OperatorConfig for JoinConfig {
             fields,
             event_time: left.event_time,
             key: if unique_right { left.key.clone() } else { None },
+            constant: left.constant && right.constant,
         };
         Ok(Box::new(PlannedJoin {
             left_key,
@@ -148,6 +149,7 @@ impl OperatorConfig for JoinConfig {
             right_keep: right_keep.into(),
             kind: self.kind,
             right_width: right.len(),
+            lookup: right.constant,
             schema,
         }))
     }

@@ -1,6 +1,14 @@
 use std::sync::Arc;
 
-use crate::plan::{ArrangementCache, Coll, Output, PlannedOperator, RowArrangement};
+use differential_dataflow::AsCollection;
+use rustc_hash::FxHashMap;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::Capability;
+
+use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator, RowArrangement, Time};
 use crate::value::{Row, Schema, Value};
 
 use super::config::JoinKind;
@@ -42,6 +50,92 @@ pub fn join_rows<'s>(
     }
 }
 
+/// Joins a stream with a constant collection (a reference table loaded once) by hash lookup:
+/// the table is broadcast to every worker and indexed by key; stream rows stay where they are
+/// and are never arranged. Stream rows that arrive before the table is complete wait for it.
+/// Gives exactly the result of [`join_rows`] for a right side that never changes after time 0.
+pub fn lookup_join<'s>(
+    left: Coll<'s>,
+    right: Coll<'s>,
+    left_key: Arc<[usize]>,
+    right_key: Arc<[usize]>,
+    right_keep: Arc<[usize]>,
+    kind: JoinKind,
+) -> Coll<'s> {
+    let table = right.inner.broadcast();
+    left.inner
+        .binary_frontier::<_, CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _, _>(
+            table,
+            Pipeline,
+            Pipeline,
+            "LookupJoin",
+            move |_, _| {
+                let mut index: FxHashMap<Row, Vec<(Row, Diff)>> = FxHashMap::default();
+                let mut waiting: Vec<(Row, Time, Diff)> = Vec::new();
+                let mut waiting_cap: Option<Capability<Time>> = None;
+                let mut key = Row::new();
+                move |(stream, _), (table, table_frontier), output| {
+                    table.for_each(|_, data| {
+                        for (row, _time, diff) in data.drain(..) {
+                            let k: Row = right_key.iter().map(|&c| row[c].clone()).collect();
+                            let rows = index.entry(k).or_default();
+                            match rows.iter_mut().find(|(r, _)| *r == row) {
+                                Some(entry) => entry.1 += diff,
+                                None => rows.push((row, diff)),
+                            }
+                            rows.retain(|(_, d)| *d != 0);
+                        }
+                    });
+                    let complete = table_frontier.is_empty();
+                    let emit = |row: &Row, time: Time, diff: Diff, out: &mut Vec<(Row, Time, Diff)>, key: &mut Row| {
+                        key.clear();
+                        key.extend(left_key.iter().map(|&c| row[c].clone()));
+                        match index.get(key.as_slice()) {
+                            Some(matches) if !matches.is_empty() => {
+                                for (r, count) in matches {
+                                    let mut joined = Row::with_capacity(row.len() + right_keep.len());
+                                    joined.extend(row.iter().cloned());
+                                    joined.extend(right_keep.iter().map(|&c| r[c].clone()));
+                                    out.push((joined, time, diff * count));
+                                }
+                            }
+                            _ if kind == JoinKind::Left => {
+                                let mut padded = Row::with_capacity(row.len() + right_keep.len());
+                                padded.extend(row.iter().cloned());
+                                padded.extend(std::iter::repeat_n(Value::Null, right_keep.len()));
+                                out.push((padded, time, diff));
+                            }
+                            _ => {}
+                        }
+                    };
+                    let mut out = Vec::new();
+                    if complete {
+                        if let Some(cap) = waiting_cap.take() {
+                            for (row, time, diff) in waiting.drain(..) {
+                                emit(&row, time, diff, &mut out, &mut key);
+                            }
+                            output.session(&cap).give_iterator(out.drain(..));
+                        }
+                    }
+                    stream.for_each(|cap, data| {
+                        if complete {
+                            for (row, time, diff) in data.drain(..) {
+                                emit(&row, time, diff, &mut out, &mut key);
+                            }
+                            output.session(&cap).give_iterator(out.drain(..));
+                        } else {
+                            if waiting_cap.as_ref().is_none_or(|held| cap.time() < held.time()) {
+                                waiting_cap = Some(cap.retain(0));
+                            }
+                            waiting.append(data);
+                        }
+                    });
+                }
+            },
+        )
+        .as_collection()
+}
+
 #[derive(Debug)]
 pub(crate) struct PlannedJoin {
     pub(crate) left_key: Vec<usize>,
@@ -49,6 +143,8 @@ pub(crate) struct PlannedJoin {
     pub(crate) right_keep: Arc<[usize]>,
     pub(crate) kind: JoinKind,
     pub(crate) right_width: usize,
+    /// The right side is constant: join by lookup instead of arranging both sides.
+    pub(crate) lookup: bool,
     pub(crate) schema: Schema,
 }
 
@@ -61,6 +157,16 @@ impl PlannedOperator for PlannedJoin {
         let (left_name, left) = &inputs[0];
         let (right_name, right) = &inputs[1];
         debug_assert!(self.right_keep.iter().all(|&c| c < self.right_width));
+        if self.lookup {
+            return vec![lookup_join(
+                left.clone(),
+                right.clone(),
+                self.left_key.clone().into(),
+                self.right_key.clone().into(),
+                self.right_keep.clone(),
+                self.kind,
+            )];
+        }
         let left_arranged = cache.by_key(left_name, left, &self.left_key);
         let right_arranged = cache.by_key(right_name, right, &self.right_key);
         vec![join_rows(

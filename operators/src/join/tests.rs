@@ -83,3 +83,24 @@ fn colliding_columns_need_a_prefix_and_key_types_must_match() {
     let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), other]).unwrap_err();
     assert_eq!(errors[0].message, "type mismatch: key `shelf_id` is string on the left but `shelf_id` is int on the right");
 }
+
+#[test]
+fn lookup_join_against_a_constant_table_equals_the_arranged_join() {
+    let mut table = shelves();
+    let arranged = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), table.clone()]).unwrap();
+    table.constant = true;
+    let lookup = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), table]).unwrap();
+    let mut left = Vec::new();
+    for t in 0..40u64 {
+        let shelf = ["A", "B", "C", "Z"][(t % 4) as usize];
+        left.push((vec![s(shelf), i(t as i64)], t, 1));
+        if t >= 4 {
+            left.push((vec![s(shelf), i(t as i64 - 4)], t, -1));
+        }
+    }
+    let right = vec![(vec![s("A"), i(10)], 0, 1), (vec![s("B"), i(20)], 0, 1), (vec![s("C"), i(30)], 0, 1)];
+    let expected = run_planned(arranged, vec![left.clone(), right.clone()]).remove(0);
+    let actual = run_planned(lookup, vec![left, right]).remove(0);
+    assert_eq!(actual, expected);
+    assert!(!expected.is_empty());
+}

@@ -142,6 +142,7 @@ impl OperatorConfig for MapConfig {
             fields: columns.iter().map(|c| c.field.clone()).collect(),
             event_time,
             key,
+            constant: input.constant,
         };
         let exprs = columns.into_iter().map(|c| c.expr).collect();
         Ok(Box::new(PlannedMap { exprs, schema }))

@@ -67,6 +67,7 @@ impl OperatorConfig for UnionConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
+        schema.constant = inputs.iter().all(|s| s.constant);
         if inputs.iter().all(|s| s.event_time == first.event_time) {
             schema.event_time = first.event_time;
         }
