@@ -1,0 +1,216 @@
+//! End-to-end runs of the shipped shelf-stock pipeline: results against an independent
+//! recomputation, determinism across worker counts, and the inspection commands.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use chrono::DateTime;
+
+const PIPELINE: &str = "pipelines/shelf_stock.yaml";
+const EVENTS: &str = "data/sample/shelf_events.jsonl";
+const SHELVES: &str = "data/sample/shelves.csv";
+const SECOND: i64 = 1_000_000;
+
+fn shelfflow(out: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shelfflow"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env("SHELFFLOW_OUT", out).arg("--quiet");
+    cmd
+}
+
+fn run_pipeline(out: &Path, workers: usize) {
+    let status = shelfflow(out)
+        .args(["run", PIPELINE, "--workers", &workers.to_string()])
+        .status()
+        .expect("shelfflow runs");
+    assert!(status.success(), "run with {workers} workers failed");
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// One shelf event as the pipeline's schema types it.
+struct Event {
+    id: String,
+    kind: String,
+    shelf: String,
+    quantity: i64,
+    micros: i64,
+}
+
+/// Decodes a line the way the schema says; `None` for what must be a dead letter.
+fn decode(line: &str) -> Option<Event> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let text = |k: &str| v.get(k)?.as_str().map(str::to_owned);
+    if !v.get("customer_id").is_none_or(|c| c.is_null() || c.is_string()) {
+        return None;
+    }
+    Some(Event {
+        id: text("event_id")?,
+        kind: text("event_type")?,
+        shelf: text("shelf_id")?,
+        quantity: v.get("quantity")?.as_i64()?,
+        micros: DateTime::parse_from_rfc3339(&text("timestamp")?).ok()?.timestamp_micros(),
+    })
+}
+
+/// The expected final stock table and alert history, computed from scratch.
+struct Expected {
+    stock: BTreeMap<String, (String, i64, i64, i64)>,
+    dead_letters: usize,
+    alerts_opened: usize,
+    alerts_open: usize,
+}
+
+fn recompute() -> Expected {
+    let mut shelves: HashMap<String, (String, i64, i64)> = HashMap::new();
+    for line in read(SHELVES).lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        shelves.insert(f[0].to_owned(), (f[1].to_owned(), f[2].parse().unwrap(), f[3].parse().unwrap()));
+    }
+    // Watermark: largest event time seen minus 5 minutes; ticks of one second.
+    let (mut max_seen, mut frontier, mut dead) = (i64::MIN, 0i64, 0usize);
+    let mut accepted: BTreeMap<String, (i64, Event)> = BTreeMap::new();
+    for line in read(EVENTS).lines().filter(|l| !l.trim().is_empty()) {
+        let Some(event) = decode(line) else {
+            dead += 1;
+            continue;
+        };
+        let tick = (event.micros + SECOND - 1).div_euclid(SECOND) * SECOND;
+        if tick < frontier {
+            dead += 1;
+            continue;
+        }
+        if event.micros > max_seen {
+            max_seen = event.micros;
+            frontier = frontier.max((max_seen - 300 * SECOND).div_euclid(SECOND) * SECOND);
+        }
+        // Duplicates by event id: the earliest copy counts.
+        match accepted.get(&event.id) {
+            Some((t, _)) if *t <= event.micros => {}
+            _ => {
+                accepted.insert(event.id.clone(), (event.micros, event));
+            }
+        }
+    }
+    // Net change per shelf and tick, in tick order.
+    let mut by_shelf: BTreeMap<String, BTreeMap<i64, i64>> = BTreeMap::new();
+    let mut last_at: HashMap<String, i64> = HashMap::new();
+    for (_, e) in accepted.values() {
+        let delta = if e.kind == "pickup" { -e.quantity } else { e.quantity };
+        let tick = (e.micros + SECOND - 1).div_euclid(SECOND) * SECOND;
+        *by_shelf.entry(e.shelf.clone()).or_default().entry(tick).or_default() += delta;
+        let last = last_at.entry(e.shelf.clone()).or_insert(i64::MIN);
+        *last = (*last).max(e.micros);
+    }
+    let mut expected = Expected { stock: BTreeMap::new(), dead_letters: dead, alerts_opened: 0, alerts_open: 0 };
+    for (shelf, ticks) in by_shelf {
+        let Some((category, maximum, initial)) = shelves.get(&shelf) else { continue };
+        let mut stock = *initial;
+        let mut open = false;
+        for delta in ticks.values() {
+            stock += delta;
+            if !open && (stock as f64) < 0.3 * *maximum as f64 {
+                open = true;
+                expected.alerts_opened += 1;
+            } else if open && (stock as f64) >= 0.5 * *maximum as f64 {
+                open = false;
+            }
+        }
+        expected.alerts_open += usize::from(open);
+        expected.stock.insert(shelf.clone(), (category.clone(), stock, *maximum, last_at[&shelf]));
+    }
+    expected
+}
+
+#[test]
+fn shelf_stock_matches_an_independent_recomputation() {
+    let out = tempfile::tempdir().expect("temp dir");
+    run_pipeline(out.path(), 1);
+    let expected = recompute();
+
+    let snapshot = std::fs::read_to_string(out.path().join("shelf_stock/stock.csv")).expect("stock snapshot");
+    let mut lines = snapshot.lines();
+    assert_eq!(lines.next(), Some("shelf_id,item_category,current_stock,maximum_stock,fill_pct,last_event_at"));
+    let mut actual = BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let last = DateTime::parse_from_rfc3339(f[5]).expect("timestamp").timestamp_micros();
+        let stock: i64 = f[2].parse().unwrap();
+        let maximum: i64 = f[3].parse().unwrap();
+        let fill: f64 = f[4].parse().unwrap();
+        assert!((fill - (1000.0 * stock as f64 / maximum as f64).round() / 10.0).abs() < 1e-9, "{line}");
+        actual.insert(f[0].to_owned(), (f[1].to_owned(), stock, maximum, last));
+    }
+    assert_eq!(actual, expected.stock);
+
+    let dead = std::fs::read_to_string(out.path().join("shelf_stock/dead_letter.jsonl")).expect("dead letters");
+    assert_eq!(dead.lines().count(), expected.dead_letters);
+    assert!(dead.lines().any(|l| l.contains("\"reason\":\"late")), "late records are dead-lettered");
+    assert!(dead.lines().any(|l| l.contains("malformed JSON")));
+
+    let history = std::fs::read_to_string(out.path().join("shelf_stock/alert_history.csv")).expect("history");
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert_eq!(rows.len(), expected.alerts_opened, "one history row per alert ever opened");
+    let still_open = rows.iter().filter(|r| r.ends_with(',')).count();
+    assert_eq!(still_open, expected.alerts_open, "alerts without resolved_at are the open ones");
+    assert!(expected.alerts_opened > expected.alerts_open, "the sample resolves some alerts");
+}
+
+#[test]
+fn outputs_are_identical_for_1_2_and_4_workers() {
+    let runs: Vec<tempfile::TempDir> = [1, 2, 4]
+        .into_iter()
+        .map(|workers| {
+            let out = tempfile::tempdir().expect("temp dir");
+            run_pipeline(out.path(), workers);
+            out
+        })
+        .collect();
+    let files = ["stock_changelog.jsonl", "stock.csv", "open_alerts.jsonl", "alert_history.csv", "dead_letter.jsonl"];
+    for file in files {
+        let first = std::fs::read(runs[0].path().join("shelf_stock").join(file)).expect("output exists");
+        assert!(!first.is_empty(), "{file} is empty");
+        for run in &runs[1..] {
+            let other = std::fs::read(run.path().join("shelf_stock").join(file)).expect("output exists");
+            assert!(first == other, "{file} differs between worker counts");
+        }
+    }
+}
+
+#[test]
+fn tap_prints_the_changes_of_an_intermediate_collection() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = shelfflow(out.path()).args(["tap", PIPELINE, "refill_alert.history"]).output().expect("tap runs");
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let opened = stdout.lines().filter(|l| l.contains("  +  ") && l.contains("\"resolved_at\":null")).count();
+    assert_eq!(opened, recompute().alerts_opened);
+    assert!(!out.path().join("shelf_stock/stock.csv").exists(), "tap does not write the sinks");
+}
+
+#[test]
+fn graph_prints_text_and_dot() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let text = shelfflow(out.path()).args(["graph", PIPELINE]).output().expect("graph runs");
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("alert    refill_alert"), "{text}");
+    let dot = shelfflow(out.path()).args(["graph", "--dot", PIPELINE]).output().expect("graph runs");
+    let dot = String::from_utf8(dot.stdout).unwrap();
+    assert!(dot.starts_with("digraph") && dot.contains("\"stock\" -> \"refill_alert\""), "{dot}");
+}
+
+#[test]
+fn set_overrides_a_source_path_and_a_missing_file_is_a_clean_error() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = shelfflow(out.path())
+        .args(["run", PIPELINE, "--set", "sources.shelf_events.path=data/sample/missing.jsonl"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("shelf_events") && stderr.contains("missing.jsonl"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
