@@ -2,6 +2,8 @@
 //! into its strict config, every schema resolved, every expression compiled, the operator graph
 //! checked and ordered — without any I/O, reporting all problems at once.
 
+#[cfg(test)]
+mod fuzz;
 mod graph;
 mod validate;
 
