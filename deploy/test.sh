@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, as README's Quick start says. Installs what the tests need on a
+# fresh Debian/Ubuntu machine that has only the Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Release mode: the end-to-end tests run real pipelines, and the benchmarks' code paths are the
+# ones worth testing. Builds once for tests and binary.
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+cargo test --workspace --release --locked "$@"
