@@ -125,7 +125,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if invalid { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
         }
         Command::Run { file, overrides, workers, watch, metrics } => {
-            let options = runtime::RunOptions { workers, quiet, tap: None };
+            let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
             if watch {
                 return watch::run_watching(&file, &overrides, options, metrics.as_deref());
             }
@@ -165,7 +165,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("error: unknown collection `{collection}`\n  hint: collections: {}", names.join(", "));
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
-            let summary = run_plan(Arc::new(plan), runtime::RunOptions { workers, quiet, tap: Some(collection) })?;
+            let summary = run_plan(Arc::new(plan), runtime::RunOptions { workers, quiet, tap: Some(collection), store: None })?;
             if !quiet {
                 eprintln!("{summary}");
             }
@@ -175,7 +175,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Loads and validates a pipeline file.
-fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::Plan, Diagnostics> {
+pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::Plan, Diagnostics> {
     let doc = Document::load(file, overrides)?;
     planner::plan(&doc)
 }
@@ -190,7 +190,7 @@ fn run_plan(plan: Arc<planner::Plan>, options: runtime::RunOptions) -> anyhow::R
 }
 
 /// Installs a SIGINT handler that asks the run to stop.
-fn ctrlc_handler(stop: impl Fn() + Send + 'static) -> std::io::Result<()> {
+pub(crate) fn ctrlc_handler(stop: impl Fn() + Send + 'static) -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
     std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
         if signals.forever().next().is_some() {

@@ -1,13 +1,153 @@
-//! `shelfflow run --watch`: revalidate on every save; an invalid edit is reported and the
-//! running pipeline keeps running; a valid edit replaces the running dataflow.
+//! `shelfflow run --watch`: revalidate on every save. An invalid edit is reported and the running
+//! pipeline keeps running untouched; a valid edit replaces the running dataflow, and every sink
+//! then receives only the difference between its old results and the new ones.
 
-use std::path::Path;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crate::runtime::RunOptions;
+use anyhow::Context;
+use notify::Watcher;
+
+use crate::planner::Plan;
+use crate::runtime::{self, Metrics, RunOptions, SinkStore, Summary};
 use crate::spec::Override;
 
-/// Runs `file`, redeploying on every valid save.
-pub fn run_watching(_file: &Path, _overrides: &[Override], _options: RunOptions, _metrics: Option<&str>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("--watch is being built")
+/// What wakes the watch loop.
+enum Wake {
+    /// The pipeline file changed.
+    Edited,
+    /// Ctrl-C or SIGTERM.
+    Stop,
+}
+
+/// The running dataflow.
+struct Deployment {
+    generation: u64,
+    metrics: Arc<Metrics>,
+    handle: JoinHandle<()>,
+}
+
+impl Deployment {
+    /// Stops the dataflow and waits for its sinks to flush.
+    fn retire(self) {
+        self.metrics.request_stop();
+        if self.handle.join().is_err() {
+            eprintln!("error: generation {} panicked", self.generation);
+        }
+    }
+}
+
+/// Runs one generation and reports how it ended: `done` once its finite sources are exhausted,
+/// `stopped` when replaced or interrupted.
+fn deploy(generation: u64, plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(format!("deploy-{generation}")).spawn(move || {
+        let quiet = options.quiet;
+        let result: Result<Summary, runtime::RunError> = runtime::run(plan, options, metrics.clone());
+        let ended = if metrics.stopping() { "stopped" } else { "done" };
+        match result {
+            Ok(summary) if !quiet => eprintln!("generation {generation}: {ended}\n{summary}"),
+            Ok(_) => {}
+            Err(e) => eprintln!("error: generation {generation}: {e}"),
+        }
+    })
+}
+
+/// Runs `file`, redeploying on every valid save, until interrupted.
+pub fn run_watching(file: &Path, overrides: &[Override], options: RunOptions, metrics_addr: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (wake, woken) = mpsc::channel();
+    let target: PathBuf = std::fs::canonicalize(file).with_context(|| format!("cannot watch {}", file.display()))?;
+    let on_edit = wake.clone();
+    let watched = target.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if event.paths.iter().any(|p| p == &watched) && !matches!(event.kind, notify::EventKind::Access(_)) {
+                let _ = on_edit.send(Wake::Edited);
+            }
+        }
+    })?;
+    // Editors often replace the file, so watch its directory.
+    let dir = target.parent().unwrap_or(Path::new("."));
+    watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
+    let on_signal = wake.clone();
+    crate::ctrlc_handler(move || {
+        let _ = on_signal.send(Wake::Stop);
+    })?;
+
+    let serving: Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>> = Arc::new(Mutex::new(None));
+    if let Some(addr) = metrics_addr {
+        serve_metrics(addr, serving.clone())?;
+    }
+    let store = Arc::new(SinkStore::default());
+    let options = RunOptions { store: Some(store), ..options };
+    let quiet = options.quiet;
+    let mut current: Option<Deployment> = None;
+    let mut generation = 0;
+    loop {
+        match crate::load_plan(file, overrides) {
+            Ok(plan) => {
+                if let Some(old) = current.take() {
+                    old.retire();
+                }
+                generation += 1;
+                let plan = Arc::new(plan);
+                let metrics = Arc::new(Metrics::new(plan.inputs.len(), plan.sinks.len()));
+                *serving.lock().unwrap_or_else(|p| p.into_inner()) = Some((metrics.clone(), plan.clone()));
+                if !quiet {
+                    eprintln!("generation {generation}: running {} ({} operators, {} sinks)", plan.name, plan.operators.len(), plan.sinks.len());
+                }
+                let handle = deploy(generation, plan, options.clone(), metrics.clone())?;
+                current = Some(Deployment { generation, metrics, handle });
+            }
+            Err(diagnostics) => {
+                eprintln!("{diagnostics}");
+                if current.is_some() {
+                    eprintln!("the edit is invalid; generation {generation} keeps running");
+                }
+            }
+        }
+        // Wait for the next save; editors write in bursts, so settle first.
+        match woken.recv() {
+            Ok(Wake::Edited) => {
+                std::thread::sleep(Duration::from_millis(200));
+                let mut stop = false;
+                while let Ok(w) = woken.try_recv() {
+                    stop |= matches!(w, Wake::Stop);
+                }
+                if stop {
+                    break;
+                }
+            }
+            Ok(Wake::Stop) | Err(_) => break,
+        }
+    }
+    if let Some(old) = current.take() {
+        old.retire();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the current deployment's counters in Prometheus text format at `/metrics`.
+fn serve_metrics(addr: &str, serving: Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>>) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("cannot serve metrics on {addr}"))?;
+    std::thread::Builder::new().name("metrics".to_owned()).spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let body = match serving.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                Some((metrics, plan)) => {
+                    let sinks: Vec<String> = plan.sinks.iter().map(|s| s.name.clone()).collect();
+                    metrics.prometheus(&plan.name, &sinks)
+                }
+                None => String::new(),
+            };
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    })?;
+    Ok(())
 }

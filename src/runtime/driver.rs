@@ -17,7 +17,7 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use super::metrics::Metrics;
-use super::sink::{attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, TapWriter};
+use super::sink::{attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, SlotOutput, TapWriter};
 use super::{RunError, RunOptions};
 use crate::planner::{InputRole, Plan};
 
@@ -132,6 +132,7 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
     let mut dead_handle = Some(dead_handle);
     let mut in_flight: VecDeque<(Time, Instant)> = VecDeque::new();
     let mut latencies = Vec::new();
+    let mut redeployed = false;
     while !metrics.stopping() {
         // Reference tables first (they hold the frontier at 0), then the input furthest behind.
         let Some(next) = owned
@@ -179,6 +180,9 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
             metrics.frontiers[next.index].store(frontier, Ordering::Relaxed);
         }
         let idle = status == ReadStatus::Idle;
+        if status != ReadStatus::More {
+            metrics.caught_up[next.index].store(true, Ordering::Relaxed);
+        }
 
         // The dead-letter input follows the slowest open input; it closes with the last one.
         let low = owned.iter().filter(|o| o.handle.is_some()).map(|o| o.frontier).min();
@@ -208,6 +212,17 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
                 in_flight.pop_front();
             }
             let caught_up = low.is_none_or(|low| !probe.less_than(&low));
+            if caught_up && !redeployed && leader && metrics.all_caught_up() {
+                // A redeployed dataflow has recomputed everything available: show the difference.
+                redeployed = true;
+                for (slot, _) in &slots {
+                    let mut slot = slot.borrow_mut();
+                    if let Err(e) = slot.end_catch_up() {
+                        slot.error.get_or_insert(e);
+                        metrics.request_stop();
+                    }
+                }
+            }
             if caught_up || Instant::now() >= deadline || metrics.stopping() {
                 break;
             }
@@ -225,12 +240,12 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
     let mut errors = Vec::new();
     for (slot, _) in slots {
         let mut slot = slot.borrow_mut();
-        if let Some(source) = slot.error.take() {
+        let result = match slot.error.take() {
+            Some(e) => Err(e),
+            None => slot.finish(),
+        };
+        if let Err(source) = result {
             errors.push(RunError::Connector { component: slot.name.clone(), source });
-        } else if let Some(writer) = slot.writer.as_mut() {
-            if let Err(source) = writer.finish() {
-                errors.push(RunError::Connector { component: slot.name.clone(), source });
-            }
         }
     }
     Ok(WorkerReport { errors })
@@ -240,27 +255,46 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
 /// stands for the dead-letter collection.
 #[allow(clippy::type_complexity)]
 fn open_sinks(plan: &Plan, options: &RunOptions, leader: bool) -> Result<Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, RunError> {
-    let mut slots = Vec::new();
-    let slot = |name: &str, key: Vec<usize>, writer, counter| Rc::new(RefCell::new(SinkSlot { name: name.to_owned(), key, writer, counter, error: None }));
+    let slot = |name: &str, key: Vec<usize>, output, counter| {
+        Rc::new(RefCell::new(SinkSlot { name: name.to_owned(), key, output, counter, error: None }))
+    };
     if let Some(tapped) = &options.tap {
         let schema = plan.collections[tapped].clone();
         let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
-        let writer: Option<Box<dyn shelfflow_connectors::SinkWriter>> = leader.then(|| Box::new(TapWriter::new(schema)) as _);
-        slots.push((slot(tapped, key, writer, None), Some(tapped.clone())));
-        return Ok(slots);
+        let output = leader.then(|| SlotOutput::Writer(Box::new(TapWriter::new(schema))));
+        return Ok(vec![(slot(tapped, key, output, None), Some(tapped.clone()))]);
     }
-    for (i, sink) in plan.sinks.iter().enumerate() {
-        let writer = match leader {
-            true => Some(sink.config.open(&sink.context).map_err(|source| RunError::Connector { component: sink.name.clone(), source })?),
-            false => None,
-        };
-        slots.push((slot(&sink.name, sink.context.key.clone(), writer, Some(i)), Some(sink.input.clone())));
-    }
-    let dead_writer: Option<Box<dyn shelfflow_connectors::SinkWriter>> = match leader {
-        true => Some(Box::new(DeadLetterWriter::create(&plan.dead_letter_path).map_err(|source| RunError::Connector { component: "dead_letter".to_owned(), source })?)),
-        false => None,
+    let mut outputs: Vec<(String, Vec<usize>, Option<usize>, Option<String>, String)> = plan
+        .sinks
+        .iter()
+        .enumerate()
+        .map(|(i, sink)| {
+            let signature = format!("{}|{:?}|{:?}", sink.config.describe(&sink.context), sink.context.schema.fields, sink.context.key);
+            (sink.name.clone(), sink.context.key.clone(), Some(i), Some(sink.input.clone()), signature)
+        })
+        .collect();
+    let dead_key: Vec<usize> = (0..dead_letter_schema().len()).collect();
+    outputs.push(("dead_letter".to_owned(), dead_key, None, None, plan.dead_letter_path.display().to_string()));
+    let open = |index: Option<usize>| -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
+        match index {
+            Some(i) => {
+                let sink = &plan.sinks[i];
+                sink.config.open(&sink.context).map_err(|source| RunError::Connector { component: sink.name.clone(), source })
+            }
+            None => Ok(Box::new(
+                DeadLetterWriter::create(&plan.dead_letter_path)
+                    .map_err(|source| RunError::Connector { component: "dead_letter".to_owned(), source })?,
+            )),
+        }
     };
-    let all_columns = (0..dead_letter_schema().len()).collect();
-    slots.push((slot("dead_letter", all_columns, dead_writer, None), None));
+    let mut slots = Vec::new();
+    for (name, key, counter, input, signature) in outputs {
+        let output = match (leader, &options.store) {
+            (false, _) => None,
+            (true, None) => Some(SlotOutput::Writer(open(counter)?)),
+            (true, Some(store)) => Some(store.attach(&name, &signature, || open(counter))?),
+        };
+        slots.push((slot(&name, key, output, counter), input));
+    }
     Ok(slots)
 }

@@ -17,6 +17,9 @@ pub struct Metrics {
     pub frontiers: Vec<AtomicU64>,
     /// Per sink: changes written.
     pub changes: Vec<AtomicU64>,
+    /// Per input: it has delivered everything available at least once (end of file, or the end
+    /// of what a followed file holds so far).
+    pub caught_up: Vec<AtomicBool>,
     /// Set to stop every worker (Ctrl-C, redeploy, write failure).
     pub stop: AtomicBool,
     /// Batch latencies in microseconds: from reading a batch to its results being committed.
@@ -32,6 +35,7 @@ impl Metrics {
             dead_letters: AtomicU64::new(0),
             frontiers: (0..inputs).map(|_| AtomicU64::new(0)).collect(),
             changes: (0..sinks).map(|_| AtomicU64::new(0)).collect(),
+            caught_up: (0..inputs).map(|_| AtomicBool::new(false)).collect(),
             stop: AtomicBool::new(false),
             latencies: Mutex::new(Vec::new()),
         }
@@ -40,6 +44,11 @@ impl Metrics {
     /// Adds written changes of sink `index`.
     pub fn add_changes(&self, index: usize, n: u64) {
         self.changes[index].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Whether every input has caught up with what is available.
+    pub fn all_caught_up(&self) -> bool {
+        self.caught_up.iter().all(|c| c.load(Ordering::Relaxed))
     }
 
     /// Asks every worker to stop.

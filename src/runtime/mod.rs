@@ -25,6 +25,46 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Print the changes of this collection instead of writing the sinks.
     pub tap: Option<String>,
+    /// Sinks that outlive this run (`--watch`): a redeploy writes only the difference.
+    pub store: Option<Arc<SinkStore>>,
+}
+
+/// The sinks of a `--watch` session, kept open across redeploys.
+#[derive(Default)]
+pub struct SinkStore {
+    sinks: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::Mutex<sink::StoredSink>>>>,
+}
+
+impl std::fmt::Debug for SinkStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SinkStore")
+    }
+}
+
+impl SinkStore {
+    /// The slot output of sink `name`: the kept writer when the sink is unchanged (the new run then
+    /// catches up silently and writes only the difference), otherwise a freshly opened one.
+    fn attach(
+        &self,
+        name: &str,
+        signature: &str,
+        open: impl FnOnce() -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError>,
+    ) -> Result<sink::SlotOutput, RunError> {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = sinks.get(name) {
+            if entry.lock().unwrap_or_else(|p| p.into_inner()).signature == signature {
+                let catch_up = Some(std::collections::BTreeMap::new());
+                return Ok(sink::SlotOutput::Stored { entry: entry.clone(), catch_up, last_time: 0 });
+            }
+        }
+        let entry = Arc::new(std::sync::Mutex::new(sink::StoredSink {
+            signature: signature.to_owned(),
+            writer: open()?,
+            state: std::collections::BTreeMap::new(),
+        }));
+        sinks.insert(name.to_owned(), entry.clone());
+        Ok(sink::SlotOutput::Stored { entry, catch_up: None, last_time: 0 })
+    }
 }
 
 /// A failure while running.

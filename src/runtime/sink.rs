@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use differential_dataflow::consolidation::consolidate;
 use shelfflow_connectors::file::DeadLetterFile;
@@ -27,12 +27,135 @@ pub struct SinkSlot {
     pub name: String,
     /// Key column positions.
     pub key: Vec<usize>,
-    /// The writer; `None` on workers other than 0.
-    pub writer: Option<Box<dyn SinkWriter>>,
+    /// Where changes go; `None` on workers other than 0.
+    pub output: Option<SlotOutput>,
     /// Index into the metrics' per-sink counters (`None` for internal outputs).
     pub counter: Option<usize>,
     /// The first write error, which stops the run.
     pub error: Option<ConnectorError>,
+}
+
+/// Where a slot's changes go.
+pub enum SlotOutput {
+    /// A writer owned by this run.
+    Writer(Box<dyn SinkWriter>),
+    /// A writer that outlives the run (`--watch`), with the state it has written so far.
+    /// While `catch_up` is set, a redeployed dataflow is recomputing: its changes build the new
+    /// state silently, and only the difference to the old state is written once it has caught up.
+    Stored { entry: Arc<Mutex<StoredSink>>, catch_up: Option<BTreeMap<Row, Row>>, last_time: Time },
+}
+
+/// A sink that survives redeploys: its writer and the rows it has written, by key.
+pub struct StoredSink {
+    /// Sink config, schema and key, to tell whether a redeploy kept the sink the same.
+    pub signature: String,
+    /// The open writer.
+    pub writer: Box<dyn SinkWriter>,
+    /// The current rows by key, as written.
+    pub state: BTreeMap<Row, Row>,
+}
+
+impl SinkSlot {
+    /// Delivers the changes of one closed time.
+    fn deliver(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        let key = &self.key;
+        match self.output.as_mut() {
+            None => Ok(()),
+            Some(SlotOutput::Writer(writer)) => writer.write(time, changes),
+            Some(SlotOutput::Stored { entry, catch_up, last_time }) => {
+                *last_time = time;
+                match catch_up {
+                    Some(state) => {
+                        apply(state, key, changes);
+                        Ok(())
+                    }
+                    None => {
+                        let mut entry = entry.lock().unwrap_or_else(|p| p.into_inner());
+                        entry.writer.write(time, changes)?;
+                        apply(&mut entry.state, key, changes);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends a redeploy's catch-up: writes the difference between the state the sink had and the
+    /// state the new dataflow computed, then continues live.
+    pub fn end_catch_up(&mut self) -> Result<(), ConnectorError> {
+        let Some(SlotOutput::Stored { entry, catch_up, last_time }) = self.output.as_mut() else { return Ok(()) };
+        let Some(new_state) = catch_up.take() else { return Ok(()) };
+        let mut guard = entry.lock().unwrap_or_else(|p| p.into_inner());
+        let StoredSink { writer, state, .. } = &mut *guard;
+        let changes = state_difference(state, &new_state);
+        if !changes.is_empty() {
+            writer.write(*last_time, &changes)?;
+        }
+        drop(changes);
+        *state = new_state;
+        Ok(())
+    }
+
+    /// Flushes at the end of a run.
+    pub fn finish(&mut self) -> Result<(), ConnectorError> {
+        self.end_catch_up()?;
+        match self.output.as_mut() {
+            None => Ok(()),
+            Some(SlotOutput::Writer(writer)) => writer.finish(),
+            Some(SlotOutput::Stored { entry, .. }) => entry.lock().unwrap_or_else(|p| p.into_inner()).writer.finish(),
+        }
+    }
+}
+
+/// Applies changes to a keyed state.
+fn apply(state: &mut BTreeMap<Row, Row>, key: &[usize], changes: &[Change<'_>]) {
+    for change in changes {
+        let k: Row = key.iter().map(|&c| change.row[c].clone()).collect();
+        match change.op {
+            ChangeOp::Upsert => {
+                state.insert(k, change.row.to_vec());
+            }
+            ChangeOp::Delete => {
+                state.remove(&k);
+            }
+        }
+    }
+}
+
+/// The changes that turn `old` into `new`, in key order.
+pub fn state_difference<'a>(old: &'a BTreeMap<Row, Row>, new: &'a BTreeMap<Row, Row>) -> Vec<Change<'a>> {
+    let mut changes = Vec::new();
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some((ka, ra)), Some((kb, rb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    changes.push(Change { op: ChangeOp::Delete, row: ra });
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changes.push(Change { op: ChangeOp::Upsert, row: rb });
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if ra != rb {
+                        changes.push(Change { op: ChangeOp::Upsert, row: rb });
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+            (Some((_, ra)), None) => {
+                changes.push(Change { op: ChangeOp::Delete, row: ra });
+                a.next();
+            }
+            (None, Some((_, rb))) => {
+                changes.push(Change { op: ChangeOp::Upsert, row: rb });
+                b.next();
+            }
+            (None, None) => return changes,
+        }
+    }
 }
 
 /// Attaches a sink to `coll`. All updates go to worker 0, which writes each closed time once.
@@ -69,12 +192,10 @@ pub fn attach<'s>(coll: Coll<'s>, slot: Rc<RefCell<SinkSlot>>, metrics: Arc<Metr
                         if let Some(counter) = slot.counter {
                             metrics.add_changes(counter, changes.len() as u64);
                         }
-                        if let Some(writer) = slot.writer.as_mut() {
-                            if let Err(e) = writer.write(time, &changes) {
-                                tracing::error!(sink = %slot.name, error = %e, "sink write failed; stopping");
-                                metrics.request_stop();
-                                slot.error = Some(e);
-                            }
+                        if let Err(e) = slot.deliver(time, &changes) {
+                            tracing::error!(sink = %slot.name, error = %e, "sink write failed; stopping");
+                            metrics.request_stop();
+                            slot.error = Some(e);
                         }
                     }
                 }
@@ -185,6 +306,19 @@ impl SinkWriter for TapWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_difference_upserts_changed_and_new_keys_and_deletes_gone_ones() {
+        let row = |k: &str, v: i64| vec![Value::str(k), Value::Int(v)];
+        let key = |k: &str| vec![Value::str(k)];
+        let old: BTreeMap<Row, Row> = [(key("A"), row("A", 1)), (key("B"), row("B", 2)), (key("C"), row("C", 3))].into();
+        let new: BTreeMap<Row, Row> = [(key("A"), row("A", 1)), (key("B"), row("B", 5)), (key("D"), row("D", 4))].into();
+        let changes: Vec<(ChangeOp, Row)> = state_difference(&old, &new).iter().map(|c| (c.op, c.row.to_vec())).collect();
+        assert_eq!(
+            changes,
+            vec![(ChangeOp::Upsert, row("B", 5)), (ChangeOp::Delete, row("C", 3)), (ChangeOp::Upsert, row("D", 4))]
+        );
+    }
 
     #[test]
     fn one_change_per_key_updates_win_over_removals() {

@@ -88,6 +88,8 @@ struct RecordSeed<'a> {
 
 impl RecordSeed<'_> {
     /// Stores the typed value of a field in the row, or why it does not fit.
+    // Inlined into every visitor method, so a value is built and moved into the row without
+    // passing through an out-of-line call (a measurable share of the decode time otherwise).
     #[inline(always)]
     fn set(&mut self, column: usize, cell: Result<Value, Found>) {
         let field = &self.fields[column];
