@@ -212,8 +212,9 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
                 in_flight.pop_front();
             }
             let caught_up = low.is_none_or(|low| !probe.less_than(&low));
-            if caught_up && !redeployed && leader && metrics.all_caught_up() {
-                // A redeployed dataflow has recomputed everything available: show the difference.
+            if low.is_some() && caught_up && !redeployed && leader && metrics.all_caught_up() {
+                // A redeployed dataflow that follows its inputs has recomputed everything available
+                // so far: show the difference. (A finite run does this when it finishes.)
                 redeployed = true;
                 for (slot, _) in &slots {
                     let mut slot = slot.borrow_mut();
