@@ -59,6 +59,9 @@ enum Command {
         /// With --watch: serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
         #[arg(long, value_name = "ADDR")]
         metrics: Option<String>,
+        /// Also write the run summary as JSON to this file (for scripts and benchmarks).
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
     },
     /// Print the operator graph.
     Graph {
@@ -124,7 +127,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(if invalid { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
         }
-        Command::Run { file, overrides, workers, watch, metrics } => {
+        Command::Run { file, overrides, workers, watch, metrics, summary_json } => {
             let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
             if watch {
                 return watch::run_watching(&file, &overrides, options, metrics.as_deref());
@@ -139,6 +142,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = run_plan(plan, options)?;
             if !quiet {
                 eprintln!("{summary}");
+            }
+            if let Some(path) = summary_json {
+                std::fs::write(&path, summary.to_json().to_string()).with_context(|| format!("cannot write {}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -165,6 +171,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("error: unknown collection `{collection}`\n  hint: collections: {}", names.join(", "));
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
+            let mut plan = plan;
+            plan.retain_read_outputs(Some(&collection));
             let summary = run_plan(Arc::new(plan), runtime::RunOptions { workers, quiet, tap: Some(collection), store: None })?;
             if !quiet {
                 eprintln!("{summary}");

@@ -218,6 +218,10 @@ pub trait PlannedOperator: fmt::Debug + Send + Sync {
     /// Output collections, main first.
     fn outputs(&self) -> Vec<Output>;
 
+    /// Told which outputs anything reads (sinks, other operators, a tap), so an operator may skip
+    /// computing the others. Their collections must still be returned by `build` (empty is fine).
+    fn retain_outputs(&mut self, _needed: &[bool]) {}
+
     /// Builds the dataflow; `inputs` are `(collection name, collection)` in `inputs()` order.
     /// Returns one collection per entry of `outputs()`.
     fn build<'s>(

@@ -93,6 +93,21 @@ pub struct SinkPlan {
     pub context: SinkContext,
 }
 
+impl Plan {
+    /// Tells operators which of their outputs are read (by an operator, a sink, or `keep`, e.g.
+    /// a tapped collection), so unread outputs are not computed.
+    pub fn retain_read_outputs(&mut self, keep: Option<&str>) {
+        let mut read: std::collections::HashSet<&str> = self.sinks.iter().map(|s| s.input.as_str()).collect();
+        read.extend(self.operators.iter().flat_map(|o| o.inputs.iter().map(String::as_str)));
+        read.extend(keep);
+        let read: std::collections::HashSet<String> = read.into_iter().map(str::to_owned).collect();
+        for op in &mut self.operators {
+            let needed: Vec<bool> = op.outputs.iter().map(|o| read.contains(o)).collect();
+            op.planned.retain_outputs(&needed);
+        }
+    }
+}
+
 // Plans are shared by every worker thread.
 const _: fn() = || {
     fn shared<T: Send + Sync>() {}

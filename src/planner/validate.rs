@@ -52,7 +52,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         return Err(Diagnostics(v.errors).sorted());
     }
     let dead_letter_path = spec.dead_letter.path.clone().unwrap_or_else(|| output_dir.join("dead_letter.jsonl"));
-    Ok(Plan {
+    let mut plan = Plan {
         name,
         file: doc.file.clone(),
         definition_hash: doc.definition_hash(),
@@ -63,7 +63,9 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         operators,
         sinks,
         collections,
-    })
+    };
+    plan.retain_read_outputs(None);
+    Ok(plan)
 }
 
 struct Validator<'a> {

@@ -102,6 +102,20 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The summary as JSON, for scripts.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "events_in": self.events_in,
+            "table_rows": self.table_rows,
+            "dead_letters": self.dead_letters,
+            "changes": self.changes.iter().map(|(sink, n)| serde_json::json!({"sink": sink, "changes": n})).collect::<Vec<_>>(),
+            "elapsed_seconds": self.elapsed.as_secs_f64(),
+            "events_per_second": self.events_per_second(),
+            "batch_latency_p50_ms": self.latency.map(|(p50, _)| f64::from(p50) / 1e3),
+            "batch_latency_p99_ms": self.latency.map(|(_, p99)| f64::from(p99) / 1e3),
+        })
+    }
+
     /// Source events per second of wall time.
     pub fn events_per_second(&self) -> f64 {
         self.events_in as f64 / self.elapsed.as_secs_f64().max(1e-9)

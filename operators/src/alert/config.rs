@@ -103,6 +103,7 @@ impl OperatorConfig for AlertConfig {
         let key_positions: Vec<usize> = (2..2 + key.len()).collect();
         Ok(Box::new(PlannedAlert {
             rules: AlertRules { name: name.to_owned(), key, rest, when, clear_when }.into(),
+            active_needed: true,
             active: Schema { fields: active, event_time: None, key: Some(key_positions), constant: false },
             history: Schema { fields: history, event_time: None, key: Some(vec![0]), constant: false },
         }))

@@ -36,6 +36,15 @@ impl AlertRules {
         self.key.iter().map(|&c| row[c].clone()).collect()
     }
 
+    /// A hash of the key of `row`, to route and group updates.
+    fn key_hash(&self, row: &[Value]) -> u64 {
+        let mut h = FxHasher::default();
+        for &c in &self.key {
+            row[c].hash(&mut h);
+        }
+        h.finish()
+    }
+
     /// The key of `row` for lookups, borrowed when it is a single column.
     fn key_slice<'r>(&self, row: &'r [Value]) -> std::borrow::Cow<'r, [Value]> {
         match self.key.as_slice() {
@@ -68,6 +77,12 @@ impl AlertRules {
         let mut row = self.header(id, key, opened_at);
         row.extend(self.rest.iter().map(|&c| input[c].clone()));
         row
+    }
+
+    /// Whether an active row already shows the values of `input`.
+    fn shows(&self, active: &[Value], input: &[Value]) -> bool {
+        let values = &active[4 + self.key.len()..];
+        values.len() == self.rest.len() && self.rest.iter().zip(values).all(|(&c, v)| input[c] == *v)
     }
 
     fn history_row(&self, id: &Value, key: &[Value], opened_at: Time, resolved_at: Option<Time>) -> Row {
@@ -110,8 +125,6 @@ fn current_row(rows: &[(Row, Diff)]) -> Option<&Row> {
 struct OpenAlert {
     id: Value,
     opened_at: Time,
-    /// The input row the active row was built from.
-    input: Row,
     active: Row,
 }
 
@@ -122,19 +135,16 @@ struct OpenAlert {
 /// row is gone), and otherwise its row follows the input's current values. The active collection
 /// retracts an alert's row when it resolves; the history keeps one row per alert and fills in
 /// `resolved_at`. Keys are spread over workers by hash; each worker keeps only its keys' state.
-pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, Coll<'s>) {
+///
+/// With `active_needed` false the active collection stays empty and costs nothing: only openings
+/// and resolutions are computed.
+pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>, active_needed: bool) -> (Coll<'s>, Coll<'s>) {
     let route = rules.clone();
-    let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| {
-        let mut h = FxHasher::default();
-        for &c in &route.key {
-            row[c].hash(&mut h);
-        }
-        h.finish()
-    });
+    let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| route.key_hash(row));
     type Tagged = (Result<Row, Row>, Time, Diff);
     let both = input.inner.unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(exchange, "Alert", move |_, _| {
         // Updates not yet closed, and one capability at the earliest of their times.
-        let mut pending: Vec<(Time, Row, Diff)> = Vec::new();
+        let mut pending: Vec<(Time, u64, Row, Diff)> = Vec::new();
         let mut capability: Option<Capability<Time>> = None;
         let mut keys: FxHashMap<Row, KeyState> = FxHashMap::default();
         move |(input, frontier), output| {
@@ -142,15 +152,16 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
                 if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
                     capability = Some(cap.retain(0));
                 }
-                pending.extend(data.drain(..).map(|(row, time, diff)| (time, row, diff)));
+                pending.extend(data.drain(..).map(|(row, time, diff)| (time, rules.key_hash(&row), row, diff)));
             });
             let Some(held) = capability.as_ref() else { return };
-            // Closed times in order; within a time, one key's updates next to each other.
+            // Closed times in order; within a time, one key's updates next to each other (by key
+            // hash, then by key where hashes collide).
             let key = &rules.key;
-            pending.sort_by(|(t1, r1, _), (t2, r2, _)| {
-                t1.cmp(t2).then_with(|| key.iter().map(|&c| r1[c].cmp(&r2[c])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal))
+            pending.sort_unstable_by(|(t1, h1, r1, _), (t2, h2, r2, _)| {
+                (t1, h1).cmp(&(t2, h2)).then_with(|| key.iter().map(|&c| r1[c].cmp(&r2[c])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal))
             });
-            let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
+            let ready = pending.partition_point(|(time, _, _, _)| !frontier.less_equal(time));
             if ready == 0 {
                 return;
             }
@@ -158,7 +169,7 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
             let mut updates = std::mem::replace(&mut pending, later).into_iter().peekable();
             // Every record carries its own time; the held capability is at or before all of them.
             let mut session = output.session(held);
-            while let Some((time, row, diff)) = updates.next() {
+            while let Some((time, hash, row, diff)) = updates.next() {
                 let state = match keys.get_mut(rules.key_slice(&row).as_ref()) {
                     Some(state) => state,
                     None => {
@@ -166,8 +177,8 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
                         keys.entry(key.clone()).or_insert_with(|| KeyState { key, ..KeyState::default() })
                     }
                 };
-                while let Some((_, other, d)) =
-                    updates.next_if(|(t, other, _)| *t == time && rules.key.iter().all(|&c| other[c] == row[c]))
+                while let Some((_, _, other, d)) = updates
+                    .next_if(|(t, h, other, _)| *t == time && *h == hash && rules.key.iter().all(|&c| other[c] == row[c]))
                 {
                     state.apply(other, d);
                 }
@@ -178,9 +189,11 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
                     (None, Some(current)) if rules.when.eval_bool(current) => {
                         let id = rules.alert_id(key, time);
                         let active = rules.active_row(&id, key, time, current);
-                        session.give((Ok::<Row, Row>(active.clone()), time, 1));
+                        if active_needed {
+                            session.give((Ok::<Row, Row>(active.clone()), time, 1));
+                        }
                         session.give((Err(rules.history_row(&id, key, time, None)), time, 1));
-                        state.open = Some(OpenAlert { id, opened_at: time, input: current.clone(), active });
+                        state.open = Some(OpenAlert { id, opened_at: time, active });
                     }
                     (None, _) => {}
                     (Some(open), current) => {
@@ -190,17 +203,18 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
                             (Some(r), None) => !rules.when.eval_bool(r),
                         };
                         if clears {
-                            session.give((Ok(open.active.clone()), time, -1));
+                            if active_needed {
+                                session.give((Ok(open.active.clone()), time, -1));
+                            }
                             let opened = rules.history_row(&open.id, key, open.opened_at, None);
                             let resolved = rules.history_row(&open.id, key, open.opened_at, Some(time));
                             session.give((Err(opened), time, -1));
                             session.give((Err(resolved), time, 1));
                             state.open = None;
-                        } else if let Some(current) = current.filter(|c| **c != open.input) {
+                        } else if let Some(current) = current.filter(|c| active_needed && !rules.shows(&open.active, c)) {
                             let active = rules.active_row(&open.id, key, open.opened_at, current);
                             session.give((Ok(std::mem::replace(&mut open.active, active.clone())), time, -1));
                             session.give((Ok(active), time, 1));
-                            open.input = current.clone();
                         }
                     }
                 }
@@ -211,7 +225,7 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
             }
             drop(session);
             capability = match pending.first() {
-                Some((time, _, _)) => {
+                Some((time, _, _, _)) => {
                     let mut cap = capability.take().expect("held while updates are pending");
                     cap.downgrade(time);
                     Some(cap)
@@ -232,6 +246,8 @@ pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>) -> (Coll<'s>, C
 #[derive(Debug)]
 pub(crate) struct PlannedAlert {
     pub(crate) rules: Arc<AlertRules>,
+    /// Whether anything reads the active alerts.
+    pub(crate) active_needed: bool,
     pub(crate) active: Schema,
     pub(crate) history: Schema,
 }
@@ -244,8 +260,12 @@ impl PlannedOperator for PlannedAlert {
         ]
     }
 
+    fn retain_outputs(&mut self, needed: &[bool]) {
+        self.active_needed = needed[0];
+    }
+
     fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
-        let (active, history) = track_alerts(inputs[0].1.clone(), self.rules.clone());
+        let (active, history) = track_alerts(inputs[0].1.clone(), self.rules.clone(), self.active_needed);
         vec![active, history]
     }
 }
