@@ -57,7 +57,7 @@ enum Command {
         #[arg(long)]
         watch: bool,
         /// With --watch: serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", requires = "watch")]
         metrics: Option<String>,
         /// Also write the run summary as JSON to this file (for scripts and benchmarks).
         #[arg(long, value_name = "FILE")]

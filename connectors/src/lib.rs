@@ -158,7 +158,9 @@ pub struct SinkContext {
     pub sink: String,
     /// Schema of the rows.
     pub schema: Schema,
-    /// Key column positions: at most one row per key at any time.
+    /// Key column positions: at most one row per key at any time. Empty for a collection of at
+    /// most one row (an aggregate without `group_by`); a collection without a natural key is keyed
+    /// by all its columns.
     pub key: Vec<usize>,
     /// Default directory for outputs whose path is not given.
     pub output_dir: PathBuf,
@@ -205,7 +207,7 @@ pub enum ErrorDomain {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -272,7 +272,7 @@ pub fn format_date(days: Days) -> String {
     }
 }
 
-/// Formats an interval as humantime-like text (`1h 30m`, `250ms`).
+/// Formats an interval as Rust's duration text (`5400s`, `250ms`).
 pub fn format_interval(micros: i64) -> String {
     let sign = if micros < 0 { "-" } else { "" };
     let d = std::time::Duration::from_micros(micros.unsigned_abs());

@@ -187,7 +187,7 @@ impl Validator<'_> {
                 &path,
                 ConfigError::new(
                     "event_time",
-                    format!("type mismatch: event time needs a timestamp column, found `{}` of type {}", common.event_time, schema.fields[i].ty),
+                    format!("type mismatch: event time needs a timestamp or date column, found `{}` of type {}", common.event_time, schema.fields[i].ty),
                 ),
             ),
             None if common.schema.contains_key(&common.event_time) => {}
@@ -242,7 +242,7 @@ impl Validator<'_> {
             }
         }
 
-        let order = self.order(&parsed, collections);
+        let order = self.order(&parsed, spec, collections);
         let mut plans = Vec::new();
         for index in order {
             let (name, kind, config) = &parsed[index];
@@ -278,7 +278,7 @@ impl Validator<'_> {
     /// Checks that every input exists and that there is no cycle; returns the operators in
     /// dependency order (those in a cycle are left out; those reading an unknown input are
     /// planned no further, as their schema is unknown).
-    fn order(&mut self, parsed: &Parsed, collections: &IndexMap<String, Schema>) -> Vec<usize> {
+    fn order(&mut self, parsed: &Parsed, spec: &PipelineSpec, collections: &IndexMap<String, Schema>) -> Vec<usize> {
         let by_name: HashMap<&str, usize> = parsed.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
         let mut deps: Vec<Vec<usize>> = vec![Vec::new(); parsed.len()];
         for (i, (name, _, config)) in parsed.iter().enumerate() {
@@ -287,6 +287,13 @@ impl Validator<'_> {
                 if let Some(&j) = by_name.get(producer) {
                     deps[i].push(j);
                 } else if !collections.contains_key(&r.name) {
+                    // A source, table or operator that failed validation has been reported.
+                    let defined = spec.sources.contains_key(producer)
+                        || spec.tables.contains_key(producer)
+                        || spec.operators.contains_key(producer);
+                    if defined {
+                        continue;
+                    }
                     let mut known: Vec<&str> = collections.keys().map(String::as_str).collect();
                     known.extend(parsed.iter().map(|(n, _, _)| n.as_str()));
                     let hint = match closest(&r.name, known.iter().copied()) {

@@ -47,14 +47,32 @@ enum Fed {
     Failed(ConnectorError),
 }
 
-/// Starts the thread that reads and decodes one input.
-fn spawn_reader(name: &str, mut reader: Box<dyn SourceReader>, mut clock: EventClock, metrics: Arc<Metrics>) -> Result<mpsc::Receiver<Fed>, RunError> {
+/// Starts the thread that reads and decodes one input. For a table (`unique_key` given), a row
+/// whose key was already read is a dead letter: a table has one row per key.
+fn spawn_reader(name: &str, mut reader: Box<dyn SourceReader>, mut clock: EventClock, unique_key: Option<Vec<usize>>, metrics: Arc<Metrics>) -> Result<mpsc::Receiver<Fed>, RunError> {
     let (send, feed) = mpsc::sync_channel(FEED_DEPTH);
+    let table = name.to_owned();
+    let mut seen: std::collections::HashSet<Row> = std::collections::HashSet::new();
+    let mut rows_read = 0usize;
     std::thread::Builder::new()
         .name(format!("read:{name}"))
         .spawn(move || loop {
             let mut batch = SourceBatch::default();
-            let fed = match reader.read(BATCH, &mut clock, &mut batch) {
+            let result = reader.read(BATCH, &mut clock, &mut batch);
+            if let (Some(key), Ok(_)) = (&unique_key, &result) {
+                let rows = std::mem::take(&mut batch.rows);
+                for (row, time) in rows {
+                    rows_read += 1;
+                    if seen.insert(key.iter().map(|&c| row[c].clone()).collect()) {
+                        batch.rows.push((row, time));
+                    } else {
+                        let raw = serde_json::Value::Array(row.iter().map(shelfflow_operators::Value::to_json).collect()).to_string();
+                        let position = format!("{table}: row {rows_read}");
+                        batch.dead.push(shelfflow_connectors::DeadLetter { position, reason: "duplicate key in table".to_owned(), raw, time });
+                    }
+                }
+            }
+            let fed = match result {
                 Ok(status) => Fed::Batch { batch, status, frontier: clock.frontier(), read_at: Instant::now() },
                 Err(e) => Fed::Failed(e),
             };
@@ -120,7 +138,8 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         let input = &plan.inputs[i];
         let reader = input.config.open(&input.schema).map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
-        let feed = spawn_reader(&input.name, reader, clock, metrics.clone())?;
+        let unique_key = (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
+        let feed = spawn_reader(&input.name, reader, clock, unique_key, metrics.clone())?;
         owned.push(Owned { index: i, name: input.name.clone(), role: input.role, handle: Some(handle), feed, frontier: 0 });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
@@ -134,11 +153,12 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
     let mut latencies = Vec::new();
     let mut redeployed = false;
     while !metrics.stopping() {
-        // Reference tables first (they hold the frontier at 0), then the input furthest behind.
+        // Reference tables first until they have loaded (they hold the frontier at 0), then the
+        // input furthest behind.
         let Some(next) = owned
             .iter_mut()
             .filter(|o| o.handle.is_some())
-            .min_by_key(|o| (o.role == InputRole::Source, o.frontier))
+            .min_by_key(|o| (o.role == InputRole::Source || metrics.caught_up[o.index].load(Ordering::Relaxed), o.frontier))
         else {
             break;
         };
@@ -256,26 +276,27 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
 /// stands for the dead-letter collection.
 #[allow(clippy::type_complexity)]
 fn open_sinks(plan: &Plan, options: &RunOptions, leader: bool) -> Result<Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, RunError> {
-    let slot = |name: &str, key: Vec<usize>, output, counter| {
-        Rc::new(RefCell::new(SinkSlot { name: name.to_owned(), key, output, counter, error: None }))
-    };
+    let slot = |name: &str, key: Vec<usize>, width: usize, output, counter| Rc::new(RefCell::new(SinkSlot::new(name, key, width, output, counter)));
     if let Some(tapped) = &options.tap {
         let schema = plan.collections[tapped].clone();
         let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
+        let width = schema.len();
         let output = leader.then(|| SlotOutput::Writer(Box::new(TapWriter::new(schema))));
-        return Ok(vec![(slot(tapped, key, output, None), Some(tapped.clone()))]);
+        return Ok(vec![(slot(tapped, key, width, output, None), Some(tapped.clone()))]);
     }
-    let mut outputs: Vec<(String, Vec<usize>, Option<usize>, Option<String>, String)> = plan
+    let mut outputs: Vec<(String, Vec<usize>, usize, Option<usize>, Option<String>, String)> = plan
         .sinks
         .iter()
         .enumerate()
         .map(|(i, sink)| {
             let signature = format!("{}|{:?}|{:?}", sink.config.describe(&sink.context), sink.context.schema.fields, sink.context.key);
-            (sink.name.clone(), sink.context.key.clone(), Some(i), Some(sink.input.clone()), signature)
+            let width = sink.context.schema.len();
+            (sink.name.clone(), sink.context.key.clone(), width, Some(i), Some(sink.input.clone()), signature)
         })
         .collect();
     let dead_key: Vec<usize> = (0..dead_letter_schema().len()).collect();
-    outputs.push(("dead_letter".to_owned(), dead_key, None, None, plan.dead_letter_path.display().to_string()));
+    let width = dead_key.len();
+    outputs.push(("dead_letter".to_owned(), dead_key, width, None, None, plan.dead_letter_path.display().to_string()));
     let open = |index: Option<usize>| -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
         match index {
             Some(i) => {
@@ -289,13 +310,13 @@ fn open_sinks(plan: &Plan, options: &RunOptions, leader: bool) -> Result<Vec<(Rc
         }
     };
     let mut slots = Vec::new();
-    for (name, key, counter, input, signature) in outputs {
+    for (name, key, width, counter, input, signature) in outputs {
         let output = match (leader, &options.store) {
             (false, _) => None,
             (true, None) => Some(SlotOutput::Writer(open(counter)?)),
             (true, Some(store)) => Some(store.attach(&name, &signature, || open(counter))?),
         };
-        slots.push((slot(&name, key, output, counter), input));
+        slots.push((slot(&name, key, width, output, counter), input));
     }
     Ok(slots)
 }

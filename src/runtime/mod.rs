@@ -71,7 +71,7 @@ impl SinkStore {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A source or sink failed.
-    #[error("{component}: {source}")]
+    #[error("{component}")]
     Connector {
         /// The source or sink name.
         component: String,

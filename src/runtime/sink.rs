@@ -3,7 +3,7 @@
 //! and handed to the sink's writer as one batch per timestamp.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +33,38 @@ pub struct SinkSlot {
     pub counter: Option<usize>,
     /// The first write error, which stops the run.
     pub error: Option<ConnectorError>,
+    /// For collections keyed by all their columns (no natural key), how many copies of each row
+    /// exist: a row is written when its count becomes positive and deleted when it drops to 0.
+    pub copies: Option<HashMap<Row, Diff>>,
+}
+
+impl SinkSlot {
+    /// A slot for a collection of `width` columns keyed by `key`.
+    pub fn new(name: &str, key: Vec<usize>, width: usize, output: Option<SlotOutput>, counter: Option<usize>) -> SinkSlot {
+        let copies = (key.len() == width && width > 0).then(HashMap::new);
+        SinkSlot { name: name.to_owned(), key, output, counter, error: None, copies }
+    }
+
+    /// Turns multiplicity changes into presence changes for collections keyed by all columns.
+    fn presence(&mut self, updates: Vec<(Row, Diff)>) -> Vec<(Row, Diff)> {
+        let Some(copies) = self.copies.as_mut() else { return updates };
+        let mut presence = Vec::with_capacity(updates.len());
+        for (row, diff) in updates {
+            let before = copies.get(&row).copied().unwrap_or(0);
+            let after = before + diff;
+            match (before > 0, after > 0) {
+                (false, true) => presence.push((row.clone(), 1)),
+                (true, false) => presence.push((row.clone(), -1)),
+                _ => {}
+            }
+            if after == 0 {
+                copies.remove(&row);
+            } else {
+                copies.insert(row, after);
+            }
+        }
+        presence
+    }
 }
 
 /// Where a slot's changes go.
@@ -184,6 +216,7 @@ pub fn attach<'s>(coll: Coll<'s>, slot: Rc<RefCell<SinkSlot>>, metrics: Arc<Metr
                         if slot.error.is_some() {
                             continue;
                         }
+                        let updates = slot.presence(updates);
                         let key = slot.key.clone();
                         let changes = changes_by_key(&updates, &key);
                         if changes.is_empty() {
@@ -258,9 +291,15 @@ impl DeadLetterWriter {
 impl SinkWriter for DeadLetterWriter {
     fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
         let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        for change in changes.iter().filter(|c| c.op == ChangeOp::Upsert) {
-            let letter = DeadLetter { position: text(&change.row[1]), reason: text(&change.row[2]), raw: text(&change.row[3]), time };
-            self.file.write(&text(&change.row[0]), std::slice::from_ref(&letter))?;
+        let mut letters: Vec<(String, DeadLetter)> = changes
+            .iter()
+            .filter(|c| c.op == ChangeOp::Upsert)
+            .map(|c| (text(&c.row[0]), DeadLetter { position: text(&c.row[1]), reason: text(&c.row[2]), raw: text(&c.row[3]), time }))
+            .collect();
+        // In file order: `events.jsonl:9` before `events.jsonl:10`.
+        letters.sort_by(|(a, x), (b, y)| (a, position_order(&x.position)).cmp(&(b, position_order(&y.position))));
+        for (source, letter) in letters {
+            self.file.write(&source, std::slice::from_ref(&letter))?;
         }
         Ok(())
     }
@@ -268,6 +307,13 @@ impl SinkWriter for DeadLetterWriter {
     fn finish(&mut self) -> Result<(), ConnectorError> {
         self.file.finish()
     }
+}
+
+/// Orders positions like `file:12` or `table: row 12` by their text and then their number.
+fn position_order(position: &str) -> (&str, u64) {
+    let split = position.rfind(|c: char| !c.is_ascii_digit()).map_or(0, |i| i + 1);
+    let (text, number) = position.split_at(split);
+    (text, number.parse().unwrap_or(0))
 }
 
 /// `shelfflow tap`: prints every change of one collection as it is committed.

@@ -163,7 +163,9 @@ fn last_segment(path: &str) -> &str {
 pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> (String, Vec<(String, Position)>) {
     let mut out = String::with_capacity(raw.len());
     let mut missing = Vec::new();
-    for (line_no, line) in raw.split_inclusive('\n').enumerate() {
+    for (line_no, full_line) in raw.split_inclusive('\n').enumerate() {
+        // Comments are copied as they are.
+        let (line, comment) = full_line.split_at(comment_start(full_line));
         let mut rest = line;
         while let Some(at) = rest.find('$') {
             out.push_str(&rest[..at]);
@@ -199,8 +201,26 @@ pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> (Strin
             }
         }
         out.push_str(rest);
+        out.push_str(comment);
     }
     (out, missing)
+}
+
+/// Where a YAML comment starts on a line (a `#` at the start or after whitespace, outside quotes),
+/// or the line's length.
+fn comment_start(line: &str) -> usize {
+    let mut quote = None;
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') if previous.is_whitespace() => return i,
+            _ => {}
+        }
+        previous = c;
+    }
+    line.len()
 }
 
 fn apply_override(root: &mut Value, o: &Override) -> Result<(), String> {
@@ -228,8 +248,8 @@ mod tests {
     #[test]
     fn interpolates_with_defaults_and_escapes() {
         let lookup = |n: &str| (n == "HOME_DIR").then(|| "/home/x".to_owned());
-        let (text, missing) = interpolate("a: ${HOME_DIR}/d\nb: ${NOPE:-5}\nc: $${LIT}\nd: ${GONE}\n", lookup);
-        assert_eq!(text, "a: /home/x/d\nb: 5\nc: ${LIT}\nd: \n");
+        let (text, missing) = interpolate("a: ${HOME_DIR}/d\nb: ${NOPE:-5}\nc: $${LIT}\nd: ${GONE}\n# ${IN_COMMENT}\ne: '#${HOME_DIR}' # ${X}\n", lookup);
+        assert_eq!(text, "a: /home/x/d\nb: 5\nc: ${LIT}\nd: \n# ${IN_COMMENT}\ne: '#/home/x' # ${X}\n");
         assert_eq!(missing, vec![("GONE".to_owned(), Position { line: 4, column: 4 })]);
     }
 

@@ -18,5 +18,5 @@ mod tests;
 pub use config::{FileSinkConfig, FileSourceConfig, Format, SINK, SOURCE};
 pub use dead_letter::DeadLetterFile;
 pub use sink::{ChangelogWriter, SnapshotWriter, TableFormat};
-pub use snapshot::{key_columns, Snapshot};
+pub use snapshot::Snapshot;
 pub use source::{JsonlReader, TableReader};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::{CsvWriter, ParquetWriter, SerWriter};
 
 use super::config::Format;
-use super::snapshot::{key_columns, Snapshot};
+use super::snapshot::Snapshot;
 use crate::decode::{format_time, frame_from_rows, JsonObjects, TimestampColumns};
 use crate::{Change, ChangeOp, ConnectorError, Schema, SinkContext, SinkWriter, Time};
 
@@ -51,7 +51,7 @@ impl ChangelogWriter {
     /// Creates the changelog file of the collection `ctx` describes.
     pub fn create(path: PathBuf, ctx: &SinkContext) -> Result<ChangelogWriter, ConnectorError> {
         let out = BufWriter::new(create_file(&path)?);
-        let keys = JsonObjects::of(&ctx.schema, &key_columns(ctx));
+        let keys = JsonObjects::of(&ctx.schema, &ctx.key);
         Ok(ChangelogWriter {
             path,
             out,

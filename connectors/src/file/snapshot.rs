@@ -7,16 +7,6 @@ use shelfflow_operators::{Row, Value};
 
 use crate::{Change, ChangeOp, SinkContext};
 
-/// The columns that identify a row of a sink's collection: its key, or the whole row when it has
-/// none (the collection is then a set).
-pub fn key_columns(ctx: &SinkContext) -> Vec<usize> {
-    if ctx.key.is_empty() {
-        (0..ctx.schema.len()).collect()
-    } else {
-        ctx.key.clone()
-    }
-}
-
 /// The current row of every key, in key order.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -28,7 +18,7 @@ impl Snapshot {
     /// An empty state of the collection `ctx` describes.
     pub fn new(ctx: &SinkContext) -> Snapshot {
         Snapshot {
-            key: key_columns(ctx),
+            key: ctx.key.clone(),
             rows: BTreeMap::new(),
         }
     }

@@ -26,7 +26,11 @@ pub fn join_rows<'s>(
     kind: JoinKind,
 ) -> Coll<'s> {
     let keep = right_keep.clone();
-    let matched = left_arranged.join_core(right_arranged.clone(), move |_key, l: &Row, r: &Row| {
+    // As in SQL, a NULL key matches nothing (not even another NULL).
+    let matched = left_arranged.join_core(right_arranged.clone(), move |key: &Row, l: &Row, r: &Row| {
+        if key.iter().any(Value::is_null) {
+            return None;
+        }
         let mut out = Row::with_capacity(l.len() + keep.len());
         out.extend(l.iter().cloned());
         out.extend(keep.iter().map(|&c| r[c].clone()));
@@ -35,7 +39,10 @@ pub fn join_rows<'s>(
     match kind {
         JoinKind::Inner => matched,
         JoinKind::Left => {
-            let right_keys = right_arranged.as_collection(|k: &Row, _| k.clone()).distinct();
+            let right_keys = right_arranged
+                .as_collection(|k: &Row, _| k.clone())
+                .filter(|k: &Row| !k.iter().any(Value::is_null))
+                .distinct();
             let width = right_keep.len();
             let unmatched = left
                 .clone()
@@ -90,7 +97,8 @@ pub fn lookup_join<'s>(
                     let emit = |row: &Row, time: Time, diff: Diff, out: &mut Vec<(Row, Time, Diff)>, key: &mut Row| {
                         key.clear();
                         key.extend(left_key.iter().map(|&c| row[c].clone()));
-                        match index.get(key.as_slice()) {
+                        let found = if key.iter().any(Value::is_null) { None } else { index.get(key.as_slice()) };
+                        match found {
                             Some(matches) if !matches.is_empty() => {
                                 for (r, count) in matches {
                                     let mut joined = Row::with_capacity(row.len() + right_keep.len());

@@ -104,3 +104,19 @@ fn lookup_join_against_a_constant_table_equals_the_arranged_join() {
     assert_eq!(actual, expected);
     assert!(!expected.is_empty());
 }
+
+#[test]
+fn null_keys_match_nothing_in_both_join_strategies() {
+    let left = vec![(vec![Value::Null, i(1)], 1, 1), (vec![s("A"), i(2)], 1, 1)];
+    let right = vec![(vec![Value::Null, i(9)], 0, 1), (vec![s("A"), i(10)], 0, 1)];
+    for constant in [false, true] {
+        let mut table = shelves();
+        table.constant = constant;
+        let inner = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), table.clone()]).unwrap();
+        let out = run_planned(inner, vec![left.clone(), right.clone()]).remove(0);
+        assert_eq!(state_at(&out, 1), vec![vec![s("A"), i(2), i(10)]], "constant table: {constant}");
+        let outer = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), table]).unwrap();
+        let out = run_planned(outer, vec![left.clone(), right.clone()]).remove(0);
+        assert_eq!(state_at(&out, 1), vec![vec![Value::Null, i(1), Value::Null], vec![s("A"), i(2), i(10)]]);
+    }
+}
