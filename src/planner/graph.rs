@@ -14,19 +14,36 @@ fn columns(plan: &Plan, name: &str) -> String {
 /// One line per node, inputs first, with each collection's columns.
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "pipeline {} (tick {}µs)", plan.name, plan.tick);
+    let tick = humantime::format_duration(std::time::Duration::from_micros(plan.tick));
+    let _ = writeln!(
+        out,
+        "pipeline {} ({}, definition {}, tick {tick}, dead letters to {})",
+        plan.name,
+        plan.file.display(),
+        plan.definition_hash,
+        plan.dead_letter_path.display()
+    );
+    let describe = |out: &mut String, description: &Option<String>| {
+        if let Some(d) = description {
+            let _ = writeln!(out, "  {:<8} # {}", "", d.trim());
+        }
+    };
+    describe(&mut out, &plan.description);
     for input in &plan.inputs {
         let role = if input.role == InputRole::Source { "source" } else { "table" };
         let _ = writeln!(out, "  {role:<8} {:<24} {}  [{}]", input.name, input.config.describe(), columns(plan, &input.name));
+        describe(&mut out, &input.description);
     }
     for op in &plan.operators {
         let _ = writeln!(out, "  {:<8} {:<24} <- {}  [{}]", op.kind, op.name, op.inputs.join(", "), columns(plan, &op.name));
+        describe(&mut out, &op.description);
         for side in op.outputs.iter().skip(1) {
             let _ = writeln!(out, "  {:<8} {:<24} <- {}  [{}]", "output", side, op.name, columns(plan, side));
         }
     }
     for sink in &plan.sinks {
         let _ = writeln!(out, "  {:<8} {:<24} <- {}  {}", "sink", sink.name, sink.input, sink.config.describe(&sink.context));
+        describe(&mut out, &sink.description);
     }
     out
 }

@@ -21,14 +21,14 @@ use shelfflow_operators::{PlannedOperator, Schema};
 pub struct Plan {
     /// Pipeline name.
     pub name: String,
+    /// What the pipeline is for.
+    pub description: Option<String>,
     /// The file it came from.
     pub file: PathBuf,
     /// Hash of the effective definition (after interpolation and overrides).
     pub definition_hash: String,
     /// Event-time granularity in microseconds.
     pub tick: u64,
-    /// Default output directory.
-    pub output_dir: PathBuf,
     /// The dead-letter JSONL file.
     pub dead_letter_path: PathBuf,
     /// Sources, then tables, in file order.
@@ -63,6 +63,8 @@ pub struct InputPlan {
     pub config: Box<dyn SourceConfig>,
     /// Allowed lateness in microseconds.
     pub lateness: u64,
+    /// What it holds.
+    pub description: Option<String>,
 }
 
 /// An operator.
@@ -78,6 +80,8 @@ pub struct OperatorPlan {
     pub outputs: Vec<String>,
     /// The validated operator.
     pub planned: Box<dyn PlannedOperator>,
+    /// What it computes.
+    pub description: Option<String>,
 }
 
 /// A sink.
@@ -91,6 +95,8 @@ pub struct SinkPlan {
     pub config: Box<dyn SinkConfig>,
     /// Schema, key and output directory.
     pub context: SinkContext,
+    /// What the output holds.
+    pub description: Option<String>,
 }
 
 impl Plan {

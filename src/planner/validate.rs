@@ -54,10 +54,10 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
     let dead_letter_path = spec.dead_letter.path.clone().unwrap_or_else(|| output_dir.join("dead_letter.jsonl"));
     let mut plan = Plan {
         name,
+        description: spec.description.clone(),
         file: doc.file.clone(),
         definition_hash: doc.definition_hash(),
         tick: tick.max(1),
-        output_dir,
         dead_letter_path,
         inputs,
         operators,
@@ -75,6 +75,11 @@ struct Validator<'a> {
 
 /// Operator names, kinds and parsed configs, before ordering.
 type Parsed = Vec<(String, &'static str, Box<dyn OperatorConfig>)>;
+
+/// An operator's `description`, if it is text.
+fn description_of(common: &Value) -> Option<String> {
+    common.get("description").and_then(Value::as_str).map(str::to_owned)
+}
 
 impl Validator<'_> {
     fn error(&mut self, base: &str, err: ConfigError) {
@@ -195,7 +200,7 @@ impl Validator<'_> {
         }
         let config = self.connector_source(&path, &common.connector, own, &SOURCE_KEYS, &schema)?;
         let lateness = common.allowed_lateness.map_or(0, |d| d.as_micros() as u64);
-        Some(InputPlan { name: name.to_owned(), role: InputRole::Source, schema, config, lateness })
+        Some(InputPlan { name: name.to_owned(), role: InputRole::Source, schema, config, lateness, description: common.description })
     }
 
     fn table(&mut self, name: &str, raw: &Value) -> Option<InputPlan> {
@@ -211,15 +216,17 @@ impl Validator<'_> {
         let config = self.connector_source(&path, &common.connector, own, &TABLE_KEYS, &schema)?;
         // A table read once is loaded at time 0 and never changes: joins against it are lookups.
         schema.constant = config.is_finite();
-        Some(InputPlan { name: name.to_owned(), role: InputRole::Table, schema, config, lateness: 0 })
+        Some(InputPlan { name: name.to_owned(), role: InputRole::Table, schema, config, lateness: 0, description: common.description })
     }
 
     fn operators(&mut self, spec: &PipelineSpec, clashing: &[String], collections: &mut IndexMap<String, Schema>) -> Vec<OperatorPlan> {
         let registry = shelfflow_operators::registry();
         let mut parsed: Parsed = Vec::new();
+        let mut descriptions: HashMap<String, Option<String>> = HashMap::new();
         for (name, raw) in spec.operators.iter().filter(|(name, _)| !clashing.contains(name)) {
             let path = format!("operators.{name}");
             let Some((common, own)) = self.split(&path, raw, &OPERATOR_KEYS) else { continue };
+            descriptions.insert(name.clone(), description_of(&common));
             let op = match common.get("op") {
                 Some(Value::String(op)) => op.clone(),
                 Some(other) => {
@@ -267,6 +274,7 @@ impl Validator<'_> {
                         inputs: refs.into_iter().map(|r| r.name).collect(),
                         outputs,
                         planned,
+                        description: descriptions.remove(name).flatten(),
                     });
                 }
                 Err(errors) => errors.into_iter().for_each(|e| self.error(&path, e)),
@@ -403,7 +411,7 @@ impl Validator<'_> {
                 key,
                 output_dir: output_dir.to_owned(),
             };
-            plans.push(SinkPlan { name: name.clone(), input: common.input.clone(), config, context });
+            plans.push(SinkPlan { name: name.clone(), input: common.input.clone(), config, context, description: common.description.clone() });
         }
         plans
     }
