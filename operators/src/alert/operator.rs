@@ -3,10 +3,10 @@ use std::sync::Arc;
 
 use differential_dataflow::AsCollection;
 use rustc_hash::{FxHashMap, FxHasher};
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
 use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 
 use crate::expr::Expr;
@@ -29,7 +29,8 @@ pub struct AlertRules {
 }
 
 /// Namespace of alert ids (UUID v5).
-const ALERT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5f1e_f10e_a1e7_4d3b_9c2a_7b61_0e8d_4a11);
+const ALERT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5f1e_f10e_a1e7_4d3b_9c2a_7b61_0e8d_4a11);
 
 impl AlertRules {
     fn key_of(&self, row: &[Value]) -> Row {
@@ -82,10 +83,17 @@ impl AlertRules {
     /// Whether an active row already shows the values of `input`.
     fn shows(&self, active: &[Value], input: &[Value]) -> bool {
         let values = &active[4 + self.key.len()..];
-        values.len() == self.rest.len() && self.rest.iter().zip(values).all(|(&c, v)| input[c] == *v)
+        values.len() == self.rest.len()
+            && self.rest.iter().zip(values).all(|(&c, v)| input[c] == *v)
     }
 
-    fn history_row(&self, id: &Value, key: &[Value], opened_at: Time, resolved_at: Option<Time>) -> Row {
+    fn history_row(
+        &self,
+        id: &Value,
+        key: &[Value],
+        opened_at: Time,
+        resolved_at: Option<Time>,
+    ) -> Row {
         let mut row = self.header(id, key, opened_at);
         row.push(resolved_at.map_or(Value::Null, |t| Value::Timestamp(t as i64)));
         row
@@ -100,6 +108,8 @@ struct KeyState {
     /// Normally a single row; several only if the input is not unique per key.
     rows: Vec<(Row, Diff)>,
     open: Option<OpenAlert>,
+    /// Changed at the time being processed.
+    touched: bool,
 }
 
 impl KeyState {
@@ -114,7 +124,6 @@ impl KeyState {
             None => self.rows.push((row, diff)),
         }
     }
-
 }
 
 /// The row the conditions are evaluated on: the largest one present.
@@ -138,107 +147,173 @@ struct OpenAlert {
 ///
 /// With `active_needed` false the active collection stays empty and costs nothing: only openings
 /// and resolutions are computed.
-pub fn track_alerts<'s>(input: Coll<'s>, rules: Arc<AlertRules>, active_needed: bool) -> (Coll<'s>, Coll<'s>) {
+pub fn track_alerts<'s>(
+    input: Coll<'s>,
+    rules: Arc<AlertRules>,
+    active_needed: bool,
+) -> (Coll<'s>, Coll<'s>) {
     let route = rules.clone();
     let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| route.key_hash(row));
     type Tagged = (Result<Row, Row>, Time, Diff);
-    let both = input.inner.unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(exchange, "Alert", move |_, _| {
-        // Updates not yet closed, and one capability at the earliest of their times.
-        let mut pending: Vec<(Time, u64, Row, Diff)> = Vec::new();
-        let mut capability: Option<Capability<Time>> = None;
-        let mut keys: FxHashMap<Row, KeyState> = FxHashMap::default();
-        move |(input, frontier), output| {
-            input.for_each(|cap, data| {
-                if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
-                    capability = Some(cap.retain(0));
-                }
-                pending.extend(data.drain(..).map(|(row, time, diff)| (time, rules.key_hash(&row), row, diff)));
-            });
-            let Some(held) = capability.as_ref() else { return };
-            // Closed times in order; within a time, one key's updates next to each other (by key
-            // hash, then by key where hashes collide).
-            let key = &rules.key;
-            pending.sort_unstable_by(|(t1, h1, r1, _), (t2, h2, r2, _)| {
-                (t1, h1).cmp(&(t2, h2)).then_with(|| key.iter().map(|&c| r1[c].cmp(&r2[c])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal))
-            });
-            let ready = pending.partition_point(|(time, _, _, _)| !frontier.less_equal(time));
-            if ready == 0 {
-                return;
-            }
-            let later = pending.split_off(ready);
-            let mut updates = std::mem::replace(&mut pending, later).into_iter().peekable();
-            // Every record carries its own time; the held capability is at or before all of them.
-            let mut session = output.session(held);
-            while let Some((time, hash, row, diff)) = updates.next() {
-                let state = match keys.get_mut(rules.key_slice(&row).as_ref()) {
-                    Some(state) => state,
-                    None => {
-                        let key = rules.key_of(&row);
-                        keys.entry(key.clone()).or_insert_with(|| KeyState { key, ..KeyState::default() })
-                    }
-                };
-                while let Some((_, _, other, d)) = updates
-                    .next_if(|(t, h, other, _)| *t == time && *h == hash && rules.key.iter().all(|&c| other[c] == row[c]))
-                {
-                    state.apply(other, d);
-                }
-                state.apply(row, diff);
-                let current = current_row(&state.rows);
-                let key = &state.key;
-                match (&mut state.open, current) {
-                    (None, Some(current)) if rules.when.eval_bool(current) => {
-                        let id = rules.alert_id(key, time);
-                        let active = rules.active_row(&id, key, time, current);
-                        if active_needed {
-                            session.give((Ok::<Row, Row>(active.clone()), time, 1));
+    let both = input
+        .inner
+        .unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(
+            exchange,
+            "Alert",
+            move |_, _| {
+                // Updates not yet closed, and one capability at the earliest of their times.
+                let mut pending: Vec<(Time, Row, Diff)> = Vec::new();
+                let mut capability: Option<Capability<Time>> = None;
+                // Per-key state in slots, found by key; keys touched at the current time, by slot.
+                let mut slots: FxHashMap<Row, usize> = FxHashMap::default();
+                let mut states: Vec<KeyState> = Vec::new();
+                let mut free: Vec<usize> = Vec::new();
+                let mut touched: Vec<usize> = Vec::new();
+                move |(input, frontier), output| {
+                    input.for_each(|cap, data| {
+                        if capability
+                            .as_ref()
+                            .is_none_or(|held| cap.time() < held.time())
+                        {
+                            capability = Some(cap.retain(0));
                         }
-                        session.give((Err(rules.history_row(&id, key, time, None)), time, 1));
-                        state.open = Some(OpenAlert { id, opened_at: time, active });
+                        pending.extend(data.drain(..).map(|(row, time, diff)| (time, row, diff)));
+                    });
+                    let Some(held) = capability.as_ref() else {
+                        return;
+                    };
+                    // Closed times in order (input mostly arrives in order, which this sort exploits).
+                    pending.sort_by_key(|(time, _, _)| *time);
+                    let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
+                    if ready == 0 {
+                        return;
                     }
-                    (None, _) => {}
-                    (Some(open), current) => {
-                        let clears = match (current, &rules.clear_when) {
-                            (None, _) => true,
-                            (Some(r), Some(clear)) => clear.eval_bool(r),
-                            (Some(r), None) => !rules.when.eval_bool(r),
-                        };
-                        if clears {
-                            if active_needed {
-                                session.give((Ok(open.active.clone()), time, -1));
+                    let later = pending.split_off(ready);
+                    let mut updates = std::mem::replace(&mut pending, later)
+                        .into_iter()
+                        .peekable();
+                    // Every record carries its own time; the held capability is at or before all of them.
+                    let mut session = output.session(held);
+                    while let Some(&(time, _, _)) = updates.peek() {
+                        // All updates of this time first, then each touched key is evaluated once.
+                        while let Some((_, row, diff)) = updates.next_if(|(t, _, _)| *t == time) {
+                            let slot = match slots.get(rules.key_slice(&row).as_ref()) {
+                                Some(&slot) => slot,
+                                None => {
+                                    let key = rules.key_of(&row);
+                                    let state = KeyState {
+                                        key: key.clone(),
+                                        ..KeyState::default()
+                                    };
+                                    let slot = match free.pop() {
+                                        Some(slot) => {
+                                            states[slot] = state;
+                                            slot
+                                        }
+                                        None => {
+                                            states.push(state);
+                                            states.len() - 1
+                                        }
+                                    };
+                                    slots.insert(key, slot);
+                                    slot
+                                }
+                            };
+                            let state = &mut states[slot];
+                            if !state.touched {
+                                state.touched = true;
+                                touched.push(slot);
                             }
-                            let opened = rules.history_row(&open.id, key, open.opened_at, None);
-                            let resolved = rules.history_row(&open.id, key, open.opened_at, Some(time));
-                            session.give((Err(opened), time, -1));
-                            session.give((Err(resolved), time, 1));
-                            state.open = None;
-                        } else if let Some(current) = current.filter(|c| active_needed && !rules.shows(&open.active, c)) {
-                            let active = rules.active_row(&open.id, key, open.opened_at, current);
-                            session.give((Ok(std::mem::replace(&mut open.active, active.clone())), time, -1));
-                            session.give((Ok(active), time, 1));
+                            state.apply(row, diff);
+                        }
+                        for slot in touched.drain(..) {
+                            let state = &mut states[slot];
+                            state.touched = false;
+                            let current = current_row(&state.rows);
+                            let key = &state.key;
+                            match (&mut state.open, current) {
+                                (None, Some(current)) if rules.when.eval_bool(current) => {
+                                    let id = rules.alert_id(key, time);
+                                    let active = rules.active_row(&id, key, time, current);
+                                    if active_needed {
+                                        session.give((Ok::<Row, Row>(active.clone()), time, 1));
+                                    }
+                                    session.give((
+                                        Err(rules.history_row(&id, key, time, None)),
+                                        time,
+                                        1,
+                                    ));
+                                    state.open = Some(OpenAlert {
+                                        id,
+                                        opened_at: time,
+                                        active,
+                                    });
+                                }
+                                (None, _) => {}
+                                (Some(open), current) => {
+                                    let clears = match (current, &rules.clear_when) {
+                                        (None, _) => true,
+                                        (Some(r), Some(clear)) => clear.eval_bool(r),
+                                        (Some(r), None) => !rules.when.eval_bool(r),
+                                    };
+                                    if clears {
+                                        if active_needed {
+                                            session.give((Ok(open.active.clone()), time, -1));
+                                        }
+                                        let opened =
+                                            rules.history_row(&open.id, key, open.opened_at, None);
+                                        let resolved = rules.history_row(
+                                            &open.id,
+                                            key,
+                                            open.opened_at,
+                                            Some(time),
+                                        );
+                                        session.give((Err(opened), time, -1));
+                                        session.give((Err(resolved), time, 1));
+                                        state.open = None;
+                                    } else if let Some(current) = current
+                                        .filter(|c| active_needed && !rules.shows(&open.active, c))
+                                    {
+                                        let active = rules.active_row(
+                                            &open.id,
+                                            key,
+                                            open.opened_at,
+                                            current,
+                                        );
+                                        session.give((
+                                            Ok(std::mem::replace(&mut open.active, active.clone())),
+                                            time,
+                                            -1,
+                                        ));
+                                        session.give((Ok(active), time, 1));
+                                    }
+                                }
+                            }
+                            if state.rows.is_empty() && state.open.is_none() {
+                                slots.remove(&std::mem::take(&mut state.key));
+                                free.push(slot);
+                            }
                         }
                     }
+                    drop(session);
+                    capability = match pending.first() {
+                        Some((time, _, _)) => {
+                            let mut cap =
+                                capability.take().expect("held while updates are pending");
+                            cap.downgrade(time);
+                            Some(cap)
+                        }
+                        None => None,
+                    };
                 }
-                if state.rows.is_empty() && state.open.is_none() {
-                    let key = std::mem::take(&mut state.key);
-                    keys.remove(&key);
-                }
-            }
-            drop(session);
-            capability = match pending.first() {
-                Some((time, _, _, _)) => {
-                    let mut cap = capability.take().expect("held while updates are pending");
-                    cap.downgrade(time);
-                    Some(cap)
-                }
-                None => None,
-            };
-        }
-    });
+            },
+        );
     type Update = (Row, Time, Diff);
-    let (active, history) = both.ok_err::<Vec<Update>, _, Vec<Update>, _, _>(|(row, time, diff)| match row {
-        Ok(active) => Ok((active, time, diff)),
-        Err(history) => Err((history, time, diff)),
-    });
+    let (active, history) =
+        both.ok_err::<Vec<Update>, _, Vec<Update>, _, _>(|(row, time, diff)| match row {
+            Ok(active) => Ok((active, time, diff)),
+            Err(history) => Err((history, time, diff)),
+        });
     let (active, history) = (active.as_collection(), history.as_collection());
     (active, history)
 }
@@ -255,8 +330,14 @@ pub(crate) struct PlannedAlert {
 impl PlannedOperator for PlannedAlert {
     fn outputs(&self) -> Vec<Output> {
         vec![
-            Output { suffix: None, schema: self.active.clone() },
-            Output { suffix: Some("history"), schema: self.history.clone() },
+            Output {
+                suffix: None,
+                schema: self.active.clone(),
+            },
+            Output {
+                suffix: Some("history"),
+                schema: self.history.clone(),
+            },
         ]
     }
 
@@ -264,8 +345,13 @@ impl PlannedOperator for PlannedAlert {
         self.active_needed = needed[0];
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
-        let (active, history) = track_alerts(inputs[0].1.clone(), self.rules.clone(), self.active_needed);
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
+        let (active, history) =
+            track_alerts(inputs[0].1.clone(), self.rules.clone(), self.active_needed);
         vec![active, history]
     }
 }

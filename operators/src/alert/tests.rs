@@ -76,3 +76,82 @@ fn needs_a_key_when_the_input_has_none() {
     let errors = (KIND.parse)(yaml("input: x\nwhen: current_stock < 3")).unwrap().plan("a", &[unkeyed]).unwrap_err();
     assert_eq!(errors[0].path, "key");
 }
+
+/// Random stock levels for a few shelves, with shelves appearing and disappearing.
+fn random_stock(seed: u64) -> Vec<crate::testing::Update> {
+    let mut state = seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut current: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    let mut updates = Vec::new();
+    for time in 1..200u64 {
+        let shelf = ["A", "B", "C", "D"][(next() % 4) as usize];
+        if let Some(old) = current.remove(shelf) {
+            updates.push((vec![s(shelf), i(old), i(10)], time, -1));
+        }
+        if next() % 8 != 0 {
+            let stock = (next() % 11) as i64;
+            updates.push((vec![s(shelf), i(stock), i(10)], time, 1));
+            current.insert(shelf, stock);
+        }
+    }
+    updates
+}
+
+/// The alert history recomputed from scratch: per shelf, the stock after each time, opened below
+/// 3 and resolved at 6 or more (or when the shelf disappears).
+fn history_oracle(updates: &[crate::testing::Update]) -> Vec<(Value, Value, Value)> {
+    let mut by_shelf: std::collections::BTreeMap<Value, Vec<(u64, Option<i64>)>> = Default::default();
+    for t in crate::testing::times(updates) {
+        let rows = state_at(updates, t);
+        for shelf in ["A", "B", "C", "D"] {
+            let now = rows.iter().find(|r| r[0] == s(shelf)).map(|r| r[1].as_int().unwrap());
+            by_shelf.entry(s(shelf)).or_default().push((t, now));
+        }
+    }
+    let mut history = Vec::new();
+    for (shelf, levels) in by_shelf {
+        let mut open: Option<u64> = None;
+        for (t, level) in levels {
+            match (open, level) {
+                (None, Some(l)) if l < 3 => open = Some(t),
+                (Some(o), None) => {
+                    history.push((shelf.clone(), Value::Timestamp(o as i64), Value::Timestamp(t as i64)));
+                    open = None;
+                }
+                (Some(o), Some(l)) if l >= 6 => {
+                    history.push((shelf.clone(), Value::Timestamp(o as i64), Value::Timestamp(t as i64)));
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(o) = open {
+            history.push((shelf, Value::Timestamp(o as i64), Value::Null));
+        }
+    }
+    history.sort();
+    history
+}
+
+#[test]
+fn history_matches_a_from_scratch_recomputation() {
+    let planned = plan("input: x\nwhen: current_stock < 3\nclear_when: current_stock >= 6");
+    for seed in 0..8 {
+        let input = random_stock(seed);
+        let out = run_planned(planned.clone(), vec![input.clone()]);
+        let end = *crate::testing::times(&input).last().unwrap();
+        let mut actual: Vec<(Value, Value, Value)> =
+            state_at(&out[1], end).into_iter().map(|h| (h[2].clone(), h[3].clone(), h[4].clone())).collect();
+        actual.sort();
+        assert_eq!(actual, history_oracle(&input), "seed {seed}");
+        let mut open: Vec<Value> = state_at(&out[0], end).into_iter().map(|a| a[2].clone()).collect();
+        open.sort();
+        let expected_open: Vec<Value> = history_oracle(&input).into_iter().filter(|h| h.2.is_null()).map(|h| h.0).collect();
+        assert_eq!(open, expected_open, "seed {seed}: active alerts are the unresolved ones");
+    }
+}
