@@ -52,3 +52,19 @@ pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
     .map(|kind| (kind.name, kind))
     .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_sample_parses_and_names_its_inputs() {
+        let kinds = registry();
+        assert_eq!(kinds.len(), 9);
+        for (name, kind) in kinds {
+            let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(kind.sample).expect("sample is YAML");
+            let config = (kind.parse)(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!config.inputs().is_empty(), "{name} reads something");
+        }
+    }
+}

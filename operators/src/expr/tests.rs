@@ -1173,7 +1173,7 @@ fn expr_is_send_sync_static_and_clone() {
     let e = compiled("name LIKE 'W%' AND quantity IN (1, 2, 3)");
     let copy = e.clone();
     let r = row();
-    let handle = std::thread::spawn(move || copy.eval(&row()));
+    let handle = std::thread::Builder::new().name("eval".into()).spawn(move || copy.eval(&row())).unwrap();
     assert_eq!(handle.join().unwrap(), e.eval(&r));
 }
 
