@@ -104,7 +104,11 @@ fn main() -> ExitCode {
 fn init_tracing(quiet: bool) {
     let default = if quiet { "error" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHELFFLOW_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    // The SQL parser traces every token at debug level; that is not what a user debugging a
+    // pipeline wants to read.
+    let filter = filter.add_directive("sqlparser=warn".parse().expect("valid directive"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).init();
 }
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {

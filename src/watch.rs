@@ -97,6 +97,7 @@ pub fn run_watching(file: &Path, overrides: &[Override], options: RunOptions, me
                 let plan = Arc::new(plan);
                 let metrics = Arc::new(Metrics::new(plan.inputs.len(), plan.sinks.len()));
                 *serving.lock().unwrap_or_else(|p| p.into_inner()) = Some((metrics.clone(), plan.clone()));
+                tracing::info!(generation, pipeline = %plan.name, definition = %plan.definition_hash, "deploying");
                 if !quiet {
                     eprintln!("generation {generation}: running {} ({} operators, {} sinks)", plan.name, plan.operators.len(), plan.sinks.len());
                 }
@@ -104,6 +105,7 @@ pub fn run_watching(file: &Path, overrides: &[Override], options: RunOptions, me
                 current = Some(Deployment { generation, metrics, handle });
             }
             Err(diagnostics) => {
+                tracing::warn!(generation, errors = diagnostics.0.len(), "invalid edit; keeping the running generation");
                 eprintln!("{diagnostics}");
                 if current.is_some() {
                     eprintln!("the edit is invalid; generation {generation} keeps running");

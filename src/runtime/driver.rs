@@ -77,6 +77,9 @@ fn spawn_reader(name: &str, mut reader: Box<dyn SourceReader>, mut clock: EventC
                 Err(e) => Fed::Failed(e),
             };
             let last = !matches!(fed, Fed::Batch { status: ReadStatus::More | ReadStatus::Idle, .. });
+            if last {
+                tracing::debug!(input = %table, frontier = clock.frontier(), "reader finished");
+            }
             let idle = matches!(fed, Fed::Batch { status: ReadStatus::Idle, .. });
             if send.send(fed).is_err() || last || metrics.stopping() {
                 return;
@@ -137,6 +140,7 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         }
         let input = &plan.inputs[i];
         let reader = input.config.open(&input.schema).map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
+        tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
         let unique_key = (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
         let feed = spawn_reader(&input.name, reader, clock, unique_key, metrics.clone())?;

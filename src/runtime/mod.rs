@@ -142,6 +142,7 @@ impl std::fmt::Display for Summary {
 pub fn run(plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> Result<Summary, RunError> {
     let started = Instant::now();
     let workers = options.workers.max(1);
+    tracing::info!(pipeline = %plan.name, workers, inputs = plan.inputs.len(), operators = plan.operators.len(), sinks = plan.sinks.len(), "starting dataflow");
     let config = if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
     let progress = (!options.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(metrics.clone()));
     let (plan_w, options_w, metrics_w) = (plan.clone(), options.clone(), metrics.clone());
@@ -166,6 +167,7 @@ pub fn run(plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> Resul
         return Err(e);
     }
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    tracing::info!(pipeline = %plan.name, events = load(&metrics.events_in), dead_letters = load(&metrics.dead_letters), elapsed_ms = started.elapsed().as_millis() as u64, "dataflow finished");
     let latency = metrics.latency_percentile(50.0).zip(metrics.latency_percentile(99.0));
     Ok(Summary {
         events_in: load(&metrics.events_in),
