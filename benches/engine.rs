@@ -52,7 +52,8 @@ fn generate(dir: &Path, events: usize) -> std::io::Result<()> {
         stock.push(initial);
     }
     shelves.flush()?;
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("shelf_events.jsonl"))?);
+    let mut out =
+        BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("shelf_events.jsonl"))?);
     for n in 0..events as u64 {
         let shelf = rng.below(SHELVES as u64) as usize;
         let (kind, quantity) = if stock[shelf] * 10 < maximum[shelf] * 3 && rng.below(4) == 0 {
@@ -64,7 +65,9 @@ fn generate(dir: &Path, events: usize) -> std::io::Result<()> {
         };
         stock[shelf] += if kind == "pickup" { -quantity } else { quantity };
         let seconds = START + (n / EVENTS_PER_SECOND) as i64;
-        let time = chrono::DateTime::from_timestamp(seconds, 0).expect("valid time").format("%Y-%m-%dT%H:%M:%SZ");
+        let time = chrono::DateTime::from_timestamp(seconds, 0)
+            .expect("valid time")
+            .format("%Y-%m-%dT%H:%M:%SZ");
         writeln!(
             out,
             r#"{{"event_id":"e{n}","event_type":"{kind}","shelf_id":"SH{shelf:05}","quantity":{quantity},"customer_id":"c{}","timestamp":"{time}"}}"#,
@@ -172,23 +175,37 @@ fn main() {
                 .current_dir(&root)
                 .env("BENCH_DATA", &data)
                 .env("BENCH_OUT", &out)
-                .args(["--quiet", "run", "benches/shelf_events.yaml", "--workers", &workers.to_string(), "--summary-json"])
+                .args([
+                    "--quiet",
+                    "run",
+                    "benches/shelf_events.yaml",
+                    "--workers",
+                    &workers.to_string(),
+                    "--summary-json",
+                ])
                 .arg(&summary),
         );
-        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary"))
+                .expect("json");
         assert_eq!(s["events_in"].as_u64(), Some(events as u64), "every event was read");
         engine.push(events as f64 / secs);
         engine_mem = engine_mem.max(mem);
         p50.push(s["batch_latency_p50_ms"].as_f64().unwrap_or(f64::NAN));
         p99.push(s["batch_latency_p99_ms"].as_f64().unwrap_or(f64::NAN));
         let exe = std::env::current_exe().expect("bench exe");
-        let (secs, mem) = measure(Command::new(exe).env("BENCH_ROLE", "hand").stdout(std::process::Stdio::null()));
+        let (secs, mem) = measure(
+            Command::new(exe).env("BENCH_ROLE", "hand").stdout(std::process::Stdio::null()),
+        );
         hand.push(events as f64 / secs);
         hand_mem = hand_mem.max(mem);
     }
     let (engine, hand) = (median(engine), median(hand));
     println!("shelfflow engine benchmark: {events} shelf events, {SHELVES} shelves, {runs} runs, {workers} worker(s)");
-    println!("  engine (whole process)   {:>10.0} events/s   peak RSS {engine_mem:>6.1} MiB", engine);
+    println!(
+        "  engine (whole process)   {:>10.0} events/s   peak RSS {engine_mem:>6.1} MiB",
+        engine
+    );
     println!("  hand-written loop        {:>10.0} events/s   peak RSS {hand_mem:>6.1} MiB", hand);
     println!("  engine / hand loop       {:>10.2}", engine / hand);
     println!("  batch latency            p50 {:.1} ms   p99 {:.1} ms", median(p50), median(p99));

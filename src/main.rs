@@ -103,12 +103,18 @@ fn main() -> ExitCode {
 
 fn init_tracing(quiet: bool) {
     let default = if quiet { "error" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHELFFLOW_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHELFFLOW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // The SQL parser traces every token at debug level; that is not what a user debugging a
     // pipeline wants to read.
     let filter = filter.add_directive("sqlparser=warn".parse().expect("valid directive"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .init();
 }
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -120,7 +126,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 match load_plan(file, &overrides) {
                     Ok(plan) => {
                         if !quiet {
-                            println!("{}: ok ({} inputs, {} operators, {} sinks)", file.display(), plan.inputs.len(), plan.operators.len(), plan.sinks.len());
+                            println!(
+                                "{}: ok ({} inputs, {} operators, {} sinks)",
+                                file.display(),
+                                plan.inputs.len(),
+                                plan.operators.len(),
+                                plan.sinks.len()
+                            );
                         }
                     }
                     Err(diagnostics) => {
@@ -148,13 +160,17 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("{summary}");
             }
             if let Some(path) = summary_json {
-                std::fs::write(&path, summary.to_json().to_string()).with_context(|| format!("cannot write {}", path.display()))?;
+                std::fs::write(&path, summary.to_json().to_string())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, dot, overrides } => match load_plan(&file, &overrides) {
             Ok(plan) => {
-                print!("{}", if dot { planner::render_dot(&plan) } else { planner::render_text(&plan) });
+                print!(
+                    "{}",
+                    if dot { planner::render_dot(&plan) } else { planner::render_text(&plan) }
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(diagnostics) => {
@@ -172,12 +188,18 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if !plan.collections.contains_key(&collection) {
                 let names: Vec<&str> = plan.collections.keys().map(String::as_str).collect();
-                eprintln!("error: unknown collection `{collection}`\n  hint: collections: {}", names.join(", "));
+                eprintln!(
+                    "error: unknown collection `{collection}`\n  hint: collections: {}",
+                    names.join(", ")
+                );
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
             let mut plan = plan;
             plan.retain_read_outputs(Some(&collection));
-            let summary = run_plan(Arc::new(plan), runtime::RunOptions { workers, quiet, tap: Some(collection), store: None })?;
+            let summary = run_plan(
+                Arc::new(plan),
+                runtime::RunOptions { workers, quiet, tap: Some(collection), store: None },
+            )?;
             if !quiet {
                 eprintln!("{summary}");
             }
@@ -193,7 +215,10 @@ pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::
 }
 
 /// Runs a plan to completion, stopping cleanly on Ctrl-C.
-fn run_plan(plan: Arc<planner::Plan>, options: runtime::RunOptions) -> anyhow::Result<runtime::Summary> {
+fn run_plan(
+    plan: Arc<planner::Plan>,
+    options: runtime::RunOptions,
+) -> anyhow::Result<runtime::Summary> {
     let metrics = Arc::new(runtime::Metrics::new(plan.inputs.len(), plan.sinks.len()));
     let on_interrupt = metrics.clone();
     // A second handler registration (e.g. in tests) is not an error worth failing for.
@@ -203,7 +228,10 @@ fn run_plan(plan: Arc<planner::Plan>, options: runtime::RunOptions) -> anyhow::R
 
 /// Installs a SIGINT handler that asks the run to stop.
 pub(crate) fn ctrlc_handler(stop: impl Fn() + Send + 'static) -> std::io::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
     std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
         if signals.forever().next().is_some() {
             stop();

@@ -44,10 +44,16 @@ impl Deployment {
 
 /// Runs one generation and reports how it ended: `done` once its finite sources are exhausted,
 /// `stopped` when replaced or interrupted.
-fn deploy(generation: u64, plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> std::io::Result<JoinHandle<()>> {
+fn deploy(
+    generation: u64,
+    plan: Arc<Plan>,
+    options: RunOptions,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name(format!("deploy-{generation}")).spawn(move || {
         let quiet = options.quiet;
-        let result: Result<Summary, runtime::RunError> = runtime::run(plan, options, metrics.clone());
+        let result: Result<Summary, runtime::RunError> =
+            runtime::run(plan, options, metrics.clone());
         let ended = if metrics.stopping() { "stopped" } else { "done" };
         match result {
             Ok(summary) if !quiet => eprintln!("generation {generation}: {ended}\n{summary}"),
@@ -58,14 +64,22 @@ fn deploy(generation: u64, plan: Arc<Plan>, options: RunOptions, metrics: Arc<Me
 }
 
 /// Runs `file`, redeploying on every valid save, until interrupted.
-pub fn run_watching(file: &Path, overrides: &[Override], options: RunOptions, metrics_addr: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn run_watching(
+    file: &Path,
+    overrides: &[Override],
+    options: RunOptions,
+    metrics_addr: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let (wake, woken) = mpsc::channel();
-    let target: PathBuf = std::fs::canonicalize(file).with_context(|| format!("cannot watch {}", file.display()))?;
+    let target: PathBuf =
+        std::fs::canonicalize(file).with_context(|| format!("cannot watch {}", file.display()))?;
     let on_edit = wake.clone();
     let watched = target.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if event.paths.iter().any(|p| p == &watched) && !matches!(event.kind, notify::EventKind::Access(_)) {
+            if event.paths.iter().any(|p| p == &watched)
+                && !matches!(event.kind, notify::EventKind::Access(_))
+            {
                 let _ = on_edit.send(Wake::Edited);
             }
         }
@@ -96,16 +110,26 @@ pub fn run_watching(file: &Path, overrides: &[Override], options: RunOptions, me
                 generation += 1;
                 let plan = Arc::new(plan);
                 let metrics = Arc::new(Metrics::new(plan.inputs.len(), plan.sinks.len()));
-                *serving.lock().unwrap_or_else(|p| p.into_inner()) = Some((metrics.clone(), plan.clone()));
+                *serving.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((metrics.clone(), plan.clone()));
                 tracing::info!(generation, pipeline = %plan.name, definition = %plan.definition_hash, "deploying");
                 if !quiet {
-                    eprintln!("generation {generation}: running {} ({} operators, {} sinks)", plan.name, plan.operators.len(), plan.sinks.len());
+                    eprintln!(
+                        "generation {generation}: running {} ({} operators, {} sinks)",
+                        plan.name,
+                        plan.operators.len(),
+                        plan.sinks.len()
+                    );
                 }
                 let handle = deploy(generation, plan, options.clone(), metrics.clone())?;
                 current = Some(Deployment { generation, metrics, handle });
             }
             Err(diagnostics) => {
-                tracing::warn!(generation, errors = diagnostics.0.len(), "invalid edit; keeping the running generation");
+                tracing::warn!(
+                    generation,
+                    errors = diagnostics.0.len(),
+                    "invalid edit; keeping the running generation"
+                );
                 eprintln!("{diagnostics}");
                 if current.is_some() {
                     eprintln!("the edit is invalid; generation {generation} keeps running");
@@ -134,8 +158,12 @@ pub fn run_watching(file: &Path, overrides: &[Override], options: RunOptions, me
 }
 
 /// Serves the current deployment's counters in Prometheus text format at `/metrics`.
-fn serve_metrics(addr: &str, serving: Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>>) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(addr).with_context(|| format!("cannot serve metrics on {addr}"))?;
+fn serve_metrics(
+    addr: &str,
+    serving: Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>>,
+) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot serve metrics on {addr}"))?;
     std::thread::Builder::new().name("metrics".to_owned()).spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut stream = stream;

@@ -68,7 +68,10 @@ fn recompute() -> Expected {
     let mut shelves: HashMap<String, (String, i64, i64)> = HashMap::new();
     for line in read(SHELVES).lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        shelves.insert(f[0].to_owned(), (f[1].to_owned(), f[2].parse().unwrap(), f[3].parse().unwrap()));
+        shelves.insert(
+            f[0].to_owned(),
+            (f[1].to_owned(), f[2].parse().unwrap(), f[3].parse().unwrap()),
+        );
     }
     // Watermark: largest event time seen minus 5 minutes; ticks of one second.
     let (mut max_seen, mut frontier, mut dead) = (i64::MIN, 0i64, 0usize);
@@ -105,7 +108,8 @@ fn recompute() -> Expected {
         let last = last_at.entry(e.shelf.clone()).or_insert(i64::MIN);
         *last = (*last).max(e.micros);
     }
-    let mut expected = Expected { stock: BTreeMap::new(), dead_letters: dead, alerts_opened: 0, alerts_open: 0 };
+    let mut expected =
+        Expected { stock: BTreeMap::new(), dead_letters: dead, alerts_opened: 0, alerts_open: 0 };
     for (shelf, ticks) in by_shelf {
         let Some((category, maximum, initial)) = shelves.get(&shelf) else { continue };
         let mut stock = *initial;
@@ -131,9 +135,13 @@ fn shelf_stock_matches_an_independent_recomputation() {
     run_pipeline(out.path(), 1);
     let expected = recompute();
 
-    let snapshot = std::fs::read_to_string(out.path().join("shelf_stock/stock.csv")).expect("stock snapshot");
+    let snapshot =
+        std::fs::read_to_string(out.path().join("shelf_stock/stock.csv")).expect("stock snapshot");
     let mut lines = snapshot.lines();
-    assert_eq!(lines.next(), Some("shelf_id,item_category,current_stock,maximum_stock,fill_pct,last_event_at"));
+    assert_eq!(
+        lines.next(),
+        Some("shelf_id,item_category,current_stock,maximum_stock,fill_pct,last_event_at")
+    );
     let mut actual = BTreeMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
@@ -141,17 +149,25 @@ fn shelf_stock_matches_an_independent_recomputation() {
         let stock: i64 = f[2].parse().unwrap();
         let maximum: i64 = f[3].parse().unwrap();
         let fill: f64 = f[4].parse().unwrap();
-        assert!((fill - (1000.0 * stock as f64 / maximum as f64).round() / 10.0).abs() < 1e-9, "{line}");
+        assert!(
+            (fill - (1000.0 * stock as f64 / maximum as f64).round() / 10.0).abs() < 1e-9,
+            "{line}"
+        );
         actual.insert(f[0].to_owned(), (f[1].to_owned(), stock, maximum, last));
     }
     assert_eq!(actual, expected.stock);
 
-    let dead = std::fs::read_to_string(out.path().join("shelf_stock/dead_letter.jsonl")).expect("dead letters");
+    let dead = std::fs::read_to_string(out.path().join("shelf_stock/dead_letter.jsonl"))
+        .expect("dead letters");
     assert_eq!(dead.lines().count(), expected.dead_letters);
-    assert!(dead.lines().any(|l| l.contains("\"reason\":\"late")), "late records are dead-lettered");
+    assert!(
+        dead.lines().any(|l| l.contains("\"reason\":\"late")),
+        "late records are dead-lettered"
+    );
     assert!(dead.lines().any(|l| l.contains("malformed JSON")));
 
-    let history = std::fs::read_to_string(out.path().join("shelf_stock/alert_history.csv")).expect("history");
+    let history =
+        std::fs::read_to_string(out.path().join("shelf_stock/alert_history.csv")).expect("history");
     let rows: Vec<&str> = history.lines().skip(1).collect();
     assert_eq!(rows.len(), expected.alerts_opened, "one history row per alert ever opened");
     let still_open = rows.iter().filter(|r| r.ends_with(',')).count();
@@ -169,12 +185,20 @@ fn outputs_are_identical_for_1_2_and_4_workers() {
             out
         })
         .collect();
-    let files = ["stock_changelog.jsonl", "stock.csv", "open_alerts.jsonl", "alert_history.csv", "dead_letter.jsonl"];
+    let files = [
+        "stock_changelog.jsonl",
+        "stock.csv",
+        "open_alerts.jsonl",
+        "alert_history.csv",
+        "dead_letter.jsonl",
+    ];
     for file in files {
-        let first = std::fs::read(runs[0].path().join("shelf_stock").join(file)).expect("output exists");
+        let first =
+            std::fs::read(runs[0].path().join("shelf_stock").join(file)).expect("output exists");
         assert!(!first.is_empty(), "{file} is empty");
         for run in &runs[1..] {
-            let other = std::fs::read(run.path().join("shelf_stock").join(file)).expect("output exists");
+            let other =
+                std::fs::read(run.path().join("shelf_stock").join(file)).expect("output exists");
             assert!(first == other, "{file} differs between worker counts");
         }
     }
@@ -183,10 +207,16 @@ fn outputs_are_identical_for_1_2_and_4_workers() {
 #[test]
 fn tap_prints_the_changes_of_an_intermediate_collection() {
     let out = tempfile::tempdir().expect("temp dir");
-    let output = shelfflow(out.path()).args(["tap", PIPELINE, "refill_alert.history"]).output().expect("tap runs");
+    let output = shelfflow(out.path())
+        .args(["tap", PIPELINE, "refill_alert.history"])
+        .output()
+        .expect("tap runs");
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    let opened = stdout.lines().filter(|l| l.contains("  +  ") && l.contains("\"resolved_at\":null")).count();
+    let opened = stdout
+        .lines()
+        .filter(|l| l.contains("  +  ") && l.contains("\"resolved_at\":null"))
+        .count();
     assert_eq!(opened, recompute().alerts_opened);
     assert!(!out.path().join("shelf_stock/stock.csv").exists(), "tap does not write the sinks");
 }
@@ -197,7 +227,8 @@ fn graph_prints_text_and_dot() {
     let text = shelfflow(out.path()).args(["graph", PIPELINE]).output().expect("graph runs");
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("alert    refill_alert"), "{text}");
-    let dot = shelfflow(out.path()).args(["graph", "--dot", PIPELINE]).output().expect("graph runs");
+    let dot =
+        shelfflow(out.path()).args(["graph", "--dot", PIPELINE]).output().expect("graph runs");
     let dot = String::from_utf8(dot.stdout).unwrap();
     assert!(dot.starts_with("digraph") && dot.contains("\"stock\" -> \"refill_alert\""), "{dot}");
 }

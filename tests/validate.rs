@@ -40,10 +40,14 @@ fn every_error_fixture_gives_its_exact_message_and_exit_code_2() {
             std::fs::write(&expected_path, &stderr).expect("write golden file");
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("missing {} (run with UPDATE_GOLDEN=1)", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!("missing {} (run with UPDATE_GOLDEN=1)", expected_path.display())
+        });
         if stderr != expected {
-            failures.push(format!("{}:\n--- expected\n{expected}\n--- actual\n{stderr}", relative.display()));
+            failures.push(format!(
+                "{}:\n--- expected\n{expected}\n--- actual\n{stderr}",
+                relative.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -57,7 +61,12 @@ fn shipped_pipelines_are_valid() {
         let path = entry.expect("readable entry").path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let output = shelfflow().arg("validate").arg(&path).output().expect("shelfflow runs");
-            assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
             count += 1;
         }
     }

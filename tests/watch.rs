@@ -10,7 +10,8 @@ const PIPELINE: &str = "pipelines/shelf_stock.yaml";
 
 /// The pipeline with its outputs redirected into `out`.
 fn pipeline_text(out: &Path) -> String {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(PIPELINE)).expect("pipeline");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(PIPELINE))
+        .expect("pipeline");
     text.replace("${SHELFFLOW_OUT:-out}", &out.display().to_string())
 }
 
@@ -78,16 +79,25 @@ fn redeploy_writes_only_the_difference_and_invalid_edits_change_nothing() {
 
     // An invalid edit is reported; nothing is redeployed or written.
     let text = pipeline_text(&out);
-    std::fs::write(&file, text.replace("current_stock < 0.3 * maximum_stock", "current_stock < 0.3 * maximum_stok")).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("current_stock < 0.3 * maximum_stock", "current_stock < 0.3 * maximum_stok"),
+    )
+    .unwrap();
     let logged = wait_for(&log, "the edit is invalid; generation 1 keeps running");
     assert!(logged.contains("unknown column `maximum_stok`"), "{logged}");
     assert_eq!(std::fs::read_to_string(&alerts_log).unwrap(), alerts_before);
 
     // A valid edit: a higher refill threshold.
-    let edited = text.replace("current_stock < 0.3 * maximum_stock", "current_stock < 0.4 * maximum_stock");
+    let edited =
+        text.replace("current_stock < 0.3 * maximum_stock", "current_stock < 0.4 * maximum_stock");
     std::fs::write(&file, &edited).unwrap();
     wait_for(&log, "generation 2: done");
-    assert_eq!(std::fs::read_to_string(&stock_log).unwrap(), stock_before, "stock did not change: no new lines");
+    assert_eq!(
+        std::fs::read_to_string(&stock_log).unwrap(),
+        stock_before,
+        "stock did not change: no new lines"
+    );
     let alerts_after = std::fs::read_to_string(&alerts_log).unwrap();
     let appended = &alerts_after[alerts_before.len()..];
     assert!(!appended.is_empty(), "the threshold change opens alerts");
@@ -101,7 +111,11 @@ fn redeploy_writes_only_the_difference_and_invalid_edits_change_nothing() {
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh_out = fresh_dir.path().join("out");
     let fresh_file = fresh_dir.path().join("pipeline.yaml");
-    std::fs::write(&fresh_file, edited.replace(&out.display().to_string(), &fresh_out.display().to_string())).unwrap();
+    std::fs::write(
+        &fresh_file,
+        edited.replace(&out.display().to_string(), &fresh_out.display().to_string()),
+    )
+    .unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_shelfflow"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["run", "--quiet"])

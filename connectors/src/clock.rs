@@ -30,7 +30,10 @@ impl Untimed {
     pub fn reason(&self) -> String {
         match self {
             Untimed::Late { frontier } => {
-                format!("late: behind the frontier {}", shelfflow_operators::value::format_timestamp(*frontier as Micros))
+                format!(
+                    "late: behind the frontier {}",
+                    shelfflow_operators::value::format_timestamp(*frontier as Micros)
+                )
             }
             Untimed::MissingTime => "missing event time".to_owned(),
             Untimed::BeforeEpoch => "event time before 1970-01-01".to_owned(),

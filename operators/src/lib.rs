@@ -27,9 +27,9 @@ pub mod plan;
 mod testing;
 
 pub use plan::{
-    closest, join_path, parse_config, resolve_columns, unknown_column, 
-    ArrangementCache, Coll, ConfigError, Diff, InputRef, OperatorConfig, OperatorKind, Output,
-    PlannedOperator, RowArrangement, Time,
+    closest, join_path, parse_config, resolve_columns, unknown_column, ArrangementCache, Coll,
+    ConfigError, Diff, InputRef, OperatorConfig, OperatorKind, Output, PlannedOperator,
+    RowArrangement, Time,
 };
 pub use value::{Field, Row, Schema, Type, Value};
 
@@ -62,7 +62,8 @@ mod tests {
         let kinds = registry();
         assert_eq!(kinds.len(), 9);
         for (name, kind) in kinds {
-            let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(kind.sample).expect("sample is YAML");
+            let value: serde_yaml_ng::Value =
+                serde_yaml_ng::from_str(kind.sample).expect("sample is YAML");
             let config = (kind.parse)(value).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!config.inputs().is_empty(), "{name} reads something");
         }

@@ -57,7 +57,12 @@ impl ConfigError {
 
     /// An expression error found in the scalar at `path`.
     pub fn from_expr(path: impl Into<String>, err: ExprError) -> ConfigError {
-        ConfigError { path: path.into(), message: err.message, hint: err.hint, offset: err.location }
+        ConfigError {
+            path: path.into(),
+            message: err.message,
+            hint: err.hint,
+            offset: err.location,
+        }
     }
 
     /// Prefixes the path with a parent path.
@@ -107,8 +112,7 @@ pub fn config_error_from_serde(path: &str, message: &str) -> ConfigError {
         };
         let at_field = path == field || path.ends_with(&format!(".{field}"));
         let path = if at_field { path.to_owned() } else { join_path(path, field) };
-        return ConfigError::new(path, format!("unknown key `{field}`"))
-            .hint(hint);
+        return ConfigError::new(path, format!("unknown key `{field}`")).hint(hint);
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
@@ -146,7 +150,11 @@ pub fn unknown_column<'a>(
 
 /// Resolves column names to positions in `schema`, reporting each unknown one at
 /// `<path>[i]`.
-pub fn resolve_columns(schema: &Schema, names: &[String], path: &str) -> Result<Vec<usize>, Vec<ConfigError>> {
+pub fn resolve_columns(
+    schema: &Schema,
+    names: &[String],
+    path: &str,
+) -> Result<Vec<usize>, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut positions = Vec::with_capacity(names.len());
     for (n, name) in names.iter().enumerate() {
@@ -155,7 +163,11 @@ pub fn resolve_columns(schema: &Schema, names: &[String], path: &str) -> Result<
             None => errors.push(unknown_column(schema.names(), name, &format!("{path}[{n}]"))),
         }
     }
-    if errors.is_empty() { Ok(positions) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(positions)
+    } else {
+        Err(errors)
+    }
 }
 
 /// A named input of an operator and where in its YAML the name was written.
@@ -200,7 +212,11 @@ pub trait OperatorConfig: fmt::Debug + Send + Sync {
 
     /// Checks the config against the input schemas without any I/O, reporting every problem.
     /// `name` is the operator's name in the pipeline.
-    fn plan(&self, name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>>;
+    fn plan(
+        &self,
+        name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>>;
 }
 
 /// One output collection of an operator: the main one (`suffix: None`) or a named side output

@@ -54,7 +54,9 @@ where
     })
 }
 
-fn collect(receiver: mpsc::Receiver<timely::dataflow::operators::capture::Event<Time, Vec<Update>>>) -> Vec<Update> {
+fn collect(
+    receiver: mpsc::Receiver<timely::dataflow::operators::capture::Event<Time, Vec<Update>>>,
+) -> Vec<Update> {
     let mut updates: Vec<Update> =
         receiver.extract().into_iter().flat_map(|(_, data)| data).collect();
     consolidate_updates(&mut updates);

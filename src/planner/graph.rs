@@ -7,7 +7,13 @@ use super::{InputRole, Plan};
 fn columns(plan: &Plan, name: &str) -> String {
     plan.collections
         .get(name)
-        .map(|s| s.fields.iter().map(|f| format!("{}: {}{}", f.name, f.ty, if f.nullable { "?" } else { "" })).collect::<Vec<_>>().join(", "))
+        .map(|s| {
+            s.fields
+                .iter()
+                .map(|f| format!("{}: {}{}", f.name, f.ty, if f.nullable { "?" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }
 
@@ -31,18 +37,45 @@ pub fn render_text(plan: &Plan) -> String {
     describe(&mut out, &plan.description);
     for input in &plan.inputs {
         let role = if input.role == InputRole::Source { "source" } else { "table" };
-        let _ = writeln!(out, "  {role:<8} {:<24} {}  [{}]", input.name, input.config.describe(), columns(plan, &input.name));
+        let _ = writeln!(
+            out,
+            "  {role:<8} {:<24} {}  [{}]",
+            input.name,
+            input.config.describe(),
+            columns(plan, &input.name)
+        );
         describe(&mut out, &input.description);
     }
     for op in &plan.operators {
-        let _ = writeln!(out, "  {:<8} {:<24} <- {}  [{}]", op.kind, op.name, op.inputs.join(", "), columns(plan, &op.name));
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<24} <- {}  [{}]",
+            op.kind,
+            op.name,
+            op.inputs.join(", "),
+            columns(plan, &op.name)
+        );
         describe(&mut out, &op.description);
         for side in op.outputs.iter().skip(1) {
-            let _ = writeln!(out, "  {:<8} {:<24} <- {}  [{}]", "output", side, op.name, columns(plan, side));
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<24} <- {}  [{}]",
+                "output",
+                side,
+                op.name,
+                columns(plan, side)
+            );
         }
     }
     for sink in &plan.sinks {
-        let _ = writeln!(out, "  {:<8} {:<24} <- {}  {}", "sink", sink.name, sink.input, sink.config.describe(&sink.context));
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<24} <- {}  {}",
+            "sink",
+            sink.name,
+            sink.input,
+            sink.config.describe(&sink.context)
+        );
         describe(&mut out, &sink.description);
     }
     out
@@ -53,18 +86,32 @@ pub fn render_dot(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{\n  rankdir=LR;", plan.name);
     for input in &plan.inputs {
-        let _ = writeln!(out, "  \"{0}\" [shape=box, label=\"{0}\\n{1}\"];", input.name, input.config.describe().replace('"', "'"));
+        let _ = writeln!(
+            out,
+            "  \"{0}\" [shape=box, label=\"{0}\\n{1}\"];",
+            input.name,
+            input.config.describe().replace('"', "'")
+        );
     }
     for op in &plan.operators {
         let _ = writeln!(out, "  \"{0}\" [shape=ellipse, label=\"{0}\\n{1}\"];", op.name, op.kind);
         for input in &op.inputs {
             let source = input.split('.').next().unwrap_or(input);
-            let label = if input.contains('.') { format!(" [label=\"{}\"]", &input[source.len() + 1..]) } else { String::new() };
+            let label = if input.contains('.') {
+                format!(" [label=\"{}\"]", &input[source.len() + 1..])
+            } else {
+                String::new()
+            };
             let _ = writeln!(out, "  \"{source}\" -> \"{}\"{label};", op.name);
         }
     }
     for sink in &plan.sinks {
-        let _ = writeln!(out, "  \"sink:{0}\" [shape=note, label=\"{0}\\n{1}\"];", sink.name, sink.config.describe(&sink.context).replace('"', "'"));
+        let _ = writeln!(
+            out,
+            "  \"sink:{0}\" [shape=note, label=\"{0}\\n{1}\"];",
+            sink.name,
+            sink.config.describe(&sink.context).replace('"', "'")
+        );
         let source = sink.input.split('.').next().unwrap_or(&sink.input);
         let _ = writeln!(out, "  \"{source}\" -> \"sink:{}\";", sink.name);
     }

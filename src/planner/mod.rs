@@ -103,7 +103,8 @@ impl Plan {
     /// Tells operators which of their outputs are read (by an operator, a sink, or `keep`, e.g.
     /// a tapped collection), so unread outputs are not computed.
     pub fn retain_read_outputs(&mut self, keep: Option<&str>) {
-        let mut read: std::collections::HashSet<&str> = self.sinks.iter().map(|s| s.input.as_str()).collect();
+        let mut read: std::collections::HashSet<&str> =
+            self.sinks.iter().map(|s| s.input.as_str()).collect();
         read.extend(self.operators.iter().flat_map(|o| o.inputs.iter().map(String::as_str)));
         read.extend(keep);
         let read: std::collections::HashSet<String> = read.into_iter().map(str::to_owned).collect();

@@ -28,7 +28,11 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
     let output_dir = spec.output_dir.clone().unwrap_or_else(|| PathBuf::from("out").join(&name));
     let tick = spec.tick.as_micros() as u64;
     if tick == 0 {
-        v.error("tick", ConfigError::new("", "expected a positive duration, found 0").hint("for example `tick: 1s`"));
+        v.error(
+            "tick",
+            ConfigError::new("", "expected a positive duration, found 0")
+                .hint("for example `tick: 1s`"),
+        );
     }
 
     let clashing = v.check_unique_names(&spec);
@@ -51,7 +55,8 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
     if !v.errors.is_empty() {
         return Err(Diagnostics(v.errors).sorted());
     }
-    let dead_letter_path = spec.dead_letter.path.clone().unwrap_or_else(|| output_dir.join("dead_letter.jsonl"));
+    let dead_letter_path =
+        spec.dead_letter.path.clone().unwrap_or_else(|| output_dir.join("dead_letter.jsonl"));
     let mut plan = Plan {
         name,
         description: spec.description.clone(),
@@ -96,14 +101,18 @@ impl Validator<'_> {
     fn check_unique_names(&mut self, spec: &PipelineSpec) -> Vec<String> {
         let mut clashing = Vec::new();
         let mut seen: HashMap<&str, &str> = HashMap::new();
-        let sections = [("sources", &spec.sources), ("tables", &spec.tables), ("operators", &spec.operators)];
+        let sections =
+            [("sources", &spec.sources), ("tables", &spec.tables), ("operators", &spec.operators)];
         for (section, entries) in sections {
             for name in entries.keys() {
                 if let Some(first) = seen.insert(name, section) {
                     self.error(
                         &format!("{section}.{name}"),
-                        ConfigError::new("", format!("duplicate name `{name}`: already used in `{first}`"))
-                            .hint("every source, table and operator needs its own name"),
+                        ConfigError::new(
+                            "",
+                            format!("duplicate name `{name}`: already used in `{first}`"),
+                        )
+                        .hint("every source, table and operator needs its own name"),
                     );
                     if section == "operators" {
                         clashing.push(name.clone());
@@ -117,13 +126,20 @@ impl Validator<'_> {
     /// Splits a component mapping into its shared keys and its connector's or kind's own keys.
     fn split(&mut self, path: &str, raw: &Value, shared: &[&str]) -> Option<(Value, Value)> {
         let Some(map) = raw.as_mapping() else {
-            self.error(path, ConfigError::new("", format!("expected a mapping, found {}", yaml_kind(raw))));
+            self.error(
+                path,
+                ConfigError::new("", format!("expected a mapping, found {}", yaml_kind(raw))),
+            );
             return None;
         };
         let (mut common, mut own) = (Mapping::new(), Mapping::new());
         for (k, v) in map {
             let is_shared = k.as_str().is_some_and(|k| shared.contains(&k));
-            if is_shared { common.insert(k.clone(), v.clone()) } else { own.insert(k.clone(), v.clone()) };
+            if is_shared {
+                common.insert(k.clone(), v.clone())
+            } else {
+                own.insert(k.clone(), v.clone())
+            };
         }
         Some((Value::Mapping(common), Value::Mapping(own)))
     }
@@ -131,7 +147,9 @@ impl Validator<'_> {
     /// Reports an error from a connector's or kind's own config; a misspelt shared key gets
     /// its hint from the shared keys too.
     fn own_error(&mut self, path: &str, mut err: ConfigError, shared: &[&str]) {
-        if let Some(field) = err.message.strip_prefix("unknown key `").and_then(|r| r.strip_suffix('`')) {
+        if let Some(field) =
+            err.message.strip_prefix("unknown key `").and_then(|r| r.strip_suffix('`'))
+        {
             if let Some(best) = closest(field, shared.iter().copied()) {
                 err.hint = Some(format!("did you mean `{best}`?"));
             }
@@ -147,22 +165,41 @@ impl Validator<'_> {
                 None => {
                     let hint = match closest(ty.trim_end_matches('?'), Type::SCHEMA_NAMES) {
                         Some(best) => format!("did you mean `{best}`?"),
-                        None => format!("types: {} (add `?` for nullable)", Type::SCHEMA_NAMES.join(", ")),
+                        None => format!(
+                            "types: {} (add `?` for nullable)",
+                            Type::SCHEMA_NAMES.join(", ")
+                        ),
                     };
-                    self.error(&format!("{path}.schema"), ConfigError::new(name, format!("unknown type `{ty}`")).hint(hint));
+                    self.error(
+                        &format!("{path}.schema"),
+                        ConfigError::new(name, format!("unknown type `{ty}`")).hint(hint),
+                    );
                 }
             }
         }
         if columns.is_empty() {
-            self.error(path, ConfigError::new("schema", "expected at least one column, found none"));
+            self.error(
+                path,
+                ConfigError::new("schema", "expected at least one column, found none"),
+            );
         }
         Schema::new(fields)
     }
 
-    fn connector_source(&mut self, path: &str, connector: &str, own: Value, shared: &[&str], schema: &Schema) -> Option<Box<dyn shelfflow_connectors::SourceConfig>> {
+    fn connector_source(
+        &mut self,
+        path: &str,
+        connector: &str,
+        own: Value,
+        shared: &[&str],
+        schema: &Schema,
+    ) -> Option<Box<dyn shelfflow_connectors::SourceConfig>> {
         let registry = shelfflow_connectors::sources();
         let Some(kind) = registry.get(connector) else {
-            self.error(path, unknown_name("connector", connector, registry.keys().copied()).under("connector"));
+            self.error(
+                path,
+                unknown_name("connector", connector, registry.keys().copied()).under("connector"),
+            );
             return None;
         };
         match (kind.parse)(own) {
@@ -200,7 +237,14 @@ impl Validator<'_> {
         }
         let config = self.connector_source(&path, &common.connector, own, &SOURCE_KEYS, &schema)?;
         let lateness = common.allowed_lateness.map_or(0, |d| d.as_micros() as u64);
-        Some(InputPlan { name: name.to_owned(), role: InputRole::Source, schema, config, lateness, description: common.description })
+        Some(InputPlan {
+            name: name.to_owned(),
+            role: InputRole::Source,
+            schema,
+            config,
+            lateness,
+            description: common.description,
+        })
     }
 
     fn table(&mut self, name: &str, raw: &Value) -> Option<InputPlan> {
@@ -209,17 +253,32 @@ impl Validator<'_> {
         let common: TableCommon = parse_config(common).map_err(|e| self.error(&path, e)).ok()?;
         let mut schema = self.schema(&path, &common.schema);
         match resolve_columns(&schema, &common.key, "key") {
-            Ok(key) if key.is_empty() => self.error(&path, ConfigError::new("key", "expected at least one key column, found none")),
+            Ok(key) if key.is_empty() => self.error(
+                &path,
+                ConfigError::new("key", "expected at least one key column, found none"),
+            ),
             Ok(key) => schema.key = Some(key),
             Err(errors) => errors.into_iter().for_each(|e| self.error(&path, e)),
         }
         let config = self.connector_source(&path, &common.connector, own, &TABLE_KEYS, &schema)?;
         // A table read once is loaded at time 0 and never changes: joins against it are lookups.
         schema.constant = config.is_finite();
-        Some(InputPlan { name: name.to_owned(), role: InputRole::Table, schema, config, lateness: 0, description: common.description })
+        Some(InputPlan {
+            name: name.to_owned(),
+            role: InputRole::Table,
+            schema,
+            config,
+            lateness: 0,
+            description: common.description,
+        })
     }
 
-    fn operators(&mut self, spec: &PipelineSpec, clashing: &[String], collections: &mut IndexMap<String, Schema>) -> Vec<OperatorPlan> {
+    fn operators(
+        &mut self,
+        spec: &PipelineSpec,
+        clashing: &[String],
+        collections: &mut IndexMap<String, Schema>,
+    ) -> Vec<OperatorPlan> {
         let registry = shelfflow_operators::registry();
         let mut parsed: Parsed = Vec::new();
         let mut descriptions: HashMap<String, Option<String>> = HashMap::new();
@@ -230,17 +289,30 @@ impl Validator<'_> {
             let op = match common.get("op") {
                 Some(Value::String(op)) => op.clone(),
                 Some(other) => {
-                    self.error(&path, ConfigError::new("op", format!("expected an operator kind, found {}", yaml_kind(other))));
+                    self.error(
+                        &path,
+                        ConfigError::new(
+                            "op",
+                            format!("expected an operator kind, found {}", yaml_kind(other)),
+                        ),
+                    );
                     continue;
                 }
                 None => {
                     let kinds: Vec<&str> = registry.keys().copied().collect();
-                    self.error(&path, ConfigError::new("", "missing required key `op`").hint(format!("kinds: {}", kinds.join(", "))));
+                    self.error(
+                        &path,
+                        ConfigError::new("", "missing required key `op`")
+                            .hint(format!("kinds: {}", kinds.join(", "))),
+                    );
                     continue;
                 }
             };
             let Some(kind) = registry.get(op.as_str()) else {
-                self.error(&path, unknown_name("operator kind", &op, registry.keys().copied()).under("op"));
+                self.error(
+                    &path,
+                    unknown_name("operator kind", &op, registry.keys().copied()).under("op"),
+                );
                 continue;
             };
             match (kind.parse)(own) {
@@ -255,7 +327,8 @@ impl Validator<'_> {
             let (name, kind, config) = &parsed[index];
             let path = format!("operators.{name}");
             let refs = config.inputs();
-            let schemas: Option<Vec<Schema>> = refs.iter().map(|r| collections.get(&r.name).cloned()).collect();
+            let schemas: Option<Vec<Schema>> =
+                refs.iter().map(|r| collections.get(&r.name).cloned()).collect();
             let Some(schemas) = schemas else { continue }; // an input failed to plan; already reported
             match config.plan(name, &schemas) {
                 Ok(planned) => {
@@ -286,8 +359,14 @@ impl Validator<'_> {
     /// Checks that every input exists and that there is no cycle; returns the operators in
     /// dependency order (those in a cycle are left out; those reading an unknown input are
     /// planned no further, as their schema is unknown).
-    fn order(&mut self, parsed: &Parsed, spec: &PipelineSpec, collections: &IndexMap<String, Schema>) -> Vec<usize> {
-        let by_name: HashMap<&str, usize> = parsed.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
+    fn order(
+        &mut self,
+        parsed: &Parsed,
+        spec: &PipelineSpec,
+        collections: &IndexMap<String, Schema>,
+    ) -> Vec<usize> {
+        let by_name: HashMap<&str, usize> =
+            parsed.iter().enumerate().map(|(i, (n, _, _))| (n.as_str(), i)).collect();
         let mut deps: Vec<Vec<usize>> = vec![Vec::new(); parsed.len()];
         for (i, (name, _, config)) in parsed.iter().enumerate() {
             for r in config.inputs() {
@@ -308,7 +387,10 @@ impl Validator<'_> {
                         Some(best) => format!("did you mean `{best}`?"),
                         None => format!("defined: {}", known.join(", ")),
                     };
-                    self.error(&format!("operators.{name}"), ConfigError::new(&r.path, format!("unknown input `{}`", r.name)).hint(hint));
+                    self.error(
+                        &format!("operators.{name}"),
+                        ConfigError::new(&r.path, format!("unknown input `{}`", r.name)).hint(hint),
+                    );
                 }
             }
         }
@@ -331,7 +413,11 @@ impl Validator<'_> {
                         0 => stack.push((dep, 0)),
                         1 if !reported => {
                             reported = true;
-                            let mut cycle: Vec<&str> = stack.iter().map(|(n, _)| parsed[*n].0.as_str()).skip_while(|n| *n != parsed[dep].0).collect();
+                            let mut cycle: Vec<&str> = stack
+                                .iter()
+                                .map(|(n, _)| parsed[*n].0.as_str())
+                                .skip_while(|n| *n != parsed[dep].0)
+                                .collect();
                             cycle.push(&parsed[dep].0);
                             let at = format!("operators.{}", parsed[dep].0);
                             self.error(&at, ConfigError::new("", format!("cycle: {}", cycle.join(" → "))).hint("an operator cannot read its own output, directly or through others"));
@@ -356,15 +442,29 @@ impl Validator<'_> {
         order
     }
 
-    fn sinks(&mut self, spec: &PipelineSpec, pipeline: &str, output_dir: &std::path::Path, collections: &IndexMap<String, Schema>) -> Vec<SinkPlan> {
+    fn sinks(
+        &mut self,
+        spec: &PipelineSpec,
+        pipeline: &str,
+        output_dir: &std::path::Path,
+        collections: &IndexMap<String, Schema>,
+    ) -> Vec<SinkPlan> {
         let registry = shelfflow_connectors::sinks();
         let mut plans = Vec::new();
         for (name, raw) in &spec.sinks {
             let path = format!("sinks.{name}");
             let Some((common, own)) = self.split(&path, raw, &SINK_KEYS) else { continue };
-            let Ok(common): Result<SinkCommon, _> = parse_config(common).map_err(|e| self.error(&path, e)) else { continue };
+            let Ok(common): Result<SinkCommon, _> =
+                parse_config(common).map_err(|e| self.error(&path, e))
+            else {
+                continue;
+            };
             let Some(kind) = registry.get(common.connector.as_str()) else {
-                self.error(&path, unknown_name("connector", &common.connector, registry.keys().copied()).under("connector"));
+                self.error(
+                    &path,
+                    unknown_name("connector", &common.connector, registry.keys().copied())
+                        .under("connector"),
+                );
                 continue;
             };
             let Some(schema) = collections.get(&common.input) else {
@@ -374,8 +474,13 @@ impl Validator<'_> {
                     None => format!("defined: {}", known.collect::<Vec<_>>().join(", ")),
                 };
                 // An operator that failed to plan has been reported already.
-                if !spec.operators.contains_key(common.input.split('.').next().unwrap_or_default()) {
-                    self.error(&path, ConfigError::new("input", format!("unknown input `{}`", common.input)).hint(hint));
+                if !spec.operators.contains_key(common.input.split('.').next().unwrap_or_default())
+                {
+                    self.error(
+                        &path,
+                        ConfigError::new("input", format!("unknown input `{}`", common.input))
+                            .hint(hint),
+                    );
                 }
                 continue;
             };
@@ -384,7 +489,14 @@ impl Validator<'_> {
                     Ok(key) => key,
                     Err(errors) => {
                         for e in errors {
-                            let e = ConfigError { message: format!("sink key column {} is not in the schema of `{}`", e.message.trim_start_matches("unknown column "), common.input), ..e };
+                            let e = ConfigError {
+                                message: format!(
+                                    "sink key column {} is not in the schema of `{}`",
+                                    e.message.trim_start_matches("unknown column "),
+                                    common.input
+                                ),
+                                ..e
+                            };
                             self.error(&path, e);
                         }
                         continue;
@@ -411,13 +523,23 @@ impl Validator<'_> {
                 key,
                 output_dir: output_dir.to_owned(),
             };
-            plans.push(SinkPlan { name: name.clone(), input: common.input.clone(), config, context, description: common.description.clone() });
+            plans.push(SinkPlan {
+                name: name.clone(),
+                input: common.input.clone(),
+                config,
+                context,
+                description: common.description.clone(),
+            });
         }
         plans
     }
 }
 
-fn unknown_name<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a str> + Clone) -> ConfigError {
+fn unknown_name<'a>(
+    what: &str,
+    name: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+) -> ConfigError {
     let hint = match closest(name, known.clone()) {
         Some(best) => format!("did you mean `{best}`?"),
         None => format!("valid: {}", known.collect::<Vec<_>>().join(", ")),

@@ -17,7 +17,9 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use super::metrics::Metrics;
-use super::sink::{attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, SlotOutput, TapWriter};
+use super::sink::{
+    attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, SlotOutput, TapWriter,
+};
 use super::{RunError, RunOptions};
 use crate::planner::{InputRole, Plan};
 
@@ -49,7 +51,13 @@ enum Fed {
 
 /// Starts the thread that reads and decodes one input. For a table (`unique_key` given), a row
 /// whose key was already read is a dead letter: a table has one row per key.
-fn spawn_reader(name: &str, mut reader: Box<dyn SourceReader>, mut clock: EventClock, unique_key: Option<Vec<usize>>, metrics: Arc<Metrics>) -> Result<mpsc::Receiver<Fed>, RunError> {
+fn spawn_reader(
+    name: &str,
+    mut reader: Box<dyn SourceReader>,
+    mut clock: EventClock,
+    unique_key: Option<Vec<usize>>,
+    metrics: Arc<Metrics>,
+) -> Result<mpsc::Receiver<Fed>, RunError> {
     let (send, feed) = mpsc::sync_channel(FEED_DEPTH);
     let table = name.to_owned();
     let mut seen: std::collections::HashSet<Row> = std::collections::HashSet::new();
@@ -66,17 +74,31 @@ fn spawn_reader(name: &str, mut reader: Box<dyn SourceReader>, mut clock: EventC
                     if seen.insert(key.iter().map(|&c| row[c].clone()).collect()) {
                         batch.rows.push((row, time));
                     } else {
-                        let raw = serde_json::Value::Array(row.iter().map(shelfflow_operators::Value::to_json).collect()).to_string();
+                        let raw = serde_json::Value::Array(
+                            row.iter().map(shelfflow_operators::Value::to_json).collect(),
+                        )
+                        .to_string();
                         let position = format!("{table}: row {rows_read}");
-                        batch.dead.push(shelfflow_connectors::DeadLetter { position, reason: "duplicate key in table".to_owned(), raw, time });
+                        batch.dead.push(shelfflow_connectors::DeadLetter {
+                            position,
+                            reason: "duplicate key in table".to_owned(),
+                            raw,
+                            time,
+                        });
                     }
                 }
             }
             let fed = match result {
-                Ok(status) => Fed::Batch { batch, status, frontier: clock.frontier(), read_at: Instant::now() },
+                Ok(status) => Fed::Batch {
+                    batch,
+                    status,
+                    frontier: clock.frontier(),
+                    read_at: Instant::now(),
+                },
                 Err(e) => Fed::Failed(e),
             };
-            let last = !matches!(fed, Fed::Batch { status: ReadStatus::More | ReadStatus::Idle, .. });
+            let last =
+                !matches!(fed, Fed::Batch { status: ReadStatus::More | ReadStatus::Idle, .. });
             if last {
                 tracing::debug!(input = %table, frontier = clock.frontier(), "reader finished");
             }
@@ -99,7 +121,12 @@ pub struct WorkerReport {
 }
 
 /// Runs one worker to completion.
-pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metrics: &Arc<Metrics>) -> Result<WorkerReport, RunError> {
+pub fn run_worker(
+    worker: &mut Worker,
+    plan: &Plan,
+    options: &RunOptions,
+    metrics: &Arc<Metrics>,
+) -> Result<WorkerReport, RunError> {
     let index = worker.index();
     let peers = worker.peers();
     let leader = index == 0;
@@ -117,7 +144,8 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
         let mut cache = ArrangementCache::new();
         for op in &plan.operators {
-            let inputs: Vec<(&str, Coll<'_>)> = op.inputs.iter().map(|name| (name.as_str(), colls[name].clone())).collect();
+            let inputs: Vec<(&str, Coll<'_>)> =
+                op.inputs.iter().map(|name| (name.as_str(), colls[name].clone())).collect();
             let outputs = op.planned.build(&inputs, &mut cache);
             for (name, coll) in op.outputs.iter().zip(outputs) {
                 colls.insert(name.clone(), coll);
@@ -139,12 +167,23 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
             continue; // dropping the handle closes this worker's share of the input
         }
         let input = &plan.inputs[i];
-        let reader = input.config.open(&input.schema).map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
+        let reader = input
+            .config
+            .open(&input.schema)
+            .map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
         tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
-        let unique_key = (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
+        let unique_key =
+            (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
         let feed = spawn_reader(&input.name, reader, clock, unique_key, metrics.clone())?;
-        owned.push(Owned { index: i, name: input.name.clone(), role: input.role, handle: Some(handle), feed, frontier: 0 });
+        owned.push(Owned {
+            index: i,
+            name: input.name.clone(),
+            role: input.role,
+            handle: Some(handle),
+            feed,
+            frontier: 0,
+        });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
         if i % peers == index {
@@ -159,16 +198,24 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
     while !metrics.stopping() {
         // Reference tables first until they have loaded (they hold the frontier at 0), then the
         // input furthest behind.
-        let Some(next) = owned
-            .iter_mut()
-            .filter(|o| o.handle.is_some())
-            .min_by_key(|o| (o.role == InputRole::Source || metrics.caught_up[o.index].load(Ordering::Relaxed), o.frontier))
-        else {
+        let Some(next) = owned.iter_mut().filter(|o| o.handle.is_some()).min_by_key(|o| {
+            (
+                o.role == InputRole::Source || metrics.caught_up[o.index].load(Ordering::Relaxed),
+                o.frontier,
+            )
+        }) else {
             break;
         };
-        let (mut batch, status, frontier, read_at) = match next.feed.recv_timeout(Duration::from_millis(1)) {
-            Ok(Fed::Batch { batch, status, frontier, read_at }) => (batch, status, frontier, read_at),
-            Ok(Fed::Failed(source)) => return Err(RunError::Connector { component: next.name.clone(), source }),
+        let (mut batch, status, frontier, read_at) = match next
+            .feed
+            .recv_timeout(Duration::from_millis(1))
+        {
+            Ok(Fed::Batch { batch, status, frontier, read_at }) => {
+                (batch, status, frontier, read_at)
+            }
+            Ok(Fed::Failed(source)) => {
+                return Err(RunError::Connector { component: next.name.clone(), source })
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 worker.step_or_park(Some(Duration::ZERO));
                 continue;
@@ -182,7 +229,8 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         for (row, time) in batch.rows.drain(..) {
             handle.update_at(row, time, 1);
         }
-        let counter = if next.role == InputRole::Source { &metrics.events_in } else { &metrics.table_rows };
+        let counter =
+            if next.role == InputRole::Source { &metrics.events_in } else { &metrics.table_rows };
         counter.fetch_add(rows, Ordering::Relaxed);
         if !batch.dead.is_empty() {
             metrics.dead_letters.fetch_add(batch.dead.len() as u64, Ordering::Relaxed);
@@ -227,7 +275,11 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         // Let the dataflow catch up before taking more, so memory stays bounded.
         let deadline = Instant::now() + if idle { Duration::from_millis(100) } else { CATCH_UP };
         loop {
-            worker.step_or_park(if idle { Some(Duration::from_millis(10)) } else { Some(Duration::ZERO) });
+            worker.step_or_park(if idle {
+                Some(Duration::from_millis(10))
+            } else {
+                Some(Duration::ZERO)
+            });
             while let Some((time, at)) = in_flight.front() {
                 if probe.less_than(time) {
                     break;
@@ -259,7 +311,11 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
         worker.step_or_park(Some(Duration::from_millis(1)));
     }
     let now = Instant::now();
-    latencies.extend(in_flight.iter().map(|(_, at)| now.duration_since(*at).as_micros().min(u128::from(u32::MAX)) as u32));
+    latencies.extend(
+        in_flight
+            .iter()
+            .map(|(_, at)| now.duration_since(*at).as_micros().min(u128::from(u32::MAX)) as u32),
+    );
     metrics.record_latencies(&latencies);
 
     let mut errors = Vec::new();
@@ -279,8 +335,14 @@ pub fn run_worker(worker: &mut Worker, plan: &Plan, options: &RunOptions, metric
 /// Opens the writers (on the leader only) and pairs each with the collection it writes; `None`
 /// stands for the dead-letter collection.
 #[allow(clippy::type_complexity)]
-fn open_sinks(plan: &Plan, options: &RunOptions, leader: bool) -> Result<Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, RunError> {
-    let slot = |name: &str, key: Vec<usize>, width: usize, output, counter| Rc::new(RefCell::new(SinkSlot::new(name, key, width, output, counter)));
+fn open_sinks(
+    plan: &Plan,
+    options: &RunOptions,
+    leader: bool,
+) -> Result<Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, RunError> {
+    let slot = |name: &str, key: Vec<usize>, width: usize, output, counter| {
+        Rc::new(RefCell::new(SinkSlot::new(name, key, width, output, counter)))
+    };
     if let Some(tapped) = &options.tap {
         let schema = plan.collections[tapped].clone();
         let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
@@ -293,26 +355,48 @@ fn open_sinks(plan: &Plan, options: &RunOptions, leader: bool) -> Result<Vec<(Rc
         .iter()
         .enumerate()
         .map(|(i, sink)| {
-            let signature = format!("{}|{:?}|{:?}", sink.config.describe(&sink.context), sink.context.schema.fields, sink.context.key);
+            let signature = format!(
+                "{}|{:?}|{:?}",
+                sink.config.describe(&sink.context),
+                sink.context.schema.fields,
+                sink.context.key
+            );
             let width = sink.context.schema.len();
-            (sink.name.clone(), sink.context.key.clone(), width, Some(i), Some(sink.input.clone()), signature)
+            (
+                sink.name.clone(),
+                sink.context.key.clone(),
+                width,
+                Some(i),
+                Some(sink.input.clone()),
+                signature,
+            )
         })
         .collect();
     let dead_key: Vec<usize> = (0..dead_letter_schema().len()).collect();
     let width = dead_key.len();
-    outputs.push(("dead_letter".to_owned(), dead_key, width, None, None, plan.dead_letter_path.display().to_string()));
-    let open = |index: Option<usize>| -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
-        match index {
-            Some(i) => {
-                let sink = &plan.sinks[i];
-                sink.config.open(&sink.context).map_err(|source| RunError::Connector { component: sink.name.clone(), source })
+    outputs.push((
+        "dead_letter".to_owned(),
+        dead_key,
+        width,
+        None,
+        None,
+        plan.dead_letter_path.display().to_string(),
+    ));
+    let open =
+        |index: Option<usize>| -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
+            match index {
+                Some(i) => {
+                    let sink = &plan.sinks[i];
+                    sink.config.open(&sink.context).map_err(|source| RunError::Connector {
+                        component: sink.name.clone(),
+                        source,
+                    })
+                }
+                None => Ok(Box::new(DeadLetterWriter::create(&plan.dead_letter_path).map_err(
+                    |source| RunError::Connector { component: "dead_letter".to_owned(), source },
+                )?)),
             }
-            None => Ok(Box::new(
-                DeadLetterWriter::create(&plan.dead_letter_path)
-                    .map_err(|source| RunError::Connector { component: "dead_letter".to_owned(), source })?,
-            )),
-        }
-    };
+        };
     let mut slots = Vec::new();
     for (name, key, width, counter, input, signature) in outputs {
         let output = match (leader, &options.store) {

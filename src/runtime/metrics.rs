@@ -89,16 +89,28 @@ impl Metrics {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# TYPE shelfflow_events_received_total counter\n");
-        out.push_str(&format!("shelfflow_events_received_total{{pipeline=\"{pipeline}\"}} {}\n", load(&self.events_in)));
+        out.push_str(&format!(
+            "shelfflow_events_received_total{{pipeline=\"{pipeline}\"}} {}\n",
+            load(&self.events_in)
+        ));
         out.push_str("# TYPE shelfflow_events_dropped_total counter\n");
-        out.push_str(&format!("shelfflow_events_dropped_total{{pipeline=\"{pipeline}\",reason=\"dead_letter\"}} {}\n", load(&self.dead_letters)));
+        out.push_str(&format!(
+            "shelfflow_events_dropped_total{{pipeline=\"{pipeline}\",reason=\"dead_letter\"}} {}\n",
+            load(&self.dead_letters)
+        ));
         out.push_str("# TYPE shelfflow_events_sent_total counter\n");
         for (name, count) in sinks.iter().zip(&self.changes) {
-            out.push_str(&format!("shelfflow_events_sent_total{{pipeline=\"{pipeline}\",sink=\"{name}\"}} {}\n", load(count)));
+            out.push_str(&format!(
+                "shelfflow_events_sent_total{{pipeline=\"{pipeline}\",sink=\"{name}\"}} {}\n",
+                load(count)
+            ));
         }
         if let Some(w) = self.watermark() {
             out.push_str("# TYPE shelfflow_watermark_seconds gauge\n");
-            out.push_str(&format!("shelfflow_watermark_seconds{{pipeline=\"{pipeline}\"}} {}\n", w as f64 / 1e6));
+            out.push_str(&format!(
+                "shelfflow_watermark_seconds{{pipeline=\"{pipeline}\"}} {}\n",
+                w as f64 / 1e6
+            ));
         }
         out
     }

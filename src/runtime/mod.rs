@@ -32,7 +32,9 @@ pub struct RunOptions {
 /// The sinks of a `--watch` session, kept open across redeploys.
 #[derive(Default)]
 pub struct SinkStore {
-    sinks: std::sync::Mutex<std::collections::HashMap<String, Arc<std::sync::Mutex<sink::StoredSink>>>>,
+    sinks: std::sync::Mutex<
+        std::collections::HashMap<String, Arc<std::sync::Mutex<sink::StoredSink>>>,
+    >,
 }
 
 impl std::fmt::Debug for SinkStore {
@@ -54,7 +56,11 @@ impl SinkStore {
         if let Some(entry) = sinks.get(name) {
             if entry.lock().unwrap_or_else(|p| p.into_inner()).signature == signature {
                 let catch_up = Some(std::collections::BTreeMap::new());
-                return Ok(sink::SlotOutput::Stored { entry: entry.clone(), catch_up, last_time: 0 });
+                return Ok(sink::SlotOutput::Stored {
+                    entry: entry.clone(),
+                    catch_up,
+                    last_time: 0,
+                });
             }
         }
         let entry = Arc::new(std::sync::Mutex::new(sink::StoredSink {
@@ -124,14 +130,24 @@ impl Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "events in     {:>12}   ({:.0} events/s)", self.events_in, self.events_per_second())?;
+        writeln!(
+            f,
+            "events in     {:>12}   ({:.0} events/s)",
+            self.events_in,
+            self.events_per_second()
+        )?;
         writeln!(f, "table rows    {:>12}", self.table_rows)?;
         writeln!(f, "dead letters  {:>12}", self.dead_letters)?;
         for (sink, n) in &self.changes {
             writeln!(f, "changes out   {n:>12}   {sink}")?;
         }
         if let Some((p50, p99)) = self.latency {
-            writeln!(f, "batch latency p50 {:.1} ms, p99 {:.1} ms", f64::from(p50) / 1e3, f64::from(p99) / 1e3)?;
+            writeln!(
+                f,
+                "batch latency p50 {:.1} ms, p99 {:.1} ms",
+                f64::from(p50) / 1e3,
+                f64::from(p99) / 1e3
+            )?;
         }
         write!(f, "elapsed       {:>11.3}s", self.elapsed.as_secs_f64())
     }
@@ -139,12 +155,18 @@ impl std::fmt::Display for Summary {
 
 /// Runs `plan` until every source is exhausted (or `metrics.stop` is set) and all outputs are
 /// flushed.
-pub fn run(plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> Result<Summary, RunError> {
+pub fn run(
+    plan: Arc<Plan>,
+    options: RunOptions,
+    metrics: Arc<Metrics>,
+) -> Result<Summary, RunError> {
     let started = Instant::now();
     let workers = options.workers.max(1);
     tracing::info!(pipeline = %plan.name, workers, inputs = plan.inputs.len(), operators = plan.operators.len(), sinks = plan.sinks.len(), "starting dataflow");
-    let config = if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
-    let progress = (!options.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(metrics.clone()));
+    let config =
+        if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
+    let progress = (!options.quiet && std::io::stderr().is_terminal())
+        .then(|| spawn_progress(metrics.clone()));
     let (plan_w, options_w, metrics_w) = (plan.clone(), options.clone(), metrics.clone());
     let guards = timely::execute(config, move |worker| {
         driver::run_worker(worker, &plan_w, &options_w, &metrics_w)
@@ -173,7 +195,12 @@ pub fn run(plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> Resul
         events_in: load(&metrics.events_in),
         table_rows: load(&metrics.table_rows),
         dead_letters: load(&metrics.dead_letters),
-        changes: plan.sinks.iter().zip(&metrics.changes).map(|(s, n)| (s.name.clone(), load(n))).collect(),
+        changes: plan
+            .sinks
+            .iter()
+            .zip(&metrics.changes)
+            .map(|(s, n)| (s.name.clone(), load(n)))
+            .collect(),
         elapsed: started.elapsed(),
         latency,
     })
@@ -182,7 +209,10 @@ pub fn run(plan: Arc<Plan>, options: RunOptions, metrics: Arc<Metrics>) -> Resul
 /// A spinner line on stderr: events, events/s, watermark, dead letters.
 fn spawn_progress(metrics: Arc<Metrics>) -> (indicatif::ProgressBar, std::thread::JoinHandle<()>) {
     let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .expect("valid template"),
+    );
     let shown = bar.clone();
     let handle = std::thread::Builder::new()
         .name("progress".to_owned())
@@ -191,9 +221,12 @@ fn spawn_progress(metrics: Arc<Metrics>) -> (indicatif::ProgressBar, std::thread
             while !shown.is_finished() {
                 let events = metrics.events_in.load(Ordering::Relaxed);
                 let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                let watermark = metrics.watermark().map_or("-".to_owned(), |w| format_timestamp(w as i64));
+                let watermark =
+                    metrics.watermark().map_or("-".to_owned(), |w| format_timestamp(w as i64));
                 let dead = metrics.dead_letters.load(Ordering::Relaxed);
-                shown.set_message(format!("{events} events  {rate:.0}/s  watermark {watermark}  dead letters {dead}"));
+                shown.set_message(format!(
+                    "{events} events  {rate:.0}/s  watermark {watermark}  dead letters {dead}"
+                ));
                 shown.tick();
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -15,8 +15,8 @@ use shelfflow_operators::{Coll, Diff, Row, Schema, Time, Value};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::ProbeHandle;
 use timely::dataflow::operators::Probe;
+use timely::dataflow::ProbeHandle;
 
 use super::metrics::Metrics;
 
@@ -40,7 +40,13 @@ pub struct SinkSlot {
 
 impl SinkSlot {
     /// A slot for a collection of `width` columns keyed by `key`.
-    pub fn new(name: &str, key: Vec<usize>, width: usize, output: Option<SlotOutput>, counter: Option<usize>) -> SinkSlot {
+    pub fn new(
+        name: &str,
+        key: Vec<usize>,
+        width: usize,
+        output: Option<SlotOutput>,
+        counter: Option<usize>,
+    ) -> SinkSlot {
         let copies = (key.len() == width && width > 0).then(HashMap::new);
         SinkSlot { name: name.to_owned(), key, output, counter, error: None, copies }
     }
@@ -115,7 +121,9 @@ impl SinkSlot {
     /// Ends a redeploy's catch-up: writes the difference between the state the sink had and the
     /// state the new dataflow computed, then continues live.
     pub fn end_catch_up(&mut self) -> Result<(), ConnectorError> {
-        let Some(SlotOutput::Stored { entry, catch_up, last_time }) = self.output.as_mut() else { return Ok(()) };
+        let Some(SlotOutput::Stored { entry, catch_up, last_time }) = self.output.as_mut() else {
+            return Ok(());
+        };
         let Some(new_state) = catch_up.take() else { return Ok(()) };
         let mut guard = entry.lock().unwrap_or_else(|p| p.into_inner());
         let StoredSink { writer, state, .. } = &mut *guard;
@@ -134,7 +142,9 @@ impl SinkSlot {
         match self.output.as_mut() {
             None => Ok(()),
             Some(SlotOutput::Writer(writer)) => writer.finish(),
-            Some(SlotOutput::Stored { entry, .. }) => entry.lock().unwrap_or_else(|p| p.into_inner()).writer.finish(),
+            Some(SlotOutput::Stored { entry, .. }) => {
+                entry.lock().unwrap_or_else(|p| p.into_inner()).writer.finish()
+            }
         }
     }
 }
@@ -155,7 +165,10 @@ fn apply(state: &mut BTreeMap<Row, Row>, key: &[usize], changes: &[Change<'_>]) 
 }
 
 /// The changes that turn `old` into `new`, in key order.
-pub fn state_difference<'a>(old: &'a BTreeMap<Row, Row>, new: &'a BTreeMap<Row, Row>) -> Vec<Change<'a>> {
+pub fn state_difference<'a>(
+    old: &'a BTreeMap<Row, Row>,
+    new: &'a BTreeMap<Row, Row>,
+) -> Vec<Change<'a>> {
     let mut changes = Vec::new();
     let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
     loop {
@@ -191,7 +204,12 @@ pub fn state_difference<'a>(old: &'a BTreeMap<Row, Row>, new: &'a BTreeMap<Row, 
 }
 
 /// Attaches a sink to `coll`. All updates go to worker 0, which writes each closed time once.
-pub fn attach<'s>(coll: Coll<'s>, slot: Rc<RefCell<SinkSlot>>, metrics: Arc<Metrics>, probe: &ProbeHandle<Time>) {
+pub fn attach<'s>(
+    coll: Coll<'s>,
+    slot: Rc<RefCell<SinkSlot>>,
+    metrics: Arc<Metrics>,
+    probe: &ProbeHandle<Time>,
+) {
     let name = format!("Sink: {}", slot.borrow().name);
     coll.inner
         .unary_frontier::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
@@ -278,7 +296,12 @@ pub fn dead_letter_schema() -> Schema {
 
 /// A dead letter as a row of [`dead_letter_schema`].
 pub fn dead_letter_row(source: &str, dead: DeadLetter) -> Row {
-    vec![Value::str(source), Value::str(&dead.position), Value::str(&dead.reason), Value::str(&dead.raw)]
+    vec![
+        Value::str(source),
+        Value::str(&dead.position),
+        Value::str(&dead.reason),
+        Value::str(&dead.raw),
+    ]
 }
 
 impl DeadLetterWriter {
@@ -294,10 +317,22 @@ impl SinkWriter for DeadLetterWriter {
         let mut letters: Vec<(String, DeadLetter)> = changes
             .iter()
             .filter(|c| c.op == ChangeOp::Upsert)
-            .map(|c| (text(&c.row[0]), DeadLetter { position: text(&c.row[1]), reason: text(&c.row[2]), raw: text(&c.row[3]), time }))
+            .map(|c| {
+                (
+                    text(&c.row[0]),
+                    DeadLetter {
+                        position: text(&c.row[1]),
+                        reason: text(&c.row[2]),
+                        raw: text(&c.row[3]),
+                        time,
+                    },
+                )
+            })
             .collect();
         // In file order: `events.jsonl:9` before `events.jsonl:10`.
-        letters.sort_by(|(a, x), (b, y)| (a, position_order(&x.position)).cmp(&(b, position_order(&y.position))));
+        letters.sort_by(|(a, x), (b, y)| {
+            (a, position_order(&x.position)).cmp(&(b, position_order(&y.position)))
+        });
         for (source, letter) in letters {
             self.file.write(&source, std::slice::from_ref(&letter))?;
         }
@@ -357,12 +392,19 @@ mod tests {
     fn state_difference_upserts_changed_and_new_keys_and_deletes_gone_ones() {
         let row = |k: &str, v: i64| vec![Value::str(k), Value::Int(v)];
         let key = |k: &str| vec![Value::str(k)];
-        let old: BTreeMap<Row, Row> = [(key("A"), row("A", 1)), (key("B"), row("B", 2)), (key("C"), row("C", 3))].into();
-        let new: BTreeMap<Row, Row> = [(key("A"), row("A", 1)), (key("B"), row("B", 5)), (key("D"), row("D", 4))].into();
-        let changes: Vec<(ChangeOp, Row)> = state_difference(&old, &new).iter().map(|c| (c.op, c.row.to_vec())).collect();
+        let old: BTreeMap<Row, Row> =
+            [(key("A"), row("A", 1)), (key("B"), row("B", 2)), (key("C"), row("C", 3))].into();
+        let new: BTreeMap<Row, Row> =
+            [(key("A"), row("A", 1)), (key("B"), row("B", 5)), (key("D"), row("D", 4))].into();
+        let changes: Vec<(ChangeOp, Row)> =
+            state_difference(&old, &new).iter().map(|c| (c.op, c.row.to_vec())).collect();
         assert_eq!(
             changes,
-            vec![(ChangeOp::Upsert, row("B", 5)), (ChangeOp::Delete, row("C", 3)), (ChangeOp::Upsert, row("D", 4))]
+            vec![
+                (ChangeOp::Upsert, row("B", 5)),
+                (ChangeOp::Delete, row("C", 3)),
+                (ChangeOp::Upsert, row("D", 4))
+            ]
         );
     }
 

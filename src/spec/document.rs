@@ -21,9 +21,8 @@ pub struct Override {
 impl std::str::FromStr for Override {
     type Err = String;
     fn from_str(text: &str) -> Result<Override, String> {
-        let (path, value) = text
-            .split_once('=')
-            .ok_or_else(|| format!("expected `path=value`, found `{text}`"))?;
+        let (path, value) =
+            text.split_once('=').ok_or_else(|| format!("expected `path=value`, found `{text}`"))?;
         if path.trim().is_empty() {
             return Err(format!("expected `path=value`, found `{text}`"));
         }
@@ -61,7 +60,8 @@ impl Document {
     /// As [`Document::load`], from text.
     pub fn parse(file: &Path, raw: &str, overrides: &[Override]) -> Result<Document, Diagnostics> {
         let (text, missing) = interpolate(raw, |name| std::env::var(name).ok());
-        let mut doc = Document { file: file.to_owned(), text, value: Value::Null, spans: Spans::default() };
+        let mut doc =
+            Document { file: file.to_owned(), text, value: Value::Null, spans: Spans::default() };
         if !missing.is_empty() {
             let errors = missing
                 .into_iter()
@@ -86,7 +86,11 @@ impl Document {
                 doc.at_position(
                     Some(second),
                     path.clone(),
-                    format!("duplicate name `{}`: already defined at line {}", last_segment(&path), first.line),
+                    format!(
+                        "duplicate name `{}`: already defined at line {}",
+                        last_segment(&path),
+                        first.line
+                    ),
                     Some("names must be unique within a section; rename one of them".to_owned()),
                 )
             })
@@ -98,7 +102,9 @@ impl Document {
             Ok(Value::Null) => Value::Mapping(Mapping::new()),
             Ok(value) => value,
             Err(err) => {
-                let position = err.location().map(|l| Position { line: l.line() as u32, column: l.column() as u32 });
+                let position = err
+                    .location()
+                    .map(|l| Position { line: l.line() as u32, column: l.column() as u32 });
                 let message = err.to_string();
                 let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
                 return Err(doc
@@ -113,20 +119,37 @@ impl Document {
         };
         let mut errors = Vec::new();
         if !doc.value.is_mapping() {
-            errors.push(doc.error_at("", &ConfigError::new("", "expected a mapping with sources, tables, operators and sinks")));
+            errors.push(doc.error_at(
+                "",
+                &ConfigError::new(
+                    "",
+                    "expected a mapping with sources, tables, operators and sinks",
+                ),
+            ));
         }
         for o in overrides {
             if let Err(e) = apply_override(&mut doc.value, o) {
-                errors.push(doc.error_at("", &ConfigError::new(&o.path, e).hint("`--set` paths look like sources.shelf_events.path")));
+                errors.push(
+                    doc.error_at(
+                        "",
+                        &ConfigError::new(&o.path, e)
+                            .hint("`--set` paths look like sources.shelf_events.path"),
+                    ),
+                );
             }
         }
-        if errors.is_empty() { Ok(doc) } else { Err(Diagnostics(errors)) }
+        if errors.is_empty() {
+            Ok(doc)
+        } else {
+            Err(Diagnostics(errors))
+        }
     }
 
     /// A diagnostic for a component error, at `base` + the error's own path.
     pub fn error_at(&self, base: &str, err: &ConfigError) -> Diagnostic {
         let path = shelfflow_operators::plan::join_path(base, &err.path);
-        let about_key = err.message.starts_with("unknown key") || err.message.starts_with("duplicate name");
+        let about_key =
+            err.message.starts_with("unknown key") || err.message.starts_with("duplicate name");
         let position = match err.offset {
             Some(offset) => self.spans.inside(&path, offset).or_else(|| self.spans.value(&path)),
             // An error about a whole component points at its name.
@@ -136,11 +159,24 @@ impl Document {
         self.at_position(position, path, err.message.clone(), err.hint.clone())
     }
 
-    fn at_position(&self, position: Option<Position>, path: String, message: String, hint: Option<String>) -> Diagnostic {
+    fn at_position(
+        &self,
+        position: Option<Position>,
+        path: String,
+        message: String,
+        hint: Option<String>,
+    ) -> Diagnostic {
         let line_text = position
             .and_then(|p| self.text.lines().nth(p.line.saturating_sub(1) as usize))
             .map(str::to_owned);
-        Diagnostic { file: self.file.display().to_string(), position, path, message, hint, line_text }
+        Diagnostic {
+            file: self.file.display().to_string(),
+            position,
+            path,
+            message,
+            hint,
+            line_text,
+        }
     }
 
     /// A stable hash of the effective pipeline (after interpolation and overrides).
@@ -151,7 +187,9 @@ impl Document {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+    bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn last_segment(path: &str) -> &str {
@@ -160,7 +198,10 @@ fn last_segment(path: &str) -> &str {
 
 /// Replaces `${NAME}` and `${NAME:-default}`; `$${` stays a literal `${`. Returns the text and
 /// the variables that were neither set nor defaulted, with their positions.
-pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> (String, Vec<(String, Position)>) {
+pub fn interpolate(
+    raw: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> (String, Vec<(String, Position)>) {
     let mut out = String::with_capacity(raw.len());
     let mut missing = Vec::new();
     for (line_no, full_line) in raw.split_inclusive('\n').enumerate() {
@@ -185,7 +226,10 @@ pub fn interpolate(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> (Strin
                             Some(value) => out.push_str(&value),
                             None => {
                                 let column = (line.len() - rest.len() + at + 1) as u32;
-                                missing.push((name.to_owned(), Position { line: line_no as u32 + 1, column }));
+                                missing.push((
+                                    name.to_owned(),
+                                    Position { line: line_no as u32 + 1, column },
+                                ));
                             }
                         }
                         rest = &body[end + 1..];
@@ -224,13 +268,14 @@ fn comment_start(line: &str) -> usize {
 }
 
 fn apply_override(root: &mut Value, o: &Override) -> Result<(), String> {
-    let value: Value = serde_yaml_ng::from_str(&o.value).unwrap_or_else(|_| Value::String(o.value.clone()));
+    let value: Value =
+        serde_yaml_ng::from_str(&o.value).unwrap_or_else(|_| Value::String(o.value.clone()));
     let mut node = root;
     let segments: Vec<&str> = o.path.split('.').collect();
     for (n, segment) in segments.iter().enumerate() {
-        let map = node
-            .as_mapping_mut()
-            .ok_or_else(|| format!("cannot set `{}`: `{}` is not a mapping", o.path, segments[..n].join(".")))?;
+        let map = node.as_mapping_mut().ok_or_else(|| {
+            format!("cannot set `{}`: `{}` is not a mapping", o.path, segments[..n].join("."))
+        })?;
         let key = Value::String((*segment).to_owned());
         if n + 1 == segments.len() {
             map.insert(key, value);
@@ -249,7 +294,10 @@ mod tests {
     fn interpolates_with_defaults_and_escapes() {
         let lookup = |n: &str| (n == "HOME_DIR").then(|| "/home/x".to_owned());
         let (text, missing) = interpolate("a: ${HOME_DIR}/d\nb: ${NOPE:-5}\nc: $${LIT}\nd: ${GONE}\n# ${IN_COMMENT}\ne: '#${HOME_DIR}' # ${X}\n", lookup);
-        assert_eq!(text, "a: /home/x/d\nb: 5\nc: ${LIT}\nd: \n# ${IN_COMMENT}\ne: '#/home/x' # ${X}\n");
+        assert_eq!(
+            text,
+            "a: /home/x/d\nb: 5\nc: ${LIT}\nd: \n# ${IN_COMMENT}\ne: '#/home/x' # ${X}\n"
+        );
         assert_eq!(missing, vec![("GONE".to_owned(), Position { line: 4, column: 4 })]);
     }
 

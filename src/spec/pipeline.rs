@@ -104,7 +104,8 @@ pub struct SinkCommon {
 }
 
 /// The keys of each common struct, used to split a component's mapping in two.
-pub const SOURCE_KEYS: [&str; 5] = ["connector", "schema", "event_time", "allowed_lateness", "description"];
+pub const SOURCE_KEYS: [&str; 5] =
+    ["connector", "schema", "event_time", "allowed_lateness", "description"];
 /// See [`SOURCE_KEYS`].
 pub const TABLE_KEYS: [&str; 4] = ["connector", "schema", "key", "description"];
 /// See [`SOURCE_KEYS`].

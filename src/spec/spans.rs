@@ -105,7 +105,11 @@ impl Builder {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 impl MarkedEventReceiver for Builder {
@@ -114,7 +118,8 @@ impl MarkedEventReceiver for Builder {
         match event {
             Event::Scalar(text, style, ..) => match self.value_path() {
                 Some(path) => {
-                    let quoted = matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted);
+                    let quoted =
+                        matches!(style, TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted);
                     self.spans.values.insert(path, (pos, quoted));
                 }
                 None => {
@@ -166,7 +171,10 @@ mod tests {
         assert_eq!(spans.value("operators.low.where"), Some(Position { line: 5, column: 12 }));
         assert_eq!(spans.value("operators.keys[1]"), Some(Position { line: 6, column: 13 }));
         // Inside the quoted scalar: column 3 of the expression is the `a` of `quantity`.
-        assert_eq!(spans.inside("operators.low.where", (1, 3)), Some(Position { line: 5, column: 15 }));
+        assert_eq!(
+            spans.inside("operators.low.where", (1, 3)),
+            Some(Position { line: 5, column: 15 })
+        );
         // Unknown paths fall back to their nearest parent.
         assert_eq!(spans.value("operators.low.nope"), spans.value("operators.low"));
     }

@@ -40,11 +40,7 @@ pub enum DecodeError {
 impl DecodeError {
     /// The error for a cell of `field` that does not fit its type.
     pub fn mismatch(field: &Field, found: Found) -> DecodeError {
-        DecodeError::Mismatch {
-            field: field.name.clone(),
-            expected: field.ty,
-            found,
-        }
+        DecodeError::Mismatch { field: field.name.clone(), expected: field.ty, found }
     }
 }
 
@@ -183,16 +179,9 @@ pub(super) fn parse_utc_timestamp(b: &[u8]) -> Option<Micros> {
     {
         return None;
     }
-    let days = civil_days(
-        digits(&body[0..4])?,
-        digits(&body[5..7])?,
-        digits(&body[8..10])?,
-    )?;
-    let (hour, minute, second) = (
-        digits(&body[11..13])?,
-        digits(&body[14..16])?,
-        digits(&body[17..19])?,
-    );
+    let days = civil_days(digits(&body[0..4])?, digits(&body[5..7])?, digits(&body[8..10])?)?;
+    let (hour, minute, second) =
+        (digits(&body[11..13])?, digits(&body[14..16])?, digits(&body[17..19])?);
     if hour > 23 || minute > 59 || second > 59 {
         // Leap seconds and the like: let chrono decide.
         return None;
@@ -214,9 +203,7 @@ pub(super) fn parse_utc_timestamp(b: &[u8]) -> Option<Micros> {
 
 /// The decimal value of ASCII digits (at most 9 of them).
 fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0_u32, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-    })
+    b.iter().try_fold(0_u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date, if the date exists.

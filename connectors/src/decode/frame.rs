@@ -57,11 +57,7 @@ impl FrameDecoder {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(FrameDecoder {
-            fields: schema.fields.clone(),
-            columns,
-            height: frame.height(),
-        })
+        Ok(FrameDecoder { fields: schema.fields.clone(), columns, height: frame.height() })
     }
 
     /// Number of rows.
@@ -198,10 +194,7 @@ pub fn frame_from_rows(
         .enumerate()
         .map(|(c, field)| {
             let name = PlSmallStr::from(field.name.as_str());
-            let cells = || {
-                rows.iter()
-                    .map(move |row| row.get(c).filter(|v| !v.is_null()))
-            };
+            let cells = || rows.iter().map(move |row| row.get(c).filter(|v| !v.is_null()));
             match (field.ty, timestamps) {
                 (Type::Int, _) => {
                     Int64Chunked::from_iter_options(name, cells().map(|v| v?.as_int()))
@@ -224,9 +217,7 @@ pub fn frame_from_rows(
                         Value::Date(days) => Some(*days),
                         _ => None,
                     });
-                    Int32Chunked::from_iter_options(name, days)
-                        .into_date()
-                        .into_column()
+                    Int32Chunked::from_iter_options(name, days).into_date().into_column()
                 }
                 (Type::Timestamp, TimestampColumns::Native) => {
                     let micros = cells().map(|v| match v? {

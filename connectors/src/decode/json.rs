@@ -27,10 +27,7 @@ pub struct JsonDecoder {
 impl JsonDecoder {
     /// A decoder for rows of `schema`.
     pub fn new(schema: &Schema) -> JsonDecoder {
-        JsonDecoder {
-            fields: schema.fields.clone(),
-            seen: vec![false; schema.len()],
-        }
+        JsonDecoder { fields: schema.fields.clone(), seen: vec![false; schema.len()] }
     }
 
     /// Decodes one JSON object (one line, without its newline).
@@ -41,16 +38,11 @@ impl JsonDecoder {
         })?;
         let mut row: Row = self.fields.iter().map(|_| Value::Null).collect();
         self.seen.fill(false);
-        let mut record = RecordSeed {
-            fields: &self.fields,
-            row: &mut row,
-            seen: &mut self.seen,
-            error: None,
-        };
+        let mut record =
+            RecordSeed { fields: &self.fields, row: &mut row, seen: &mut self.seen, error: None };
         let mut deserializer = serde_json::Deserializer::from_str(line);
-        if let Err(err) = (&mut record)
-            .deserialize(&mut deserializer)
-            .and_then(|()| deserializer.end())
+        if let Err(err) =
+            (&mut record).deserialize(&mut deserializer).and_then(|()| deserializer.end())
         {
             return Err(DecodeError::MalformedJson(without_position(&err)));
         }
@@ -125,16 +117,10 @@ impl<'de> Visitor<'de> for &mut RecordSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut next = 0;
-        while let Some(column) = map.next_key_seed(ColumnSeed {
-            fields: self.fields,
-            next,
-        })? {
+        while let Some(column) = map.next_key_seed(ColumnSeed { fields: self.fields, next })? {
             match column.filter(|_| self.error.is_none()) {
                 Some(column) => {
-                    map.next_value_seed(FieldSeed {
-                        record: &mut *self,
-                        column,
-                    })?;
+                    map.next_value_seed(FieldSeed { record: &mut *self, column })?;
                     next = column + 1;
                 }
                 None => {
@@ -172,11 +158,7 @@ impl Visitor<'_> for ColumnSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        if self
-            .fields
-            .get(self.next)
-            .is_some_and(|field| field.name == key)
-        {
+        if self.fields.get(self.next).is_some_and(|field| field.name == key) {
             return Ok(Some(self.next));
         }
         Ok(self.fields.iter().position(|field| field.name == key))
@@ -240,9 +222,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
 
     fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
         let cell = match self.ty() {
-            Type::Int => i64::try_from(n)
-                .map(Value::Int)
-                .map_err(|_| Found::number(n)),
+            Type::Int => i64::try_from(n).map(Value::Int).map_err(|_| Found::number(n)),
             Type::Float => Ok(Value::Float(n as f64)),
             _ => Err(Found::number(n)),
         };
@@ -251,9 +231,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
 
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<(), E> {
         let cell = match self.ty() {
-            Type::Int => int_from_float(x)
-                .map(Value::Int)
-                .ok_or_else(|| Found::number(x)),
+            Type::Int => int_from_float(x).map(Value::Int).ok_or_else(|| Found::number(x)),
             Type::Float => Ok(Value::Float(x)),
             _ => Err(Found::number(x)),
         };
@@ -301,22 +279,14 @@ impl JsonObjects {
     pub fn of(schema: &Schema, columns: &[usize]) -> JsonObjects {
         let columns = columns
             .iter()
-            .map(|&c| {
-                (
-                    c,
-                    serde_json::Value::from(schema.field(c).name.as_str()).to_string(),
-                )
-            })
+            .map(|&c| (c, serde_json::Value::from(schema.field(c).name.as_str()).to_string()))
             .collect();
         JsonObjects { columns }
     }
 
     /// The object of one row, for `write!` or `to_string`.
     pub fn render<'a>(&'a self, row: &'a [Value]) -> impl fmt::Display + 'a {
-        JsonObject {
-            columns: &self.columns,
-            row,
-        }
+        JsonObject { columns: &self.columns, row }
     }
 }
 
@@ -333,10 +303,7 @@ impl fmt::Display for JsonObject<'_> {
             if n > 0 {
                 f.write_str(",")?;
             }
-            let value = self
-                .row
-                .get(*column)
-                .map_or(serde_json::Value::Null, Value::to_json);
+            let value = self.row.get(*column).map_or(serde_json::Value::Null, Value::to_json);
             write!(f, "{name}:{value}")?;
         }
         f.write_str("}")

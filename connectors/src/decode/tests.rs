@@ -36,9 +36,7 @@ fn ts(text: &str) -> i64 {
 }
 
 fn decode(schema: &Schema, line: &str) -> Result<Vec<Value>, String> {
-    JsonDecoder::new(schema)
-        .decode(line.as_bytes())
-        .map_err(|err| err.to_string())
+    JsonDecoder::new(schema).decode(line.as_bytes()).map_err(|err| err.to_string())
 }
 
 #[test]
@@ -70,11 +68,7 @@ fn numbers_convert_where_lossless() {
     ]);
     assert_eq!(
         decode(&schema, r#"{"i":2.0,"f":3,"big":18446744073709551615}"#),
-        Ok(vec![
-            Value::Int(2),
-            Value::Float(3.0),
-            Value::Float(18446744073709551615.0)
-        ])
+        Ok(vec![Value::Int(2), Value::Float(3.0), Value::Float(18446744073709551615.0)])
     );
     let ints = Schema::new(vec![Field::new("i", Type::Int, false)]);
     assert_eq!(
@@ -110,27 +104,16 @@ fn fields_may_come_in_any_order_and_unknown_ones_are_ignored() {
 #[test]
 fn escaped_strings_are_unescaped() {
     let schema = Schema::new(vec![Field::new("s", Type::String, false)]);
-    assert_eq!(
-        decode(&schema, r#"{"s":"a\"b\u00e9\n"}"#),
-        Ok(vec![Value::str("a\"bé\n")])
-    );
+    assert_eq!(decode(&schema, r#"{"s":"a\"b\u00e9\n"}"#), Ok(vec![Value::str("a\"bé\n")]));
     // An escaped key still finds its column.
-    assert_eq!(
-        decode(&schema, r#"{"\u0073":"x"}"#),
-        Ok(vec![Value::str("x")])
-    );
+    assert_eq!(decode(&schema, r#"{"\u0073":"x"}"#), Ok(vec![Value::str("x")]));
 }
 
 #[test]
 fn absent_and_null_fields_are_null_when_nullable() {
-    let schema = Schema::new(vec![
-        Field::new("a", Type::Int, true),
-        Field::new("b", Type::String, true),
-    ]);
-    assert_eq!(
-        decode(&schema, r#"{"b":null}"#),
-        Ok(vec![Value::Null, Value::Null])
-    );
+    let schema =
+        Schema::new(vec![Field::new("a", Type::Int, true), Field::new("b", Type::String, true)]);
+    assert_eq!(decode(&schema, r#"{"b":null}"#), Ok(vec![Value::Null, Value::Null]));
 }
 
 #[test]
@@ -156,10 +139,7 @@ fn rejects_records_with_exact_reasons() {
             format!("{{{good},\"quantity\":true}}"),
             "field `quantity`: expected int, found boolean true",
         ),
-        (
-            format!("{{{good},\"quantity\":[1]}}"),
-            "field `quantity`: expected int, found array",
-        ),
+        (format!("{{{good},\"quantity\":[1]}}"), "field `quantity`: expected int, found array"),
         (
             format!("{{{good},\"quantity\":{{\"n\":1}}}}"),
             "field `quantity`: expected int, found object",
@@ -168,23 +148,11 @@ fn rejects_records_with_exact_reasons() {
             format!("{{{good},\"quantity\":1,\"event_id\":7}}"),
             "field `event_id`: expected string, found number 7",
         ),
-        (
-            format!("{{{good},\"quantity\":1"),
-            "malformed JSON: EOF while parsing an object",
-        ),
-        (
-            format!("{{{good},\"quantity\":1}} x"),
-            "malformed JSON: trailing characters",
-        ),
+        (format!("{{{good},\"quantity\":1"), "malformed JSON: EOF while parsing an object"),
+        (format!("{{{good},\"quantity\":1}} x"), "malformed JSON: trailing characters"),
         // Malformed JSON wins over a type error earlier in the line.
-        (
-            format!("{{{good},\"quantity\":\"abc\",}}"),
-            "malformed JSON: trailing comma",
-        ),
-        (
-            "[1,2]".to_owned(),
-            "malformed JSON: invalid type: sequence, expected a JSON object",
-        ),
+        (format!("{{{good},\"quantity\":\"abc\",}}"), "malformed JSON: trailing comma"),
+        ("[1,2]".to_owned(), "malformed JSON: invalid type: sequence, expected a JSON object"),
         ("not json".to_owned(), "malformed JSON: expected ident"),
     ];
     for (line, reason) in cases {
@@ -196,9 +164,7 @@ fn rejects_records_with_exact_reasons() {
 fn invalid_utf8_is_malformed() {
     let schema = Schema::new(vec![Field::new("s", Type::String, false)]);
     assert_eq!(
-        JsonDecoder::new(&schema)
-            .decode(b"{\"s\":\"\xff\"}")
-            .map_err(|e| e.to_string()),
+        JsonDecoder::new(&schema).decode(b"{\"s\":\"\xff\"}").map_err(|e| e.to_string()),
         Err("malformed JSON: invalid UTF-8 at byte 6".to_owned())
     );
 }
@@ -207,14 +173,8 @@ fn invalid_utf8_is_malformed() {
 fn long_values_are_cut_in_reasons() {
     let schema = Schema::new(vec![Field::new("i", Type::Int, false)]);
     let long = "x".repeat(100);
-    let expected = format!(
-        "field `i`: expected int, found string \"{}…\"",
-        "x".repeat(40)
-    );
-    assert_eq!(
-        decode(&schema, &format!(r#"{{"i":"{long}"}}"#)),
-        Err(expected)
-    );
+    let expected = format!("field `i`: expected int, found string \"{}…\"", "x".repeat(40));
+    assert_eq!(decode(&schema, &format!(r#"{{"i":"{long}"}}"#)), Err(expected));
 }
 
 #[test]
@@ -262,42 +222,23 @@ fn the_fast_timestamp_path_agrees_with_parse_timestamp() {
         "2026-01-01T07:00:05.1234567891Z",
     ] {
         assert_eq!(parse_utc_timestamp(text.as_bytes()), None, "{text}");
-        assert_eq!(
-            parse_timestamp(text),
-            value::parse_timestamp(text),
-            "{text}"
-        );
+        assert_eq!(parse_timestamp(text), value::parse_timestamp(text), "{text}");
     }
-    for text in [
-        "2026-01-01T24:00:00Z",
-        "2026-01-01T07:00:05.Z",
-        "2026-01-01T07:0a:05Z",
-        "yesterday",
-    ] {
+    for text in
+        ["2026-01-01T24:00:00Z", "2026-01-01T07:00:05.Z", "2026-01-01T07:0a:05Z", "yesterday"]
+    {
         assert_eq!(parse_timestamp(text), None, "{text}");
     }
 }
 
 #[test]
 fn the_fast_date_path_agrees_with_parse_date() {
-    for text in [
-        "1970-01-01",
-        "1969-12-31",
-        "2000-02-29",
-        "2026-06-30",
-        "0001-01-01",
-        "9999-12-31",
-    ] {
+    for text in ["1970-01-01", "1969-12-31", "2000-02-29", "2026-06-30", "0001-01-01", "9999-12-31"]
+    {
         assert_eq!(parse_date(text), value::parse_date(text), "{text}");
         assert!(parse_date(text).is_some());
     }
-    for text in [
-        "2026-02-29",
-        "2026-13-01",
-        "2026-00-10",
-        "2026-01-01T",
-        "today",
-    ] {
+    for text in ["2026-02-29", "2026-13-01", "2026-00-10", "2026-01-01T", "today"] {
         assert_eq!(parse_date(text), None, "{text}");
     }
 }
@@ -310,10 +251,7 @@ fn text_cells_are_typed() {
     assert_eq!(parse_text(Type::Float, "1e3"), Ok(Value::Float(1000.0)));
     assert_eq!(parse_text(Type::Bool, "TRUE"), Ok(Value::Bool(true)));
     assert_eq!(parse_text(Type::Bool, "yes"), Err(Found::string("yes")));
-    assert_eq!(
-        parse_text(Type::String, " as is "),
-        Ok(Value::str(" as is "))
-    );
+    assert_eq!(parse_text(Type::String, " as is "), Ok(Value::str(" as is ")));
     assert_eq!(parse_text(Type::Date, "2026-01-01"), Ok(Value::Date(20454)));
     assert_eq!(
         parse_text(Type::Timestamp, "2026-01-01T00:00:00+00:00"),
@@ -337,11 +275,7 @@ fn objects_render_in_schema_order() {
         Field::new("alpha \"quoted\"", Type::Timestamp, true),
         Field::new("n", Type::Int, true),
     ]);
-    let row = vec![
-        Value::str("a\"b"),
-        Value::Timestamp(ts("2026-01-01T07:00:00Z")),
-        Value::Null,
-    ];
+    let row = vec![Value::str("a\"b"), Value::Timestamp(ts("2026-01-01T07:00:00Z")), Value::Null];
     assert_eq!(
         JsonObjects::all(&schema).render(&row).to_string(),
         r#"{"zeta":"a\"b","alpha \"quoted\"":"2026-01-01T07:00:00Z","n":null}"#
@@ -365,9 +299,7 @@ fn frame() -> DataFrame {
             Int64Chunked::from_slice("at".into(), &[t * 1000, 0])
                 .into_datetime(TimeUnit::Nanoseconds, utc)
                 .into_column(),
-            Int32Chunked::from_slice("day".into(), &[20454, 0])
-                .into_date()
-                .into_column(),
+            Int32Chunked::from_slice("day".into(), &[20454, 0]).into_date().into_column(),
             BooleanChunked::from_slice("ok".into(), &[true, false]).into_column(),
             Float64Chunked::from_slice("unused".into(), &[0.0, 1.0]).into_column(),
         ],
@@ -387,11 +319,7 @@ fn frames_are_typed_by_column_name() {
         Field::new("day_start", Type::Timestamp, false),
     ]);
     let mut frame = frame();
-    let day_start = frame
-        .column("day")
-        .expect("day")
-        .clone()
-        .with_name("day_start".into());
+    let day_start = frame.column("day").expect("day").clone().with_name("day_start".into());
     frame.with_column(day_start).expect("column");
     let table = FrameDecoder::new(&frame, &schema).expect("decoder");
     assert_eq!(table.len(), 2);
@@ -434,9 +362,7 @@ fn frames_without_a_column_or_with_a_lossy_type_are_refused() {
     );
     let lossy = Schema::new(vec![Field::new("unused", Type::Int, false)]);
     assert_eq!(
-        FrameDecoder::new(&frame(), &lossy)
-            .map_err(|e| e.to_string())
-            .map(|_| ()),
+        FrameDecoder::new(&frame(), &lossy).map_err(|e| e.to_string()).map(|_| ()),
         Err("column `unused` is f64, which cannot be read as int".to_owned())
     );
 }
@@ -467,16 +393,10 @@ fn rows_become_typed_frames() {
         ]
     );
     // Reading the frame back gives the same row.
-    assert_eq!(
-        FrameDecoder::new(&native, &schema).expect("decoder").row(0),
-        Ok(row.clone())
-    );
+    assert_eq!(FrameDecoder::new(&native, &schema).expect("decoder").row(0), Ok(row.clone()));
     let text = frame_from_rows(&schema, &[&row], TimestampColumns::Text).expect("frame");
     assert_eq!(text.dtypes()[4], DataType::String);
-    assert_eq!(
-        FrameDecoder::new(&text, &schema).expect("decoder").row(0),
-        Ok(row)
-    );
+    assert_eq!(FrameDecoder::new(&text, &schema).expect("decoder").row(0), Ok(row));
 }
 
 /// Lines per second of `decode` over `lines`, best of five passes.
@@ -522,9 +442,8 @@ fn decode_rate() {
         .collect();
     let mut decoder = JsonDecoder::new(&shelf_schema());
     let rows = lines_per_second(&lines, |line| decoder.decode(line).is_ok());
-    let baseline = lines_per_second(&lines, |line| {
-        serde_json::from_slice::<ShelfEvent<'_>>(line).is_ok()
-    });
+    let baseline =
+        lines_per_second(&lines, |line| serde_json::from_slice::<ShelfEvent<'_>>(line).is_ok());
     println!(
         "JsonDecoder: {:.2} million lines/s (serde_json into a borrowed struct: {:.2} million)",
         rows / 1e6,

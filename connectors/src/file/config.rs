@@ -110,8 +110,7 @@ const fn default_delimiter() -> char {
 impl FileSourceConfig {
     /// The format given, or the one the file extension stands for.
     pub fn format(&self) -> Option<Format> {
-        self.format
-            .or_else(|| Format::from_path(Path::new(&self.path)))
+        self.format.or_else(|| Format::from_path(Path::new(&self.path)))
     }
 
     /// The delimiter as a byte, if it is a valid one.
@@ -127,11 +126,8 @@ impl SourceConfig for FileSourceConfig {
         let mut errors = Vec::new();
         match self.format() {
             None => errors.push(
-                ConfigError::new(
-                    "format",
-                    format!("cannot tell the format of `{}`", self.path),
-                )
-                .hint("name the file .jsonl, .csv or .parquet, or set `format`"),
+                ConfigError::new("format", format!("cannot tell the format of `{}`", self.path))
+                    .hint("name the file .jsonl, .csv or .parquet, or set `format`"),
             ),
             Some(format) if self.follow && format != Format::Jsonl => errors.push(
                 ConfigError::new(
@@ -200,9 +196,7 @@ impl FileSinkConfig {
     pub fn path(&self, ctx: &SinkContext) -> PathBuf {
         match &self.path {
             Some(path) => path.clone(),
-            None => ctx
-                .output_dir
-                .join(format!("{}.{}", ctx.sink, self.format().name())),
+            None => ctx.output_dir.join(format!("{}.{}", ctx.sink, self.format().name())),
         }
     }
 }

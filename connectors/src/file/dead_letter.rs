@@ -43,8 +43,7 @@ impl DeadLetterFile {
 
     /// Appends the dead letters of one batch of the source named `source`, and flushes them.
     pub fn write(&mut self, source: &str, letters: &[DeadLetter]) -> Result<(), ConnectorError> {
-        self.write_lines(source, letters)
-            .map_err(|source| self.io_error(source))
+        self.write_lines(source, letters).map_err(|source| self.io_error(source))
     }
 
     /// Flushes the file.
@@ -71,9 +70,6 @@ impl DeadLetterFile {
     }
 
     fn io_error(&self, source: io::Error) -> ConnectorError {
-        ConnectorError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        ConnectorError::Io { path: self.path.clone(), source }
     }
 }

@@ -26,10 +26,7 @@ pub(crate) fn open(
 
 /// Creates (or truncates) a file for writing, with its missing parent directories.
 pub(crate) fn create_file(path: &Path) -> Result<File, ConnectorError> {
-    let io_error = |source| ConnectorError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io_error = |source| ConnectorError::Io { path: path.to_owned(), source };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
@@ -52,19 +49,11 @@ impl ChangelogWriter {
     pub fn create(path: PathBuf, ctx: &SinkContext) -> Result<ChangelogWriter, ConnectorError> {
         let out = BufWriter::new(create_file(&path)?);
         let keys = JsonObjects::of(&ctx.schema, &ctx.key);
-        Ok(ChangelogWriter {
-            path,
-            out,
-            keys,
-            rows: JsonObjects::all(&ctx.schema),
-        })
+        Ok(ChangelogWriter { path, out, keys, rows: JsonObjects::all(&ctx.schema) })
     }
 
     fn io_error(&self, source: io::Error) -> ConnectorError {
-        ConnectorError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        ConnectorError::Io { path: self.path.clone(), source }
     }
 }
 
@@ -153,9 +142,9 @@ impl SinkWriter for SnapshotWriter {
         };
         let written = frame_from_rows(&self.schema, &rows, timestamps).and_then(|mut frame| {
             match self.format {
-                TableFormat::Csv => CsvWriter::new(&mut file)
-                    .include_header(true)
-                    .finish(&mut frame),
+                TableFormat::Csv => {
+                    CsvWriter::new(&mut file).include_header(true).finish(&mut frame)
+                }
                 TableFormat::Parquet => ParquetWriter::new(&mut file).finish(&mut frame).map(drop),
             }
         });

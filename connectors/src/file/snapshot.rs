@@ -17,10 +17,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// An empty state of the collection `ctx` describes.
     pub fn new(ctx: &SinkContext) -> Snapshot {
-        Snapshot {
-            key: ctx.key.clone(),
-            rows: BTreeMap::new(),
-        }
+        Snapshot { key: ctx.key.clone(), rows: BTreeMap::new() }
     }
 
     /// Applies the changes of one timestamp: an upsert inserts or replaces its key's row, a

@@ -34,12 +34,10 @@ pub(crate) fn open(
     Ok(match format {
         Format::Jsonl => Box::new(JsonlReader::open(path, schema, config.follow, CHUNK_BYTES)?),
         Format::Csv => {
-            let delimiter = config
-                .delimiter_byte()
-                .ok_or_else(|| ConnectorError::Format {
-                    path: path.clone().into(),
-                    message: format!("invalid CSV delimiter {:?}", config.delimiter),
-                })?;
+            let delimiter = config.delimiter_byte().ok_or_else(|| ConnectorError::Format {
+                path: path.clone().into(),
+                message: format!("invalid CSV delimiter {:?}", config.delimiter),
+            })?;
             Box::new(TableReader::csv(path, schema, delimiter)?)
         }
         Format::Parquet => Box::new(TableReader::parquet(path, schema)?),
@@ -62,12 +60,7 @@ fn push_record(
         },
         Err(err) => err.to_string(),
     };
-    out.dead.push(DeadLetter {
-        position: position(),
-        reason,
-        raw: raw(),
-        time: clock.frontier(),
-    });
+    out.dead.push(DeadLetter { position: position(), reason, raw: raw(), time: clock.frontier() });
 }
 
 /// What a read call that reached the end of its input reports: `More` if it produced records
@@ -138,11 +131,7 @@ impl JsonlReader {
 
     /// At the end of a followed file: starts over if the file was truncated.
     fn restart_if_truncated(&mut self) -> Result<(), ConnectorError> {
-        let size = self
-            .file
-            .metadata()
-            .map_err(|source| io_error(&self.path, source))?
-            .len();
+        let size = self.file.metadata().map_err(|source| io_error(&self.path, source))?.len();
         if size < self.lines.offset {
             tracing::warn!(
                 path = %self.path,
@@ -150,9 +139,7 @@ impl JsonlReader {
                 offset = self.lines.offset,
                 "followed file was truncated, reading it again from the start"
             );
-            self.file
-                .seek(SeekFrom::Start(0))
-                .map_err(|source| io_error(&self.path, source))?;
+            self.file.seek(SeekFrom::Start(0)).map_err(|source| io_error(&self.path, source))?;
             self.lines.reset();
         }
         Ok(())
@@ -172,10 +159,8 @@ impl SourceReader for JsonlReader {
                 records += usize::from(self.push_line(number, line, clock, out));
                 continue;
             }
-            let read = self
-                .lines
-                .fill(&mut self.file)
-                .map_err(|source| io_error(&self.path, source))?;
+            let read =
+                self.lines.fill(&mut self.file).map_err(|source| io_error(&self.path, source))?;
             if read > 0 {
                 continue;
             }
@@ -205,13 +190,7 @@ struct Lines {
 
 impl Lines {
     fn new(chunk_bytes: usize) -> Lines {
-        Lines {
-            buf: vec![0; chunk_bytes.max(1)],
-            start: 0,
-            end: 0,
-            offset: 0,
-            number: 0,
-        }
+        Lines { buf: vec![0; chunk_bytes.max(1)], start: 0, end: 0, offset: 0, number: 0 }
     }
 
     /// The bytes of a line handed out by [`next_line`](Self::next_line) or
@@ -300,10 +279,7 @@ impl fmt::Debug for TableReader {
 /// Where the rows of a table came from, for dead-letter positions and raw text.
 enum Origin {
     /// A CSV file: the line each row starts on and its text.
-    Csv {
-        records: Vec<(u64, Range<usize>)>,
-        bytes: Vec<u8>,
-    },
+    Csv { records: Vec<(u64, Range<usize>)>, bytes: Vec<u8> },
     /// A Parquet file: rows are numbered from 1 and shown as JSON objects.
     Parquet { objects: JsonObjects },
 }
@@ -337,30 +313,16 @@ impl TableReader {
             });
         }
         let table = FrameDecoder::new(&frame, schema).map_err(|err| schema_error(&path, &err))?;
-        Ok(TableReader {
-            path,
-            table,
-            origin: Origin::Csv { records, bytes },
-            next: 0,
-        })
+        Ok(TableReader { path, table, origin: Origin::Csv { records, bytes }, next: 0 })
     }
 
     /// Loads a Parquet file.
     pub fn parquet(path: String, schema: &Schema) -> Result<TableReader, ConnectorError> {
         let file = File::open(&path).map_err(|source| io_error(&path, source))?;
-        let frame = ParquetReader::new(file)
-            .finish()
-            .map_err(|err| format_error(&path, &err))?;
+        let frame = ParquetReader::new(file).finish().map_err(|err| format_error(&path, &err))?;
         let table = FrameDecoder::new(&frame, schema).map_err(|err| schema_error(&path, &err))?;
-        let origin = Origin::Parquet {
-            objects: JsonObjects::all(schema),
-        };
-        Ok(TableReader {
-            path,
-            table,
-            origin,
-            next: 0,
-        })
+        let origin = Origin::Parquet { objects: JsonObjects::all(schema) };
+        Ok(TableReader { path, table, origin, next: 0 })
     }
 
     /// Whether row `index` is a blank CSV line, which is not a record.
@@ -448,10 +410,7 @@ fn csv_records(bytes: &[u8], delimiter: u8) -> Vec<(u64, Range<usize>)> {
     if start < bytes.len() {
         records.push((start_line, start..bytes.len()));
     }
-    match records
-        .iter()
-        .position(|(_, range)| !is_blank(&bytes[range.clone()]))
-    {
+    match records.iter().position(|(_, range)| !is_blank(&bytes[range.clone()])) {
         Some(header) => records.split_off(header + 1),
         None => Vec::new(),
     }
@@ -463,22 +422,13 @@ fn is_blank(line: &[u8]) -> bool {
 }
 
 fn io_error(path: &str, source: io::Error) -> ConnectorError {
-    ConnectorError::Io {
-        path: PathBuf::from(path),
-        source,
-    }
+    ConnectorError::Io { path: PathBuf::from(path), source }
 }
 
 fn format_error(path: &str, err: &polars::error::PolarsError) -> ConnectorError {
-    ConnectorError::Format {
-        path: PathBuf::from(path),
-        message: err.to_string(),
-    }
+    ConnectorError::Format { path: PathBuf::from(path), message: err.to_string() }
 }
 
 fn schema_error(path: &str, err: &crate::decode::FrameError) -> ConnectorError {
-    ConnectorError::Schema {
-        path: PathBuf::from(path),
-        message: err.to_string(),
-    }
+    ConnectorError::Schema { path: PathBuf::from(path), message: err.to_string() }
 }

@@ -103,10 +103,7 @@ fn unknown_keys_are_errors_with_a_hint() {
     assert_eq!(err.hint.as_deref(), Some("did you mean `follow`?"));
 
     let err = sink("pth: out/a.csv").expect_err("unknown key");
-    assert_eq!(
-        (err.path.as_str(), err.hint.as_deref()),
-        ("pth", Some("did you mean `path`?"))
-    );
+    assert_eq!((err.path.as_str(), err.hint.as_deref()), ("pth", Some("did you mean `path`?")));
 
     let err = source("format: jsonl").expect_err("missing path");
     assert_eq!(err.message, "missing required key `path`");
@@ -116,30 +113,17 @@ fn unknown_keys_are_errors_with_a_hint() {
 fn source_configs_are_checked() {
     let errors = |yaml: &str| -> Vec<(String, String)> {
         let config = source(yaml).expect("parses");
-        config
-            .validate(&schema())
-            .into_iter()
-            .map(|e| (e.path, e.message))
-            .collect()
+        config.validate(&schema()).into_iter().map(|e| (e.path, e.message)).collect()
     };
-    assert_eq!(
-        errors("path: data/x.csv\nformat: jsonl\nfollow: true"),
-        vec![]
-    );
+    assert_eq!(errors("path: data/x.csv\nformat: jsonl\nfollow: true"), vec![]);
     assert_eq!(
         errors("path: data/x.csv\nfollow: true"),
-        vec![(
-            "follow".to_owned(),
-            "`follow` needs a jsonl file, not csv".to_owned()
-        )]
+        vec![("follow".to_owned(), "`follow` needs a jsonl file, not csv".to_owned())]
     );
     assert_eq!(
         errors("path: data/x.txt\ndelimiter: \"\\n\""),
         vec![
-            (
-                "format".to_owned(),
-                "cannot tell the format of `data/x.txt`".to_owned()
-            ),
+            ("format".to_owned(), "cannot tell the format of `data/x.txt`".to_owned()),
             (
                 "delimiter".to_owned(),
                 "the delimiter '\\n' is not one ASCII character other than a quote or a line break"
@@ -160,10 +144,7 @@ fn sinks_default_their_path_and_format() {
     let ctx = context(Path::new("/work"), vec![0]);
     let describe = |yaml: &str| sink(yaml).expect("parses").describe(&ctx);
     assert_eq!(describe("{}"), "/work/out/stock.jsonl (jsonl changelog)");
-    assert_eq!(
-        describe("format: parquet"),
-        "/work/out/stock.parquet (parquet snapshot)"
-    );
+    assert_eq!(describe("format: parquet"), "/work/out/stock.parquet (parquet snapshot)");
     assert_eq!(describe("path: x/s.csv"), "x/s.csv (csv snapshot)");
     assert_eq!(describe("path: x/s.txt"), "x/s.txt (jsonl changelog)");
 }
@@ -182,10 +163,7 @@ fn jsonl_lines_become_rows_and_dead_letters() {
     let mut reader = JsonlReader::open(path.clone(), &schema(), false, 1 << 20).expect("open");
     let mut clock = EventClock::new(Some(2), S, 0);
     let batch = read_all(&mut reader, &mut clock, 100);
-    assert_eq!(
-        rows(&batch),
-        vec![row("A", 1, 1), row("B", 2, 2), row("C", 3, 3)]
-    );
+    assert_eq!(rows(&batch), vec![row("A", 1, 1), row("B", 2, 2), row("C", 3, 3)]);
     let frontier = clock.frontier();
     assert_eq!(
         batch.dead,
@@ -213,13 +191,10 @@ fn jsonl_lines_become_rows_and_dead_letters() {
 fn lines_across_chunk_boundaries_are_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = path_in(&dir, "events.jsonl");
-    let lines: Vec<String> = (0..50)
-        .map(|i| line(&format!("S{i}"), i, (i % 60) as u32))
-        .collect();
+    let lines: Vec<String> = (0..50).map(|i| line(&format!("S{i}"), i, (i % 60) as u32)).collect();
     fs::write(&path, lines.join("\n")).expect("write");
-    let expected: Vec<Vec<Value>> = (0..50)
-        .map(|i| row(&format!("S{i}"), i, (i % 60) as u32))
-        .collect();
+    let expected: Vec<Vec<Value>> =
+        (0..50).map(|i| row(&format!("S{i}"), i, (i % 60) as u32)).collect();
     // Chunks smaller than a line, around a line, and larger than the file.
     for chunk in [1, 7, 52, 53, 64, 100, 1 << 20] {
         for max in [1, 3, 1000] {
@@ -237,28 +212,16 @@ fn lines_across_chunk_boundaries_are_whole() {
 fn late_records_are_dead_letters() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = path_in(&dir, "events.jsonl");
-    let text = [
-        line("A", 1, 10),
-        line("B", 1, 12),
-        line("C", 1, 11),
-        line("D", 1, 12),
-    ]
-    .join("\n");
+    let text = [line("A", 1, 10), line("B", 1, 12), line("C", 1, 11), line("D", 1, 12)].join("\n");
     fs::write(&path, text).expect("write");
     let mut reader = JsonlReader::open(path.clone(), &schema(), false, 1 << 20).expect("open");
     let mut clock = EventClock::new(Some(2), S, 0);
     let batch = read_all(&mut reader, &mut clock, 10);
-    assert_eq!(
-        rows(&batch),
-        vec![row("A", 1, 10), row("B", 1, 12), row("D", 1, 12)]
-    );
+    assert_eq!(rows(&batch), vec![row("A", 1, 10), row("B", 1, 12), row("D", 1, 12)]);
     let late = &batch.dead[0];
     assert_eq!(late.position, format!("{path}:3"));
     assert!(late.reason.starts_with("late"), "{}", late.reason);
-    assert_eq!(
-        late.reason,
-        "late: behind the frontier 2026-01-01T07:00:12Z"
-    );
+    assert_eq!(late.reason, "late: behind the frontier 2026-01-01T07:00:12Z");
     assert_eq!(late.raw, line("C", 1, 11));
     assert_eq!(late.time, ts("2026-01-01T07:00:12Z") as u64);
 }
@@ -283,10 +246,7 @@ fn a_followed_file_is_read_as_it_grows() {
     // The partial second line stays buffered.
     assert_eq!(read(10), (ReadStatus::Idle, vec![], 0));
 
-    let mut file = fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .expect("append");
+    let mut file = fs::OpenOptions::new().append(true).open(&path).expect("append");
     write!(file, "{tail}\n{}\n", line("C", 3, 3)).expect("append");
     assert_eq!(read(1), (ReadStatus::More, vec![row("B", 2, 2)], 0));
     assert_eq!(read(10), (ReadStatus::More, vec![row("C", 3, 3)], 0));
@@ -339,27 +299,18 @@ fn missing_columns_fail_at_open() {
     let path = path_in(&dir, "stock.csv");
     fs::write(&path, "shelf_id,ts\nA,2026-01-01T07:00:01Z\n").expect("write");
     let err = TableReader::csv(path.clone(), &schema(), b',').expect_err("no quantity");
-    assert_eq!(
-        err.to_string(),
-        format!("{path}: no column `quantity` in the file")
-    );
+    assert_eq!(err.to_string(), format!("{path}: no column `quantity` in the file"));
     assert!(matches!(err, crate::ConnectorError::Schema { .. }));
     let err = TableReader::csv(path_in(&dir, "none.csv"), &schema(), b',').expect_err("no file");
     assert!(matches!(err, crate::ConnectorError::Io { .. }));
 }
 
 fn upsert(row: &[Value]) -> Change<'_> {
-    Change {
-        op: ChangeOp::Upsert,
-        row,
-    }
+    Change { op: ChangeOp::Upsert, row }
 }
 
 fn delete(row: &[Value]) -> Change<'_> {
-    Change {
-        op: ChangeOp::Delete,
-        row,
-    }
+    Change { op: ChangeOp::Delete, row }
 }
 
 #[test]
@@ -369,9 +320,7 @@ fn the_jsonl_sink_writes_a_changelog() {
     let mut writer = sink("{}").expect("parses").open(&ctx).expect("open");
     let (a, b) = (row("A", 1, 1), row("B\"", 2, 2));
     let time = ts("2026-01-01T07:00:05Z") as u64;
-    writer
-        .write(time, &[upsert(&a), upsert(&b)])
-        .expect("write");
+    writer.write(time, &[upsert(&a), upsert(&b)]).expect("write");
     writer.write(time + S, &[delete(&a)]).expect("write");
     writer.finish().expect("finish");
     let text = fs::read_to_string(dir.path().join("out/stock.jsonl")).expect("read");
@@ -392,29 +341,14 @@ fn the_jsonl_sink_writes_a_changelog() {
 fn the_csv_sink_writes_the_final_state_sorted_by_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ctx = context(dir.path(), vec![0]);
-    let mut writer = sink("format: csv")
-        .expect("parses")
-        .open(&ctx)
-        .expect("open");
+    let mut writer = sink("format: csv").expect("parses").open(&ctx).expect("open");
     writer
-        .write(
-            1,
-            &[
-                upsert(&row("B", 2, 2)),
-                upsert(&row("A", 1, 1)),
-                upsert(&row("C", 3, 3)),
-            ],
-        )
+        .write(1, &[upsert(&row("B", 2, 2)), upsert(&row("A", 1, 1)), upsert(&row("C", 3, 3))])
         .expect("write");
-    writer
-        .write(2, &[upsert(&row("A", 5, 5)), delete(&row("C", 3, 3))])
-        .expect("write");
+    writer.write(2, &[upsert(&row("A", 5, 5)), delete(&row("C", 3, 3))]).expect("write");
     writer.finish().expect("finish");
     let text = fs::read_to_string(dir.path().join("out/stock.csv")).expect("read");
-    assert_eq!(
-        text,
-        "shelf_id,quantity,ts\nA,5,2026-01-01T07:00:05Z\nB,2,2026-01-01T07:00:02Z\n"
-    );
+    assert_eq!(text, "shelf_id,quantity,ts\nA,5,2026-01-01T07:00:05Z\nB,2,2026-01-01T07:00:02Z\n");
 }
 
 #[test]
@@ -422,17 +356,11 @@ fn parquet_snapshots_read_back_through_the_parquet_source() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = path_in(&dir, "deep/stock.parquet");
     let ctx = context(dir.path(), vec![0]);
-    let mut writer = sink(&format!("path: {path}"))
-        .expect("parses")
-        .open(&ctx)
-        .expect("open");
+    let mut writer = sink(&format!("path: {path}")).expect("parses").open(&ctx).expect("open");
     let mut b = row("B", 2, 2);
     b[2] = Value::Timestamp(ts("2026-01-01T07:00:02.123456Z"));
     writer
-        .write(
-            1,
-            &[upsert(&b), upsert(&row("A", 1, 1)), upsert(&row("C", 3, 3))],
-        )
+        .write(1, &[upsert(&b), upsert(&row("A", 1, 1)), upsert(&row("C", 3, 3))])
         .expect("write");
     writer.write(2, &[delete(&row("C", 3, 3))]).expect("write");
     writer.finish().expect("finish");
@@ -505,4 +433,3 @@ fn an_empty_key_holds_a_single_row() {
     assert_eq!(snapshot.len(), 1, "a global aggregate keeps only its current row");
     assert_eq!(snapshot.rows().next(), Some(b.as_slice()));
 }
-

@@ -45,10 +45,7 @@ impl<W: Write + Send> SinkWriter for TablePrinter<W> {
 
     fn finish(&mut self) -> Result<(), ConnectorError> {
         let table = render_table(&self.name, &self.schema, self.snapshot.rows(), self.limit);
-        self.out
-            .write_all(table.as_bytes())
-            .and_then(|()| self.out.flush())
-            .map_err(stdout_error)
+        self.out.write_all(table.as_bytes()).and_then(|()| self.out.flush()).map_err(stdout_error)
     }
 }
 
@@ -63,10 +60,7 @@ pub struct ChangelogPrinter<W> {
 impl<W: Write + Send> ChangelogPrinter<W> {
     /// A printer of the collection `ctx` describes.
     pub fn new(ctx: &SinkContext, out: W) -> ChangelogPrinter<W> {
-        ChangelogPrinter {
-            rows: JsonObjects::all(&ctx.schema),
-            out,
-        }
+        ChangelogPrinter { rows: JsonObjects::all(&ctx.schema), out }
     }
 
     /// The output, for tests.
@@ -84,15 +78,9 @@ impl<W: Write + Send> SinkWriter for ChangelogPrinter<W> {
                 ChangeOp::Upsert => '+',
                 ChangeOp::Delete => '-',
             };
-            text.push_str(&format!(
-                "{time}  {sign}  {}\n",
-                self.rows.render(change.row)
-            ));
+            text.push_str(&format!("{time}  {sign}  {}\n", self.rows.render(change.row)));
         }
-        self.out
-            .write_all(text.as_bytes())
-            .and_then(|()| self.out.flush())
-            .map_err(stdout_error)
+        self.out.write_all(text.as_bytes()).and_then(|()| self.out.flush()).map_err(stdout_error)
     }
 
     fn finish(&mut self) -> Result<(), ConnectorError> {
@@ -109,10 +97,8 @@ pub fn render_table<'a>(
     limit: usize,
 ) -> String {
     let total = rows.len();
-    let cells: Vec<Vec<String>> = rows
-        .take(limit)
-        .map(|row| row.iter().map(Value::to_string).collect())
-        .collect();
+    let cells: Vec<Vec<String>> =
+        rows.take(limit).map(|row| row.iter().map(Value::to_string).collect()).collect();
     let widths: Vec<usize> = schema
         .fields
         .iter()
@@ -125,11 +111,8 @@ pub fn render_table<'a>(
                 .fold(field.name.chars().count(), usize::max)
         })
         .collect();
-    let right: Vec<bool> = schema
-        .fields
-        .iter()
-        .map(|f| matches!(f.ty, Type::Int | Type::Float))
-        .collect();
+    let right: Vec<bool> =
+        schema.fields.iter().map(|f| matches!(f.ty, Type::Int | Type::Float)).collect();
     // `{:>width$}` pads by chars, which is what the widths count.
     let format_line = |cells: &mut dyn Iterator<Item = &str>| -> String {
         let padded: Vec<String> = cells
@@ -146,29 +129,17 @@ pub fn render_table<'a>(
         padded.join("  ").trim_end().to_owned()
     };
     let rules: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
-    let mut lines = vec![
-        format_line(&mut schema.names()),
-        format_line(&mut rules.iter().map(String::as_str)),
-    ];
-    lines.extend(
-        cells
-            .iter()
-            .map(|row| format_line(&mut row.iter().map(String::as_str))),
-    );
+    let mut lines =
+        vec![format_line(&mut schema.names()), format_line(&mut rules.iter().map(String::as_str))];
+    lines.extend(cells.iter().map(|row| format_line(&mut row.iter().map(String::as_str))));
     if total > cells.len() {
         lines.push(format!("… {} more rows", total - cells.len()));
     }
-    lines.push(format!(
-        "{name}: {total} {}",
-        if total == 1 { "row" } else { "rows" }
-    ));
+    lines.push(format!("{name}: {total} {}", if total == 1 { "row" } else { "rows" }));
     lines.push(String::new());
     lines.join("\n")
 }
 
 fn stdout_error(source: io::Error) -> ConnectorError {
-    ConnectorError::Io {
-        path: PathBuf::from("<stdout>"),
-        source,
-    }
+    ConnectorError::Io { path: PathBuf::from("<stdout>"), source }
 }

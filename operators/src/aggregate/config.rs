@@ -3,7 +3,8 @@ use serde::Deserialize;
 
 use crate::expr::{self, Expr};
 use crate::plan::{
-    closest, parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator,
+    closest, parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind,
+    PlannedOperator,
 };
 use crate::value::{Field, Schema, Type};
 
@@ -29,7 +30,8 @@ aggregates:
 ";
 
 /// The aggregate function names, for hints.
-const FUNCTIONS: [&str; 8] = ["count", "sum", "avg", "min", "max", "count_distinct", "first", "last"];
+const FUNCTIONS: [&str; 8] =
+    ["count", "sum", "avg", "min", "max", "count_distinct", "first", "last"];
 
 fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigError> {
     Ok(Box::new(parse_config::<AggregateConfig>(value)?))
@@ -56,7 +58,11 @@ impl OperatorConfig for AggregateConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let (aggregation, schema) = plan_aggregation(&self.group_by, &self.aggregates, &inputs[0])?;
         Ok(Box::new(PlannedAggregate { aggregation: aggregation.into(), schema }))
     }
@@ -82,14 +88,19 @@ pub fn plan_aggregation(
         }
     }
     if aggregates.is_empty() {
-        errors.push(ConfigError::new("aggregates", "expected at least one aggregate, found none")
-            .hint("for example `events: count(*)`"));
+        errors.push(
+            ConfigError::new("aggregates", "expected at least one aggregate, found none")
+                .hint("for example `events: count(*)`"),
+        );
     }
     let mut aggs = Vec::new();
     for (name, sql) in aggregates {
         let path = format!("aggregates.{name}");
         if fields.iter().any(|f: &Field| &f.name == name) {
-            errors.push(ConfigError::new(&path, format!("duplicate column `{name}`: it is also a group column")));
+            errors.push(ConfigError::new(
+                &path,
+                format!("duplicate column `{name}`: it is also a group column"),
+            ));
             continue;
         }
         match compile_aggregate(sql, input, &path) {
@@ -104,18 +115,23 @@ pub fn plan_aggregation(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let schema = Schema { fields, event_time: None, key: Some((0..key.len()).collect()), constant: false };
+    let schema =
+        Schema { fields, event_time: None, key: Some((0..key.len()).collect()), constant: false };
     Ok((Aggregation { key, aggs }, schema))
 }
 
 fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, ConfigError> {
-    let call = expr::compile_aggregate_call(sql, input).map_err(|e| ConfigError::from_expr(path, e))?;
+    let call =
+        expr::compile_aggregate_call(sql, input).map_err(|e| ConfigError::from_expr(path, e))?;
     let name = call.function.as_str();
     let arity = |n: usize| -> Result<(), ConfigError> {
         if call.args.len() == n && !call.star {
             Ok(())
         } else {
-            Err(ConfigError::new(path, format!("aggregate `{name}` takes {n} argument(s), found {}", call.args.len())))
+            Err(ConfigError::new(
+                path,
+                format!("aggregate `{name}` takes {n} argument(s), found {}", call.args.len()),
+            ))
         }
     };
     let numeric = |e: &Expr| -> Result<(), ConfigError> {
@@ -124,7 +140,10 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
         } else {
             Err(ConfigError::new(
                 path,
-                format!("type mismatch: aggregate `{name}` needs a numeric argument, found {}", e.ty()),
+                format!(
+                    "type mismatch: aggregate `{name}` needs a numeric argument, found {}",
+                    e.ty()
+                ),
             )
             .hint("use count, min, max, first or last for non-numeric columns"))
         }
@@ -149,7 +168,11 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
             arity(1)?;
             let e = arg();
             numeric(&e)?;
-            if name == "sum" { AggFn::Sum(e) } else { AggFn::Avg(e) }
+            if name == "sum" {
+                AggFn::Sum(e)
+            } else {
+                AggFn::Avg(e)
+            }
         }
         "min" => {
             arity(1)?;
@@ -162,7 +185,12 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
         "first" | "last" => {
             let value = match call.args.len() {
                 1 | 2 if !call.star => arg(),
-                n => return Err(ConfigError::new(path, format!("aggregate `{name}` takes 1 or 2 arguments, found {n}"))),
+                n => {
+                    return Err(ConfigError::new(
+                        path,
+                        format!("aggregate `{name}` takes 1 or 2 arguments, found {n}"),
+                    ))
+                }
             };
             let time = match call.args.len() {
                 2 => arg(),
@@ -177,7 +205,11 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
                     }
                 },
             };
-            if name == "first" { AggFn::First { value, time } } else { AggFn::Last { value, time } }
+            if name == "first" {
+                AggFn::First { value, time }
+            } else {
+                AggFn::Last { value, time }
+            }
         }
         other => {
             let hint = match closest(other, FUNCTIONS) {
@@ -188,4 +220,3 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
         }
     })
 }
-

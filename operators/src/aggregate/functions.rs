@@ -68,7 +68,9 @@ impl AggFn {
         match self {
             AggFn::CountStar => Some(0),
             AggFn::Count(e) => Some(usize::from(e.nullable())),
-            AggFn::Sum(e) | AggFn::Avg(e) if e.ty() == Type::Int => Some(1 + usize::from(e.nullable())),
+            AggFn::Sum(e) | AggFn::Avg(e) if e.ty() == Type::Int => {
+                Some(1 + usize::from(e.nullable()))
+            }
             _ => None,
         }
     }
@@ -85,8 +87,19 @@ pub struct Aggregation {
 
 /// Running integer sums: slot 0 counts rows; the others are per-aggregate sums. Used as the
 /// difference type of the abelian path, so an update costs an addition, not a group rescan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Sums(pub [i64; SUM_SLOTS]);
 
 /// The number of running sums the abelian path supports.
@@ -231,18 +244,25 @@ impl Aggregation {
                     Some((Value::Float(s), n)) if n > 0 => Value::Float(s / n as f64),
                     _ => Value::Null,
                 },
-                AggFn::Min(_) => {
-                    values().filter(|(v, d)| !v.is_null() && *d > 0).map(|(v, _)| v).min().cloned().unwrap_or_default()
-                }
-                AggFn::Max(_) => {
-                    values().filter(|(v, d)| !v.is_null() && *d > 0).map(|(v, _)| v).max().cloned().unwrap_or_default()
-                }
+                AggFn::Min(_) => values()
+                    .filter(|(v, d)| !v.is_null() && *d > 0)
+                    .map(|(v, _)| v)
+                    .min()
+                    .cloned()
+                    .unwrap_or_default(),
+                AggFn::Max(_) => values()
+                    .filter(|(v, d)| !v.is_null() && *d > 0)
+                    .map(|(v, _)| v)
+                    .max()
+                    .cloned()
+                    .unwrap_or_default(),
                 AggFn::First { .. } | AggFn::Last { .. } => {
                     let timed = group
                         .iter()
                         .filter(|(r, d)| *d > 0 && !r[col].is_null() && !r[col + 1].is_null())
                         .map(|(r, _)| (&r[col], &r[col + 1]));
-                    let pick = if matches!(agg, AggFn::First { .. }) { timed.min() } else { timed.max() };
+                    let pick =
+                        if matches!(agg, AggFn::First { .. }) { timed.min() } else { timed.max() };
                     pick.map(|(_, v)| v.clone()).unwrap_or_default()
                 }
             });

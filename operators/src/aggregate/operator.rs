@@ -61,7 +61,11 @@ impl PlannedOperator for PlannedAggregate {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         vec![aggregate_rows(inputs[0].1.clone(), self.aggregation.clone(), inputs[0].0)]
     }
 }

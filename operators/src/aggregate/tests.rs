@@ -122,20 +122,25 @@ fn abelian_path_matches_the_oracle_and_removes_empty_groups() {
 
 #[test]
 fn sum_over_a_string_is_a_type_mismatch() {
-    let errors = (KIND.parse)(yaml("input: x\ngroup_by: [shelf_id]\naggregates: {total: sum(customer_id)}"))
-        .unwrap()
-        .plan("op", &[moves()])
-        .unwrap_err();
+    let errors =
+        (KIND.parse)(yaml("input: x\ngroup_by: [shelf_id]\naggregates: {total: sum(customer_id)}"))
+            .unwrap()
+            .plan("op", &[moves()])
+            .unwrap_err();
     assert_eq!(errors[0].path, "aggregates.total");
-    assert_eq!(errors[0].message, "type mismatch: aggregate `sum` needs a numeric argument, found string");
+    assert_eq!(
+        errors[0].message,
+        "type mismatch: aggregate `sum` needs a numeric argument, found string"
+    );
 }
 
 #[test]
 fn unknown_aggregate_and_group_column_are_both_reported() {
-    let errors = (KIND.parse)(yaml("input: x\ngroup_by: [shelf]\naggregates: {total: summ(delta)}"))
-        .unwrap()
-        .plan("op", &[moves()])
-        .unwrap_err();
+    let errors =
+        (KIND.parse)(yaml("input: x\ngroup_by: [shelf]\naggregates: {total: summ(delta)}"))
+            .unwrap()
+            .plan("op", &[moves()])
+            .unwrap_err();
     assert_eq!(errors.len(), 2);
     assert_eq!(errors[0].hint.as_deref(), Some("did you mean `shelf_id`?"));
     assert_eq!(errors[1].message, "unknown aggregate `summ`");

@@ -12,7 +12,8 @@ use super::operator::{AlertRules, PlannedAlert};
 /// Registry entry.
 pub const KIND: OperatorKind = OperatorKind {
     name: "alert",
-    summary: "active alerts per key from a condition, with stable ids and an opened/resolved history",
+    summary:
+        "active alerts per key from a condition, with stable ids and an opened/resolved history",
     sample: SAMPLE,
     parse,
 };
@@ -56,7 +57,11 @@ impl OperatorConfig for AlertConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
         let mut errors = Vec::new();
         let key = match (&self.key, &input.key) {
@@ -67,22 +72,32 @@ impl OperatorConfig for AlertConfig {
             (None, Some(key)) => key.clone(),
             (None, None) => {
                 errors.push(
-                    ConfigError::new("key", format!("`{}` has no key, so `key` is required", self.input))
-                        .hint("list the columns that identify what is alerted on, e.g. `key: [shelf_id]`"),
+                    ConfigError::new(
+                        "key",
+                        format!("`{}` has no key, so `key` is required", self.input),
+                    )
+                    .hint(
+                        "list the columns that identify what is alerted on, e.g. `key: [shelf_id]`",
+                    ),
                 );
                 Vec::new()
             }
         };
         let when = compile_predicate(&self.when, input, "when").map_err(|e| errors.push(e)).ok();
         let clear_when = match &self.clear_when {
-            Some(sql) => compile_predicate(sql, input, "clear_when").map_err(|e| errors.push(e)).ok(),
+            Some(sql) => {
+                compile_predicate(sql, input, "clear_when").map_err(|e| errors.push(e)).ok()
+            }
             None => None,
         };
         for reserved in ["alert_id", "alert", "opened_at", "resolved_at"] {
             if input.index_of(reserved).is_some() {
                 errors.push(
-                    ConfigError::new("input", format!("duplicate column `{reserved}`: the alert adds it"))
-                        .hint("rename it with a `map` first"),
+                    ConfigError::new(
+                        "input",
+                        format!("duplicate column `{reserved}`: the alert adds it"),
+                    )
+                    .hint("rename it with a `map` first"),
                 );
             }
         }
@@ -104,8 +119,18 @@ impl OperatorConfig for AlertConfig {
         Ok(Box::new(PlannedAlert {
             rules: AlertRules { name: name.to_owned(), key, rest, when, clear_when }.into(),
             active_needed: true,
-            active: Schema { fields: active, event_time: None, key: Some(key_positions), constant: false },
-            history: Schema { fields: history, event_time: None, key: Some(vec![0]), constant: false },
+            active: Schema {
+                fields: active,
+                event_time: None,
+                key: Some(key_positions),
+                constant: false,
+            },
+            history: Schema {
+                fields: history,
+                event_time: None,
+                key: Some(vec![0]),
+                constant: false,
+            },
         }))
     }
 }

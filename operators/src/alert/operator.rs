@@ -155,159 +155,140 @@ pub fn track_alerts<'s>(
     let route = rules.clone();
     let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| route.key_hash(row));
     type Tagged = (Result<Row, Row>, Time, Diff);
-    let both = input
-        .inner
-        .unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(
-            exchange,
-            "Alert",
-            move |_, _| {
-                // Updates not yet closed, and one capability at the earliest of their times.
-                let mut pending: Vec<(Time, Row, Diff)> = Vec::new();
-                let mut capability: Option<Capability<Time>> = None;
-                // Per-key state in slots, found by key; keys touched at the current time, by slot.
-                let mut slots: FxHashMap<Row, usize> = FxHashMap::default();
-                let mut states: Vec<KeyState> = Vec::new();
-                let mut free: Vec<usize> = Vec::new();
-                let mut touched: Vec<usize> = Vec::new();
-                move |(input, frontier), output| {
-                    input.for_each(|cap, data| {
-                        if capability
-                            .as_ref()
-                            .is_none_or(|held| cap.time() < held.time())
-                        {
-                            capability = Some(cap.retain(0));
-                        }
-                        pending.extend(data.drain(..).map(|(row, time, diff)| (time, row, diff)));
-                    });
-                    let Some(held) = capability.as_ref() else {
-                        return;
-                    };
-                    // Closed times in order (input mostly arrives in order, which this sort exploits).
-                    pending.sort_by_key(|(time, _, _)| *time);
-                    let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
-                    if ready == 0 {
-                        return;
+    let both = input.inner.unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(
+        exchange,
+        "Alert",
+        move |_, _| {
+            // Updates not yet closed, and one capability at the earliest of their times.
+            let mut pending: Vec<(Time, Row, Diff)> = Vec::new();
+            let mut capability: Option<Capability<Time>> = None;
+            // Per-key state in slots, found by key; keys touched at the current time, by slot.
+            let mut slots: FxHashMap<Row, usize> = FxHashMap::default();
+            let mut states: Vec<KeyState> = Vec::new();
+            let mut free: Vec<usize> = Vec::new();
+            let mut touched: Vec<usize> = Vec::new();
+            move |(input, frontier), output| {
+                input.for_each(|cap, data| {
+                    if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
+                        capability = Some(cap.retain(0));
                     }
-                    let later = pending.split_off(ready);
-                    let mut updates = std::mem::replace(&mut pending, later)
-                        .into_iter()
-                        .peekable();
-                    // Every record carries its own time; the held capability is at or before all of them.
-                    let mut session = output.session(held);
-                    while let Some(&(time, _, _)) = updates.peek() {
-                        // All updates of this time first, then each touched key is evaluated once.
-                        while let Some((_, row, diff)) = updates.next_if(|(t, _, _)| *t == time) {
-                            let slot = match slots.get(rules.key_slice(&row).as_ref()) {
-                                Some(&slot) => slot,
-                                None => {
-                                    let key = rules.key_of(&row);
-                                    let state = KeyState {
-                                        key: key.clone(),
-                                        ..KeyState::default()
-                                    };
-                                    let slot = match free.pop() {
-                                        Some(slot) => {
-                                            states[slot] = state;
-                                            slot
-                                        }
-                                        None => {
-                                            states.push(state);
-                                            states.len() - 1
-                                        }
-                                    };
-                                    slots.insert(key, slot);
-                                    slot
-                                }
-                            };
-                            let state = &mut states[slot];
-                            if !state.touched {
-                                state.touched = true;
-                                touched.push(slot);
-                            }
-                            state.apply(row, diff);
-                        }
-                        for slot in touched.drain(..) {
-                            let state = &mut states[slot];
-                            state.touched = false;
-                            let current = current_row(&state.rows);
-                            let key = &state.key;
-                            match (&mut state.open, current) {
-                                (None, Some(current)) if rules.when.eval_bool(current) => {
-                                    let id = rules.alert_id(key, time);
-                                    let active = rules.active_row(&id, key, time, current);
-                                    if active_needed {
-                                        session.give((Ok::<Row, Row>(active.clone()), time, 1));
-                                    }
-                                    session.give((
-                                        Err(rules.history_row(&id, key, time, None)),
-                                        time,
-                                        1,
-                                    ));
-                                    state.open = Some(OpenAlert {
-                                        id,
-                                        opened_at: time,
-                                        active,
-                                    });
-                                }
-                                (None, _) => {}
-                                (Some(open), current) => {
-                                    let clears = match (current, &rules.clear_when) {
-                                        (None, _) => true,
-                                        (Some(r), Some(clear)) => clear.eval_bool(r),
-                                        (Some(r), None) => !rules.when.eval_bool(r),
-                                    };
-                                    if clears {
-                                        if active_needed {
-                                            session.give((Ok(open.active.clone()), time, -1));
-                                        }
-                                        let opened =
-                                            rules.history_row(&open.id, key, open.opened_at, None);
-                                        let resolved = rules.history_row(
-                                            &open.id,
-                                            key,
-                                            open.opened_at,
-                                            Some(time),
-                                        );
-                                        session.give((Err(opened), time, -1));
-                                        session.give((Err(resolved), time, 1));
-                                        state.open = None;
-                                    } else if let Some(current) = current
-                                        .filter(|c| active_needed && !rules.shows(&open.active, c))
-                                    {
-                                        let active = rules.active_row(
-                                            &open.id,
-                                            key,
-                                            open.opened_at,
-                                            current,
-                                        );
-                                        session.give((
-                                            Ok(std::mem::replace(&mut open.active, active.clone())),
-                                            time,
-                                            -1,
-                                        ));
-                                        session.give((Ok(active), time, 1));
-                                    }
-                                }
-                            }
-                            if state.rows.is_empty() && state.open.is_none() {
-                                slots.remove(&std::mem::take(&mut state.key));
-                                free.push(slot);
-                            }
-                        }
-                    }
-                    drop(session);
-                    capability = match pending.first() {
-                        Some((time, _, _)) => {
-                            let mut cap =
-                                capability.take().expect("held while updates are pending");
-                            cap.downgrade(time);
-                            Some(cap)
-                        }
-                        None => None,
-                    };
+                    pending.extend(data.drain(..).map(|(row, time, diff)| (time, row, diff)));
+                });
+                let Some(held) = capability.as_ref() else {
+                    return;
+                };
+                // Closed times in order (input mostly arrives in order, which this sort exploits).
+                pending.sort_by_key(|(time, _, _)| *time);
+                let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
+                if ready == 0 {
+                    return;
                 }
-            },
-        );
+                let later = pending.split_off(ready);
+                let mut updates = std::mem::replace(&mut pending, later).into_iter().peekable();
+                // Every record carries its own time; the held capability is at or before all of them.
+                let mut session = output.session(held);
+                while let Some(&(time, _, _)) = updates.peek() {
+                    // All updates of this time first, then each touched key is evaluated once.
+                    while let Some((_, row, diff)) = updates.next_if(|(t, _, _)| *t == time) {
+                        let slot = match slots.get(rules.key_slice(&row).as_ref()) {
+                            Some(&slot) => slot,
+                            None => {
+                                let key = rules.key_of(&row);
+                                let state = KeyState { key: key.clone(), ..KeyState::default() };
+                                let slot = match free.pop() {
+                                    Some(slot) => {
+                                        states[slot] = state;
+                                        slot
+                                    }
+                                    None => {
+                                        states.push(state);
+                                        states.len() - 1
+                                    }
+                                };
+                                slots.insert(key, slot);
+                                slot
+                            }
+                        };
+                        let state = &mut states[slot];
+                        if !state.touched {
+                            state.touched = true;
+                            touched.push(slot);
+                        }
+                        state.apply(row, diff);
+                    }
+                    for slot in touched.drain(..) {
+                        let state = &mut states[slot];
+                        state.touched = false;
+                        let current = current_row(&state.rows);
+                        let key = &state.key;
+                        match (&mut state.open, current) {
+                            (None, Some(current)) if rules.when.eval_bool(current) => {
+                                let id = rules.alert_id(key, time);
+                                let active = rules.active_row(&id, key, time, current);
+                                if active_needed {
+                                    session.give((Ok::<Row, Row>(active.clone()), time, 1));
+                                }
+                                session.give((
+                                    Err(rules.history_row(&id, key, time, None)),
+                                    time,
+                                    1,
+                                ));
+                                state.open = Some(OpenAlert { id, opened_at: time, active });
+                            }
+                            (None, _) => {}
+                            (Some(open), current) => {
+                                let clears = match (current, &rules.clear_when) {
+                                    (None, _) => true,
+                                    (Some(r), Some(clear)) => clear.eval_bool(r),
+                                    (Some(r), None) => !rules.when.eval_bool(r),
+                                };
+                                if clears {
+                                    if active_needed {
+                                        session.give((Ok(open.active.clone()), time, -1));
+                                    }
+                                    let opened =
+                                        rules.history_row(&open.id, key, open.opened_at, None);
+                                    let resolved = rules.history_row(
+                                        &open.id,
+                                        key,
+                                        open.opened_at,
+                                        Some(time),
+                                    );
+                                    session.give((Err(opened), time, -1));
+                                    session.give((Err(resolved), time, 1));
+                                    state.open = None;
+                                } else if let Some(current) = current
+                                    .filter(|c| active_needed && !rules.shows(&open.active, c))
+                                {
+                                    let active =
+                                        rules.active_row(&open.id, key, open.opened_at, current);
+                                    session.give((
+                                        Ok(std::mem::replace(&mut open.active, active.clone())),
+                                        time,
+                                        -1,
+                                    ));
+                                    session.give((Ok(active), time, 1));
+                                }
+                            }
+                        }
+                        if state.rows.is_empty() && state.open.is_none() {
+                            slots.remove(&std::mem::take(&mut state.key));
+                            free.push(slot);
+                        }
+                    }
+                }
+                drop(session);
+                capability = match pending.first() {
+                    Some((time, _, _)) => {
+                        let mut cap = capability.take().expect("held while updates are pending");
+                        cap.downgrade(time);
+                        Some(cap)
+                    }
+                    None => None,
+                };
+            }
+        },
+    );
     type Update = (Row, Time, Diff);
     let (active, history) =
         both.ok_err::<Vec<Update>, _, Vec<Update>, _, _>(|(row, time, diff)| match row {
@@ -330,14 +311,8 @@ pub(crate) struct PlannedAlert {
 impl PlannedOperator for PlannedAlert {
     fn outputs(&self) -> Vec<Output> {
         vec![
-            Output {
-                suffix: None,
-                schema: self.active.clone(),
-            },
-            Output {
-                suffix: Some("history"),
-                schema: self.history.clone(),
-            },
+            Output { suffix: None, schema: self.active.clone() },
+            Output { suffix: Some("history"), schema: self.history.clone() },
         ]
     }
 

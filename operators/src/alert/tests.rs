@@ -5,7 +5,11 @@ use crate::value::{Type, Value};
 use super::KIND;
 
 fn status() -> crate::Schema {
-    let mut sch = schema(&[("shelf_id", Type::String), ("current_stock", Type::Int), ("maximum_stock", Type::Int)]);
+    let mut sch = schema(&[
+        ("shelf_id", Type::String),
+        ("current_stock", Type::Int),
+        ("maximum_stock", Type::Int),
+    ]);
     sch.key = Some(vec![0]);
     sch
 }
@@ -30,7 +34,8 @@ fn stock_changes() -> Vec<crate::testing::Update> {
 
 #[test]
 fn opens_once_follows_values_and_resolves_with_hysteresis() {
-    let planned = plan("input: x\nwhen: current_stock < 0.3 * maximum_stock\nclear_when: current_stock >= 5");
+    let planned =
+        plan("input: x\nwhen: current_stock < 0.3 * maximum_stock\nclear_when: current_stock >= 5");
     let out = run_planned(planned, vec![stock_changes()]);
     let (active, history) = (&out[0], &out[1]);
     assert!(state_at(active, 1).is_empty());
@@ -39,10 +44,19 @@ fn opens_once_follows_values_and_resolves_with_hysteresis() {
     let id = opened[0][0].clone();
     assert_eq!(&opened[0][1..], &[s("refill"), s("A"), Value::Timestamp(2), i(2), i(10)]);
     // Still open at stock 4 (4 >= 0.3 * 10 but < 5), with the current value and the same id.
-    assert_eq!(state_at(active, 3), vec![vec![id.clone(), s("refill"), s("A"), Value::Timestamp(2), i(4), i(10)]]);
+    assert_eq!(
+        state_at(active, 3),
+        vec![vec![id.clone(), s("refill"), s("A"), Value::Timestamp(2), i(4), i(10)]]
+    );
     assert!(state_at(active, 4).is_empty());
-    assert_eq!(state_at(history, 3), vec![vec![id.clone(), s("refill"), s("A"), Value::Timestamp(2), Value::Null]]);
-    assert_eq!(state_at(history, 4), vec![vec![id, s("refill"), s("A"), Value::Timestamp(2), Value::Timestamp(4)]]);
+    assert_eq!(
+        state_at(history, 3),
+        vec![vec![id.clone(), s("refill"), s("A"), Value::Timestamp(2), Value::Null]]
+    );
+    assert_eq!(
+        state_at(history, 4),
+        vec![vec![id, s("refill"), s("A"), Value::Timestamp(2), Value::Timestamp(4)]]
+    );
 }
 
 #[test]
@@ -59,21 +73,34 @@ fn without_clear_when_it_resolves_as_soon_as_the_condition_stops() {
 fn a_reopened_alert_gets_a_new_stable_id_and_a_removed_key_resolves() {
     let planned = plan("input: x\nwhen: current_stock < 3");
     let row = |stock: i64| vec![s("A"), i(stock), i(10)];
-    let input = vec![(row(1), 1, 1), (row(1), 2, -1), (row(5), 2, 1), (row(5), 3, -1), (row(0), 3, 1), (row(0), 4, -1)];
+    let input = vec![
+        (row(1), 1, 1),
+        (row(1), 2, -1),
+        (row(5), 2, 1),
+        (row(5), 3, -1),
+        (row(0), 3, 1),
+        (row(0), 4, -1),
+    ];
     let first = run_planned(planned.clone(), vec![input.clone()]);
     let again = run_planned(planned, vec![input]);
     assert_eq!(first, again, "same input, same ids");
     let history = state_at(&first[1], 4);
     assert_eq!(history.len(), 2);
     assert_ne!(history[0][0], history[1][0]);
-    assert!(history.iter().all(|h| !h[4].is_null()), "the second alert resolved when the row went away");
+    assert!(
+        history.iter().all(|h| !h[4].is_null()),
+        "the second alert resolved when the row went away"
+    );
 }
 
 #[test]
 fn needs_a_key_when_the_input_has_none() {
     let mut unkeyed = status();
     unkeyed.key = None;
-    let errors = (KIND.parse)(yaml("input: x\nwhen: current_stock < 3")).unwrap().plan("a", &[unkeyed]).unwrap_err();
+    let errors = (KIND.parse)(yaml("input: x\nwhen: current_stock < 3"))
+        .unwrap()
+        .plan("a", &[unkeyed])
+        .unwrap_err();
     assert_eq!(errors[0].path, "key");
 }
 
@@ -105,7 +132,8 @@ fn random_stock(seed: u64) -> Vec<crate::testing::Update> {
 /// The alert history recomputed from scratch: per shelf, the stock after each time, opened below
 /// 3 and resolved at 6 or more (or when the shelf disappears).
 fn history_oracle(updates: &[crate::testing::Update]) -> Vec<(Value, Value, Value)> {
-    let mut by_shelf: std::collections::BTreeMap<Value, Vec<(u64, Option<i64>)>> = Default::default();
+    let mut by_shelf: std::collections::BTreeMap<Value, Vec<(u64, Option<i64>)>> =
+        Default::default();
     for t in crate::testing::times(updates) {
         let rows = state_at(updates, t);
         for shelf in ["A", "B", "C", "D"] {
@@ -120,11 +148,19 @@ fn history_oracle(updates: &[crate::testing::Update]) -> Vec<(Value, Value, Valu
             match (open, level) {
                 (None, Some(l)) if l < 3 => open = Some(t),
                 (Some(o), None) => {
-                    history.push((shelf.clone(), Value::Timestamp(o as i64), Value::Timestamp(t as i64)));
+                    history.push((
+                        shelf.clone(),
+                        Value::Timestamp(o as i64),
+                        Value::Timestamp(t as i64),
+                    ));
                     open = None;
                 }
                 (Some(o), Some(l)) if l >= 6 => {
-                    history.push((shelf.clone(), Value::Timestamp(o as i64), Value::Timestamp(t as i64)));
+                    history.push((
+                        shelf.clone(),
+                        Value::Timestamp(o as i64),
+                        Value::Timestamp(t as i64),
+                    ));
                     open = None;
                 }
                 _ => {}
@@ -145,13 +181,17 @@ fn history_matches_a_from_scratch_recomputation() {
         let input = random_stock(seed);
         let out = run_planned(planned.clone(), vec![input.clone()]);
         let end = *crate::testing::times(&input).last().unwrap();
-        let mut actual: Vec<(Value, Value, Value)> =
-            state_at(&out[1], end).into_iter().map(|h| (h[2].clone(), h[3].clone(), h[4].clone())).collect();
+        let mut actual: Vec<(Value, Value, Value)> = state_at(&out[1], end)
+            .into_iter()
+            .map(|h| (h[2].clone(), h[3].clone(), h[4].clone()))
+            .collect();
         actual.sort();
         assert_eq!(actual, history_oracle(&input), "seed {seed}");
-        let mut open: Vec<Value> = state_at(&out[0], end).into_iter().map(|a| a[2].clone()).collect();
+        let mut open: Vec<Value> =
+            state_at(&out[0], end).into_iter().map(|a| a[2].clone()).collect();
         open.sort();
-        let expected_open: Vec<Value> = history_oracle(&input).into_iter().filter(|h| h.2.is_null()).map(|h| h.0).collect();
+        let expected_open: Vec<Value> =
+            history_oracle(&input).into_iter().filter(|h| h.2.is_null()).map(|h| h.0).collect();
         assert_eq!(open, expected_open, "seed {seed}: active alerts are the unresolved ones");
     }
 }

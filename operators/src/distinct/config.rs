@@ -38,7 +38,11 @@ impl OperatorConfig for DistinctConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
         let by = match &self.by {
             Some(names) => Some(resolve_columns(input, names, "by")?),

@@ -5,7 +5,11 @@ use crate::value::{Row, Schema};
 
 /// One row per distinct `by` key (the whole row when `None`), with multiplicity one. Among rows
 /// sharing a key, the one with the smallest `event_time` column (then the smallest row) wins.
-pub fn distinct_rows<'s>(rows: Coll<'s>, by: Option<Arc<[usize]>>, event_time: Option<usize>) -> Coll<'s> {
+pub fn distinct_rows<'s>(
+    rows: Coll<'s>,
+    by: Option<Arc<[usize]>>,
+    event_time: Option<usize>,
+) -> Coll<'s> {
     match by {
         None => rows.distinct(),
         Some(by) => rows
@@ -36,7 +40,11 @@ impl PlannedOperator for PlannedDistinct {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         vec![distinct_rows(inputs[0].1.clone(), self.by.clone().map(Into::into), self.event_time)]
     }
 }

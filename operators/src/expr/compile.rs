@@ -123,16 +123,8 @@ const MAX_DEPTH: usize = 100;
 const HASH_IN_LIST_FROM: usize = 8;
 
 /// Aggregate functions, rejected inside scalar expressions.
-pub const AGGREGATE_FUNCTIONS: [&str; 8] = [
-    "sum",
-    "count",
-    "min",
-    "max",
-    "avg",
-    "count_distinct",
-    "first",
-    "last",
-];
+pub const AGGREGATE_FUNCTIONS: [&str; 8] =
+    ["sum", "count", "min", "max", "avg", "count_distinct", "first", "last"];
 
 /// Every scalar function name `compile` accepts in call syntax `name(args)`.
 pub const SCALAR_FUNCTIONS: &[&str] = &[
@@ -214,19 +206,11 @@ fn loc(l: Location) -> Loc {
     if l.line == 0 || l.column == 0 {
         return None;
     }
-    Some((
-        u32::try_from(l.line).unwrap_or(u32::MAX),
-        u32::try_from(l.column).unwrap_or(u32::MAX),
-    ))
+    Some((u32::try_from(l.line).unwrap_or(u32::MAX), u32::try_from(l.column).unwrap_or(u32::MAX)))
 }
 
 fn error(kind: ExprErrorKind, message: impl Into<String>, location: Loc) -> ExprError {
-    ExprError {
-        kind,
-        message: message.into(),
-        location,
-        hint: None,
-    }
+    ExprError { kind, message: message.into(), location, hint: None }
 }
 
 fn hinted(mut e: ExprError, hint: impl Into<String>) -> ExprError {
@@ -271,10 +255,7 @@ fn end_of(sql: &str) -> (u32, u32) {
     let line = sql.matches('\n').count() + 1;
     let last = sql.rsplit('\n').next().unwrap_or("");
     let column = last.chars().count() + 1;
-    (
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(column).unwrap_or(u32::MAX),
-    )
+    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
 }
 
 /// Splits sqlparser's " at Line: X, Column: Y" suffix off a message.
@@ -321,17 +302,8 @@ fn parse(sql: &str) -> Result<ast::Expr, ExprError> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
-        .map_err(|e| {
-            error(
-                ExprErrorKind::Syntax,
-                lowercase_first(&e.message),
-                loc(e.location),
-            )
-        })?;
-    let significant = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .count();
+        .map_err(|e| error(ExprErrorKind::Syntax, lowercase_first(&e.message), loc(e.location)))?;
+    let significant = tokens.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).count();
     if significant > MAX_TOKENS {
         return Err(unsupported(
             format!(
@@ -395,17 +367,11 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
         FunctionArguments::List(list) => list,
         FunctionArguments::None => return Err(not_a_call()),
         FunctionArguments::Subquery(_) => {
-            return Err(unsupported(
-                "subqueries are not supported in expressions",
-                at,
-            ))
+            return Err(unsupported("subqueries are not supported in expressions", at))
         }
     };
     if let Some(clause) = list.clauses.first() {
-        return Err(unsupported(
-            format!("`{clause}` is not supported in aggregate calls"),
-            at,
-        ));
+        return Err(unsupported(format!("`{clause}` is not supported in aggregate calls"), at));
     }
     let distinct = list.duplicate_treatment == Some(DuplicateTreatment::Distinct);
     let mut star = false;
@@ -422,10 +388,7 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
                 ))
             }
             FunctionArg::Named { .. } | FunctionArg::ExprNamed { .. } => {
-                return Err(unsupported(
-                    "named function arguments are not supported",
-                    at,
-                ))
+                return Err(unsupported("named function arguments are not supported", at))
             }
         }
     }
@@ -445,21 +408,12 @@ pub fn compile_aggregate_call(sql: &str, schema: &Schema) -> Result<AggregateCal
             at,
         ));
     }
-    Ok(AggregateCall {
-        function: name,
-        distinct,
-        star,
-        args,
-    })
+    Ok(AggregateCall { function: name, distinct, star, args })
 }
 
 /// Where a function call starts: its name.
 fn function_location(f: &ast::Function) -> Loc {
-    f.name
-        .0
-        .first()
-        .and_then(ObjectNamePart::as_ident)
-        .and_then(|i| loc(i.span.start))
+    f.name.0.first().and_then(ObjectNamePart::as_ident).and_then(|i| loc(i.span.start))
 }
 
 /// Rejects window / filter / ordered-set clauses on a call.
@@ -486,10 +440,7 @@ fn check_plain_call(
         ));
     }
     if !f.within_group.is_empty() || f.null_treatment.is_some() || f.uses_odbc_syntax {
-        return Err(unsupported(
-            format!("this form of `{name}(...)` is not supported"),
-            at,
-        ));
+        return Err(unsupported(format!("this form of `{name}(...)` is not supported"), at));
     }
     if !matches!(f.parameters, FunctionArguments::None) {
         return Err(unsupported(
@@ -615,10 +566,7 @@ impl Args<'_> {
         } else {
             format!("{min} to {max} arguments")
         };
-        Err(mismatch(
-            format!("function `{}` expects {expected}, found {n}", self.name),
-            self.at,
-        ))
+        Err(mismatch(format!("function `{}` expects {expected}, found {n}", self.name), self.at))
     }
 
     fn expect(&self, i: usize, kind: Kind) -> Result<(), ExprError> {
@@ -627,11 +575,7 @@ impl Args<'_> {
             return Ok(());
         }
         let message = if self.max_arity == 1 {
-            format!(
-                "function `{}` expects {} argument, found {ty}",
-                self.name,
-                kind.describe()
-            )
+            format!("function `{}` expects {} argument, found {ty}", self.name, kind.describe())
         } else {
             format!(
                 "function `{}` expects {} as argument {}, found {ty}",
@@ -704,10 +648,7 @@ fn unify(items: &[(&Expr, Loc)], what: &str) -> Result<Type, ExprError> {
     let mut ty = Type::Null;
     for (e, at) in items {
         ty = unify_types(ty, e.ty()).ok_or_else(|| {
-            mismatch(
-                format!("{what} has incompatible types: {ty} and {}", e.ty()),
-                *at,
-            )
+            mismatch(format!("{what} has incompatible types: {ty} and {}", e.ty()), *at)
         })?;
     }
     Ok(ty)
@@ -748,10 +689,7 @@ fn comparable(a: Type, b: Type) -> bool {
         || a == Type::Null
         || b == Type::Null
         || (a.is_numeric() && b.is_numeric())
-        || matches!(
-            (a, b),
-            (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date)
-        )
+        || matches!((a, b), (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date))
 }
 
 fn check_comparable(a: &Expr, b: &Expr, at: Loc) -> Result<(), ExprError> {
@@ -766,13 +704,9 @@ fn check_comparable(a: &Expr, b: &Expr, at: Loc) -> Result<(), ExprError> {
             "write a typed literal such as DATE '2026-01-01', \
              TIMESTAMP '2026-01-01T00:00:00Z' or INTERVAL '5 minutes', or CAST the string",
         ),
-        (Type::String, t) | (t, Type::String) if t.is_numeric() => hinted(
-            e,
-            format!(
-                "convert one side with CAST(... AS {})",
-                t.name().to_uppercase()
-            ),
-        ),
+        (Type::String, t) | (t, Type::String) if t.is_numeric() => {
+            hinted(e, format!("convert one side with CAST(... AS {})", t.name().to_uppercase()))
+        }
         _ => e,
     })
 }
@@ -830,19 +764,14 @@ fn arith_check(
     let rt = r.ty();
     let Some(ty) = arith_type(op, lt, rt) else {
         let e = mismatch(
-            format!(
-                "operator `{}` cannot be applied to {lt} and {rt}",
-                arith_symbol(op)
-            ),
+            format!("operator `{}` cannot be applied to {lt} and {rt}", arith_symbol(op)),
             at,
         );
-        return Err(
-            if op == ArithOp::Add && (lt == Type::String || rt == Type::String) {
-                hinted(e, "use `||` or concat() to join strings")
-            } else {
-                e
-            },
-        );
+        return Err(if op == ArithOp::Add && (lt == Type::String || rt == Type::String) {
+            hinted(e, "use `||` or concat() to join strings")
+        } else {
+            e
+        });
     };
     let nullable = l_nullable || r.nullable() || matches!(op, ArithOp::Div | ArithOp::Mod);
     Ok((ty, nullable))
@@ -851,11 +780,7 @@ fn arith_check(
 /// Builds a type-checked arithmetic node.
 fn arith_expr(op: ArithOp, l: Expr, r: Expr, at: Loc) -> Result<Expr, ExprError> {
     let (ty, nullable) = arith_check(op, l.ty(), l.nullable(), &r, at)?;
-    Ok(Expr::new(
-        ty,
-        nullable,
-        Node::Arith(op, Box::new(l), Box::new(r)),
-    ))
+    Ok(Expr::new(ty, nullable, Node::Arith(op, Box::new(l), Box::new(r))))
 }
 
 fn cmp_op(op: &BinaryOperator) -> Option<CmpOp> {
@@ -929,11 +854,7 @@ fn number_literal(text: &str, at: Loc) -> Result<Expr, ExprError> {
     }
     match clean.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(Expr::literal(Value::Float(x), Type::Float)),
-        _ => Err(error(
-            ExprErrorKind::Syntax,
-            format!("invalid number `{text}`"),
-            at,
-        )),
+        _ => Err(error(ExprErrorKind::Syntax, format!("invalid number `{text}`"), at)),
     }
 }
 
@@ -983,65 +904,24 @@ impl Compiler<'_> {
             | A::IsNotUnknown(_) => self.is_test(e),
             A::IsDistinctFrom(a, b) => self.is_distinct(a, b, false),
             A::IsNotDistinctFrom(a, b) => self.is_distinct(a, b, true),
-            A::InList {
-                expr,
-                list,
-                negated,
-            } => self.in_list(expr, list, *negated),
-            A::Between {
-                expr,
-                negated,
-                low,
-                high,
-            } => self.between(expr, low, high, *negated),
-            A::Like {
-                negated,
-                any,
-                expr,
-                pattern,
-                escape_char,
-            } => self.like(*negated, *any, expr, pattern, escape_char.as_deref(), false),
-            A::ILike {
-                negated,
-                any,
-                expr,
-                pattern,
-                escape_char,
-            } => self.like(*negated, *any, expr, pattern, escape_char.as_deref(), true),
-            A::Case {
-                operand,
-                conditions,
-                else_result,
-                ..
-            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
-            A::Cast {
-                expr,
-                data_type,
-                format,
-                ..
-            } => self.cast(expr, data_type, format.is_some()),
-            A::Extract { field, expr, .. } => self.extract(field, expr),
-            A::Substring {
-                expr,
-                substring_from,
-                substring_for,
-                shorthand,
-                ..
-            } => {
-                let name = if *shorthand { "substr" } else { "substring" };
-                self.substring(
-                    name,
-                    expr,
-                    substring_from.as_deref(),
-                    substring_for.as_deref(),
-                )
+            A::InList { expr, list, negated } => self.in_list(expr, list, *negated),
+            A::Between { expr, negated, low, high } => self.between(expr, low, high, *negated),
+            A::Like { negated, any, expr, pattern, escape_char } => {
+                self.like(*negated, *any, expr, pattern, escape_char.as_deref(), false)
             }
-            A::Trim {
-                trim_where,
-                trim_what,
-                expr,
-                trim_characters,
-            } => self.trim(
+            A::ILike { negated, any, expr, pattern, escape_char } => {
+                self.like(*negated, *any, expr, pattern, escape_char.as_deref(), true)
+            }
+            A::Case { operand, conditions, else_result, .. } => {
+                self.case(operand.as_deref(), conditions, else_result.as_deref())
+            }
+            A::Cast { expr, data_type, format, .. } => self.cast(expr, data_type, format.is_some()),
+            A::Extract { field, expr, .. } => self.extract(field, expr),
+            A::Substring { expr, substring_from, substring_for, shorthand, .. } => {
+                let name = if *shorthand { "substr" } else { "substring" };
+                self.substring(name, expr, substring_from.as_deref(), substring_for.as_deref())
+            }
+            A::Trim { trim_where, trim_what, expr, trim_characters } => self.trim(
                 trim_where.as_ref(),
                 trim_what.as_deref(),
                 expr,
@@ -1057,11 +937,7 @@ impl Compiler<'_> {
     }
 
     fn compound_identifier(&self, parts: &[ast::Ident]) -> Result<Expr, ExprError> {
-        let name = parts
-            .iter()
-            .map(|p| p.value.as_str())
-            .collect::<Vec<_>>()
-            .join(".");
+        let name = parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".");
         self.column(&name, parts.first().and_then(|p| loc(p.span.start)))
     }
 
@@ -1078,17 +954,9 @@ impl Compiler<'_> {
             A::IsNotUnknown(x) => (x, "IS NOT UNKNOWN", None, true),
             other => return Err(unsupported_expr(other)),
         };
-        let x = if what.is_empty() {
-            self.expr(x)?
-        } else {
-            self.bool_operand(x, what)?
-        };
+        let x = if what.is_empty() { self.expr(x)? } else { self.bool_operand(x, what)? };
         let node = match value {
-            Some(value) => Node::IsBool {
-                expr: Box::new(x),
-                value,
-                negated,
-            },
+            Some(value) => Node::IsBool { expr: Box::new(x), value, negated },
             None => Node::IsNull(Box::new(x), negated),
         };
         Ok(Expr::new(Type::Bool, false, node))
@@ -1101,11 +969,7 @@ impl Compiler<'_> {
         negated: bool,
     ) -> Result<Expr, ExprError> {
         let (l, r) = self.comparison_operands(a, b)?;
-        Ok(Expr::new(
-            Type::Bool,
-            false,
-            Node::IsDistinct(Box::new(l), Box::new(r), negated),
-        ))
+        Ok(Expr::new(Type::Bool, false, Node::IsDistinct(Box::new(l), Box::new(r), negated)))
     }
 
     fn between(
@@ -1122,12 +986,8 @@ impl Compiler<'_> {
         check_comparable(&x, &low, at)?;
         check_comparable(&x, &high, at)?;
         let nullable = x.nullable() || low.nullable() || high.nullable();
-        let node = Node::Between {
-            expr: Box::new(x),
-            low: Box::new(low),
-            high: Box::new(high),
-            negated,
-        };
+        let node =
+            Node::Between { expr: Box::new(x), low: Box::new(low), high: Box::new(high), negated };
         Ok(Expr::new(Type::Bool, nullable, node))
     }
 
@@ -1226,20 +1086,12 @@ impl Compiler<'_> {
                 const SHOWN: usize = 30;
                 let names: Vec<&str> = self.schema.names().take(SHOWN).collect();
                 let more = self.schema.len().saturating_sub(SHOWN);
-                let tail = if more > 0 {
-                    format!(", ... ({more} more)")
-                } else {
-                    String::new()
-                };
+                let tail = if more > 0 { format!(", ... ({more} more)") } else { String::new() };
                 format!("available columns: {}{tail}", names.join(", "))
             }
         };
         Err(hinted(
-            error(
-                ExprErrorKind::UnknownColumn,
-                format!("unknown column `{name}`"),
-                at,
-            ),
+            error(ExprErrorKind::UnknownColumn, format!("unknown column `{name}`"), at),
             hint,
         ))
     }
@@ -1265,15 +1117,9 @@ impl Compiler<'_> {
             }
             UnaryOperator::Minus | UnaryOperator::Plus => {
                 let x = self.expr(inner)?;
-                if !matches!(
-                    x.ty(),
-                    Type::Int | Type::Float | Type::Interval | Type::Null
-                ) {
+                if !matches!(x.ty(), Type::Int | Type::Float | Type::Interval | Type::Null) {
                     return Err(mismatch(
-                        format!(
-                            "unary `{op}` expects a number or interval, found {}",
-                            x.ty()
-                        ),
+                        format!("unary `{op}` expects a number or interval, found {}", x.ty()),
                         at,
                     ));
                 }
@@ -1282,10 +1128,7 @@ impl Compiler<'_> {
                 }
                 Ok(Expr::new(x.ty(), x.nullable(), Node::Neg(Box::new(x))))
             }
-            other => Err(unsupported(
-                format!("operator `{other}` is not supported"),
-                at,
-            )),
+            other => Err(unsupported(format!("operator `{other}` is not supported"), at)),
         }
     }
 
@@ -1328,20 +1171,16 @@ impl Compiler<'_> {
             BinaryOperator::Or => self.logic(whole, false),
             BinaryOperator::StringConcat => self.concat(whole),
             BinaryOperator::Spaceship => self.is_distinct(left, right, true),
-            other => Err(unsupported(
-                format!("operator `{other}` is not supported"),
-                start_of(left),
-            )),
+            other => {
+                Err(unsupported(format!("operator `{other}` is not supported"), start_of(left)))
+            }
         }
     }
 
     /// `a AND b AND ...` / `a OR b OR ...`, flattened into one n-ary node.
     fn logic(&mut self, whole: &ast::Expr, is_and: bool) -> Result<Expr, ExprError> {
-        let (op, what) = if is_and {
-            (BinaryOperator::And, "AND")
-        } else {
-            (BinaryOperator::Or, "OR")
-        };
+        let (op, what) =
+            if is_and { (BinaryOperator::And, "AND") } else { (BinaryOperator::Or, "OR") };
         let mut args = Vec::new();
         let mut nullable = false;
         for operand in Self::chain(whole, &op) {
@@ -1349,11 +1188,7 @@ impl Compiler<'_> {
             nullable |= x.nullable();
             args.push(x);
         }
-        let node = if is_and {
-            Node::And(args)
-        } else {
-            Node::Or(args)
-        };
+        let node = if is_and { Node::And(args) } else { Node::Or(args) };
         Ok(Expr::new(Type::Bool, nullable, node))
     }
 
@@ -1361,25 +1196,17 @@ impl Compiler<'_> {
     fn concat(&mut self, whole: &ast::Expr) -> Result<Expr, ExprError> {
         let operands = Self::chain(whole, &BinaryOperator::StringConcat);
         let parts = self.exprs(&operands)?;
-        if !parts
-            .iter()
-            .any(|p| matches!(p.ty(), Type::String | Type::Null))
-        {
+        if !parts.iter().any(|p| matches!(p.ty(), Type::String | Type::Null)) {
             let types: Vec<&str> = parts.iter().map(|p| p.ty().name()).collect();
-            let message = format!(
-                "operator `||` expects string operands, found {}",
-                types.join(" and ")
-            );
+            let message =
+                format!("operator `||` expects string operands, found {}", types.join(" and "));
             return Err(hinted(
                 mismatch(message, start_of(whole)),
                 "convert one side with CAST(... AS TEXT)",
             ));
         }
         let nullable = parts.iter().any(Expr::nullable);
-        let node = Node::Concat {
-            parts,
-            skip_nulls: false,
-        };
+        let node = Node::Concat { parts, skip_nulls: false };
         Ok(Expr::new(Type::String, nullable, node))
     }
 
@@ -1391,11 +1218,7 @@ impl Compiler<'_> {
     ) -> Result<Expr, ExprError> {
         let (l, r) = self.comparison_operands(left, right)?;
         let nullable = l.nullable() || r.nullable();
-        Ok(Expr::new(
-            Type::Bool,
-            nullable,
-            Node::Cmp(cmp, Box::new(l), Box::new(r)),
-        ))
+        Ok(Expr::new(Type::Bool, nullable, Node::Cmp(cmp, Box::new(l), Box::new(r))))
     }
 
     /// Arithmetic. The left spine of `a + b - c * d ...` is walked iteratively so long chains
@@ -1430,11 +1253,7 @@ impl Compiler<'_> {
             (ty, nullable) = arith_check(op, ty, nullable, &r, at)?;
             rest.push((op, r));
         }
-        Ok(Expr::new(
-            ty,
-            nullable,
-            Node::ArithChain(Box::new(first), rest),
-        ))
+        Ok(Expr::new(ty, nullable, Node::ArithChain(Box::new(first), rest)))
     }
 
     /// Compiles both sides of a comparison and checks that they compare.
@@ -1466,11 +1285,7 @@ impl Compiler<'_> {
         }
         let nullable = x.nullable() || items.iter().any(Expr::nullable);
         if !items.iter().all(|it| it.as_literal().is_some()) {
-            let node = Node::InList {
-                expr: Box::new(x),
-                list: items,
-                negated,
-            };
+            let node = Node::InList { expr: Box::new(x), list: items, negated };
             return Ok(Expr::new(Type::Bool, nullable, node));
         }
         let mut values = Vec::with_capacity(items.len());
@@ -1484,9 +1299,7 @@ impl Compiler<'_> {
         let set = if values.len() < HASH_IN_LIST_FROM {
             None
         } else if x.ty() == Type::Int && values.iter().all(|v| matches!(v, Value::Int(_))) {
-            Some(ConstSet::Ints(
-                values.iter().filter_map(Value::as_int).collect(),
-            ))
+            Some(ConstSet::Ints(values.iter().filter_map(Value::as_int).collect()))
         } else if x.ty() == Type::String && values.iter().all(|v| matches!(v, Value::Str(_))) {
             let set: HashSet<_> = values
                 .iter()
@@ -1502,13 +1315,7 @@ impl Compiler<'_> {
         Ok(Expr::new(
             Type::Bool,
             nullable,
-            Node::InConst {
-                expr: Box::new(x),
-                values,
-                set,
-                has_null,
-                negated,
-            },
+            Node::InConst { expr: Box::new(x), values, set, has_null, negated },
         ))
     }
 
@@ -1523,10 +1330,7 @@ impl Compiler<'_> {
     ) -> Result<Expr, ExprError> {
         let what = if case_insensitive { "ILIKE" } else { "LIKE" };
         if any {
-            return Err(unsupported(
-                format!("{what} ANY is not supported"),
-                start_of(expr),
-            ));
+            return Err(unsupported(format!("{what} ANY is not supported"), start_of(expr)));
         }
         let x = self.expr(expr)?;
         let p = self.expr(pattern)?;
@@ -1606,11 +1410,7 @@ impl Compiler<'_> {
         }
         let ty = unify(&typed, "CASE")?;
         let nullable = otherwise.is_none() || typed.iter().any(|(e, _)| e.nullable());
-        let whens = whens
-            .into_iter()
-            .zip(results)
-            .map(|(w, (r, _))| (w, coerce(r, ty)))
-            .collect();
+        let whens = whens.into_iter().zip(results).map(|(w, (r, _))| (w, coerce(r, ty))).collect();
         Ok(Expr::new(
             ty,
             nullable,
@@ -1673,17 +1473,11 @@ impl Compiler<'_> {
                 });
             }
             FunctionArguments::Subquery(_) => {
-                return Err(unsupported(
-                    "subqueries are not supported in expressions",
-                    at,
-                ))
+                return Err(unsupported("subqueries are not supported in expressions", at))
             }
             FunctionArguments::List(list) => {
                 if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) {
-                    return Err(unsupported(
-                        "DISTINCT is only allowed in aggregate calls",
-                        at,
-                    ));
+                    return Err(unsupported("DISTINCT is only allowed in aggregate calls", at));
                 }
                 if let Some(clause) = list.clauses.first() {
                     return Err(unsupported(
@@ -1729,13 +1523,7 @@ impl Compiler<'_> {
 /// Type-checks a scalar function call over compiled arguments (no recursion, so its large
 /// frame never sits on a recursion path).
 fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Expr, ExprError> {
-    let mut a = Args {
-        name,
-        at,
-        args,
-        locs,
-        max_arity: usize::MAX,
-    };
+    let mut a = Args { name, at, args, locs, max_arity: usize::MAX };
     {
         use Kind::{Int, Num, Str};
         match name {
@@ -1754,11 +1542,7 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
                 a.arity(1, 2)?;
                 a.expect_all(&[Num, Int])?;
                 let ty = a.args[0].ty();
-                let func = if a.args.len() == 2 {
-                    Func::RoundTo
-                } else {
-                    Func::Round
-                };
+                let func = if a.args.len() == 2 { Func::RoundTo } else { Func::Round };
                 Ok(a.strict(func, ty, false))
             }
             "sqrt" | "ln" | "log10" | "log" | "exp" => {
@@ -1785,20 +1569,13 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
             "mod" => {
                 a.arity(2, 2)?;
                 let mut it = a.args.into_iter();
-                let (l, r) = (
-                    it.next().unwrap_or_else(null),
-                    it.next().unwrap_or_else(null),
-                );
+                let (l, r) = (it.next().unwrap_or_else(null), it.next().unwrap_or_else(null));
                 arith_expr(ArithOp::Mod, l, r, a.at)
             }
             "lower" | "upper" => {
                 a.arity(1, 1)?;
                 a.expect(0, Str)?;
-                let func = if name == "lower" {
-                    Func::Lower
-                } else {
-                    Func::Upper
-                };
+                let func = if name == "lower" { Func::Lower } else { Func::Upper };
                 Ok(a.strict(func, Type::String, false))
             }
             "length" | "char_length" | "character_length" => {
@@ -1823,14 +1600,7 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
             }
             "concat" => {
                 a.arity(1, usize::MAX)?;
-                Ok(Expr::new(
-                    Type::String,
-                    false,
-                    Node::Concat {
-                        parts: a.args,
-                        skip_nulls: true,
-                    },
-                ))
+                Ok(Expr::new(Type::String, false, Node::Concat { parts: a.args, skip_nulls: true }))
             }
             "replace" => {
                 a.arity(3, 3)?;
@@ -1860,21 +1630,13 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
             "left" | "right" => {
                 a.arity(2, 2)?;
                 a.expect_all(&[Str, Int])?;
-                let func = if name == "left" {
-                    Func::Left
-                } else {
-                    Func::Right
-                };
+                let func = if name == "left" { Func::Left } else { Func::Right };
                 Ok(a.strict(func, Type::String, false))
             }
             "lpad" | "rpad" => {
                 a.arity(2, 3)?;
                 a.expect_all(&[Str, Int, Str])?;
-                let func = if name == "lpad" {
-                    Func::Lpad
-                } else {
-                    Func::Rpad
-                };
+                let func = if name == "lpad" { Func::Lpad } else { Func::Rpad };
                 Ok(a.strict(func, Type::String, true))
             }
             "coalesce" | "ifnull" | "nvl" => {
@@ -1897,19 +1659,12 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
                 let ty = unify(&typed, &format!("`{name}`"))?;
                 let nullable = a.args.iter().all(Expr::nullable);
                 let args = a.args.into_iter().map(|e| coerce(e, ty)).collect();
-                Ok(Expr::new(
-                    ty,
-                    nullable,
-                    Node::Extreme(args, name == "greatest"),
-                ))
+                Ok(Expr::new(ty, nullable, Node::Extreme(args, name == "greatest")))
             }
             "nullif" => {
                 a.arity(2, 2)?;
                 let mut it = a.args.into_iter();
-                let (l, r) = (
-                    it.next().unwrap_or_else(null),
-                    it.next().unwrap_or_else(null),
-                );
+                let (l, r) = (it.next().unwrap_or_else(null), it.next().unwrap_or_else(null));
                 let l = string_literal_as(l, r.ty());
                 let r = string_literal_as(r, l.ty());
                 check_comparable(&l, &r, a.locs[0])?;
@@ -1942,11 +1697,7 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
                 a.expect(1, Kind::Temporal)?;
                 let nullable = a.args[1].nullable();
                 let x = a.args.pop().unwrap_or_else(null);
-                Ok(Expr::new(
-                    Type::Timestamp,
-                    nullable,
-                    Node::DateTrunc(unit, Box::new(x)),
-                ))
+                Ok(Expr::new(Type::Timestamp, nullable, Node::DateTrunc(unit, Box::new(x))))
             }
             "date_part" | "extract" => {
                 a.arity(2, 2)?;
@@ -2061,10 +1812,9 @@ fn unsupported_expr(e: &ast::Expr) -> ExprError {
         A::InSubquery { .. } | A::Subquery(_) | A::Exists { .. } => {
             unsupported("subqueries are not supported in expressions", at)
         }
-        A::Wildcard(_) | A::QualifiedWildcard(..) => unsupported(
-            "`*` is only allowed in count(*) of an `aggregate` operator",
-            at,
-        ),
+        A::Wildcard(_) | A::QualifiedWildcard(..) => {
+            unsupported("`*` is only allowed in count(*) of an `aggregate` operator", at)
+        }
         other => unsupported(format!("{} not supported", describe(other)), at),
     }
 }
@@ -2100,15 +1850,8 @@ fn null() -> Expr {
 }
 
 fn unknown_function(name: &str, at: Loc) -> ExprError {
-    let e = error(
-        ExprErrorKind::UnknownFunction,
-        format!("unknown function `{name}`"),
-        at,
-    );
-    let candidates = SCALAR_FUNCTIONS
-        .iter()
-        .chain(AGGREGATE_FUNCTIONS.iter())
-        .copied();
+    let e = error(ExprErrorKind::UnknownFunction, format!("unknown function `{name}`"), at);
+    let candidates = SCALAR_FUNCTIONS.iter().chain(AGGREGATE_FUNCTIONS.iter()).copied();
     match did_you_mean(name, candidates) {
         Some(hint) => hinted(e, hint),
         None => e,
@@ -2126,10 +1869,7 @@ fn unknown_field(text: &str, at: Loc) -> ExprError {
 fn time_unit(a: &Args<'_>, i: usize) -> Result<TimeUnit, ExprError> {
     let text = a.literal_text(i, "unit such as 'hour'")?;
     TimeUnit::parse(&text).ok_or_else(|| {
-        let e = mismatch(
-            format!("function `{}`: unknown unit `{text}`", a.name),
-            a.locs[i],
-        );
+        let e = mismatch(format!("function `{}`: unknown unit `{text}`", a.name), a.locs[i]);
         let hint = did_you_mean(&text, TimeUnit::NAMES)
             .unwrap_or_else(|| format!("supported units: {}", TimeUnit::NAMES.join(", ")));
         hinted(e, hint)
@@ -2164,11 +1904,7 @@ fn extract_expr(field: DateField, x: Expr, what: &str, at: Loc) -> Result<Expr, 
             e
         });
     }
-    let ty = if field == DateField::Epoch {
-        Type::Float
-    } else {
-        Type::Int
-    };
+    let ty = if field == DateField::Epoch { Type::Float } else { Type::Int };
     let nullable = x.nullable();
     Ok(Expr::new(ty, nullable, Node::Extract(field, Box::new(x))))
 }
@@ -2179,10 +1915,9 @@ fn literal_value(v: &ast::ValueWithSpan) -> Result<Expr, ExprError> {
         ast::Value::Number(text, _) => number_literal(text, at),
         ast::Value::Boolean(b) => Ok(Expr::literal(Value::Bool(*b), Type::Bool)),
         ast::Value::Null => Ok(null()),
-        ast::Value::Placeholder(p) => Err(unsupported(
-            format!("query parameters such as `{p}` are not supported"),
-            at,
-        )),
+        ast::Value::Placeholder(p) => {
+            Err(unsupported(format!("query parameters such as `{p}` are not supported"), at))
+        }
         ast::Value::SingleQuotedString(text)
         | ast::Value::EscapedStringLiteral(text)
         | ast::Value::UnicodeStringLiteral(text)
@@ -2193,10 +1928,7 @@ fn literal_value(v: &ast::ValueWithSpan) -> Result<Expr, ExprError> {
         ast::Value::DollarQuotedString(dollar) => {
             Ok(Expr::literal(Value::str(&dollar.value), Type::String))
         }
-        other => Err(unsupported(
-            format!("literal `{other}` is not supported"),
-            at,
-        )),
+        other => Err(unsupported(format!("literal `{other}` is not supported"), at)),
     }
 }
 
@@ -2221,11 +1953,7 @@ fn typed_string(ts: &ast::TypedString) -> Result<Expr, ExprError> {
     }
     let value = eval::cast(&Value::str(&text), to);
     if value.is_null() {
-        let e = error(
-            ExprErrorKind::Syntax,
-            format!("invalid {to} literal '{text}'"),
-            at,
-        );
+        let e = error(ExprErrorKind::Syntax, format!("invalid {to} literal '{text}'"), at);
         return Err(match to {
             Type::Date => hinted(e, "dates are written DATE 'YYYY-MM-DD'"),
             Type::Timestamp => hinted(e, "timestamps are written TIMESTAMP '2026-01-01T07:00:00Z'"),
@@ -2268,10 +1996,7 @@ fn interval_literal(interval: &ast::Interval) -> Result<Expr, ExprError> {
             ast::Value::Number(n, _) => Some(n.clone()),
             other => other.clone().into_string(),
         },
-        ast::Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match &**expr {
+        ast::Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match &**expr {
             ast::Expr::Value(v) => match &v.value {
                 ast::Value::Number(n, _) => Some(format!("-{n}")),
                 _ => None,
@@ -2282,9 +2007,6 @@ fn interval_literal(interval: &ast::Interval) -> Result<Expr, ExprError> {
     };
     match text {
         Some(text) => interval_from_text(&text, unit, at),
-        None => Err(mismatch(
-            "INTERVAL expects a constant such as '5 minutes'",
-            at,
-        )),
+        None => Err(mismatch("INTERVAL expects a constant such as '5 minutes'", at)),
     }
 }

@@ -193,20 +193,12 @@ pub(crate) enum Node {
 impl Expr {
     /// A reference to column `index` of type `ty`.
     pub fn column(index: usize, ty: Type, nullable: bool) -> Expr {
-        Expr {
-            ty,
-            nullable,
-            node: Node::Column(index),
-        }
+        Expr { ty, nullable, node: Node::Column(index) }
     }
 
     /// A constant.
     pub fn literal(value: Value, ty: Type) -> Expr {
-        Expr {
-            ty,
-            nullable: value.is_null(),
-            node: Node::Literal(value),
-        }
+        Expr { ty, nullable: value.is_null(), node: Node::Literal(value) }
     }
 
     pub(crate) fn new(ty: Type, nullable: bool, node: Node) -> Expr {
@@ -268,9 +260,7 @@ impl Expr {
             | Node::NullIf(a, b)
             | Node::DateDiff(_, a, b) => vec![a, b],
             Node::LikeDynamic { expr, pattern, .. } => vec![expr, pattern],
-            Node::Between {
-                expr, low, high, ..
-            } => vec![expr, low, high],
+            Node::Between { expr, low, high, .. } => vec![expr, low, high],
             Node::And(xs)
             | Node::Or(xs)
             | Node::Coalesce(xs)
@@ -280,14 +270,10 @@ impl Expr {
             Node::InList { expr, list, .. } => {
                 std::iter::once(&**expr).chain(list.iter()).collect()
             }
-            Node::ArithChain(first, rest) => std::iter::once(&**first)
-                .chain(rest.iter().map(|(_, e)| e))
-                .collect(),
-            Node::Case {
-                operand,
-                whens,
-                otherwise,
-            } => operand
+            Node::ArithChain(first, rest) => {
+                std::iter::once(&**first).chain(rest.iter().map(|(_, e)| e)).collect()
+            }
+            Node::Case { operand, whens, otherwise } => operand
                 .iter()
                 .map(|e| &**e)
                 .chain(whens.iter().flat_map(|(w, t)| [w, t]))
@@ -365,11 +351,7 @@ impl Expr {
                 }
                 Value::Str(out)
             }
-            Node::Case {
-                operand,
-                whens,
-                otherwise,
-            } => {
+            Node::Case { operand, whens, otherwise } => {
                 match operand {
                     None => {
                         for (when, then) in whens {
@@ -414,11 +396,7 @@ impl Expr {
                 }
             }
             Node::Extreme(args, greatest) => {
-                let want = if *greatest {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                };
+                let want = if *greatest { Ordering::Greater } else { Ordering::Less };
                 let mut best: Option<Cow<'a, Value>> = None;
                 for arg in args {
                     let v = arg.eval_cow(row);
@@ -506,11 +484,9 @@ impl Expr {
             }
             Node::Not(e) => e.eval_pred(row).map(|b| !b),
             Node::IsNull(e, negated) => Some(e.eval_cow(row).is_null() != *negated),
-            Node::IsBool {
-                expr,
-                value,
-                negated,
-            } => Some((expr.eval_pred(row) == Some(*value)) != *negated),
+            Node::IsBool { expr, value, negated } => {
+                Some((expr.eval_pred(row) == Some(*value)) != *negated)
+            }
             Node::IsDistinct(a, b, negated) => {
                 let (a, b) = (a.eval_cow(row), b.eval_cow(row));
                 let distinct = match (a.is_null(), b.is_null()) {
@@ -520,12 +496,7 @@ impl Expr {
                 };
                 Some(distinct != *negated)
             }
-            Node::Between {
-                expr,
-                low,
-                high,
-                negated,
-            } => {
+            Node::Between { expr, low, high, negated } => {
                 let v = expr.eval_cow(row);
                 let above = cmp_values(&v, &low.eval_cow(row)).map(|o| o != Ordering::Less);
                 if above == Some(false) {
@@ -538,11 +509,7 @@ impl Expr {
                     _ => None,
                 }
             }
-            Node::InList {
-                expr,
-                list,
-                negated,
-            } => {
+            Node::InList { expr, list, negated } => {
                 let v = expr.eval_cow(row);
                 if v.is_null() {
                     return None;
@@ -561,21 +528,13 @@ impl Expr {
                     Some(*negated)
                 }
             }
-            Node::InConst {
-                expr,
-                values,
-                set,
-                has_null,
-                negated,
-            } => {
+            Node::InConst { expr, values, set, has_null, negated } => {
                 let v = expr.eval_cow(row);
                 let found = match (&*v, set) {
                     (Value::Null, _) => return None,
                     (Value::Int(i), Some(ConstSet::Ints(set))) => set.contains(i),
                     (Value::Str(s), Some(ConstSet::Strs(set))) => set.contains(s.as_str()),
-                    (v, _) => values
-                        .iter()
-                        .any(|x| cmp_values(v, x) == Some(Ordering::Equal)),
+                    (v, _) => values.iter().any(|x| cmp_values(v, x) == Some(Ordering::Equal)),
                 };
                 if found {
                     Some(!*negated)
@@ -585,21 +544,11 @@ impl Expr {
                     Some(*negated)
                 }
             }
-            Node::Like {
-                expr,
-                pattern,
-                negated,
-            } => match &*expr.eval_cow(row) {
+            Node::Like { expr, pattern, negated } => match &*expr.eval_cow(row) {
                 Value::Str(s) => Some(pattern.matches(s) != *negated),
                 _ => None,
             },
-            Node::LikeDynamic {
-                expr,
-                pattern,
-                escape,
-                case_insensitive,
-                negated,
-            } => {
+            Node::LikeDynamic { expr, pattern, escape, case_insensitive, negated } => {
                 let v = expr.eval_cow(row);
                 let p = pattern.eval_cow(row);
                 match (&*v, &*p) {
@@ -632,11 +581,7 @@ fn cmp_f64(a: f64, b: f64) -> Ordering {
 /// Exact comparison of an integer with a float.
 fn cmp_int_float(i: i64, f: f64) -> Ordering {
     if f.is_nan() {
-        return if f.is_sign_negative() {
-            Ordering::Greater
-        } else {
-            Ordering::Less
-        };
+        return if f.is_sign_negative() { Ordering::Greater } else { Ordering::Less };
     }
     if f >= 9_223_372_036_854_775_808.0 {
         return Ordering::Less;
@@ -879,10 +824,7 @@ fn char_offset(s: &str, n: u64) -> usize {
     if s.is_ascii() {
         return usize::try_from(n).map_or(s.len(), |n| n.min(s.len()));
     }
-    usize::try_from(n)
-        .ok()
-        .and_then(|n| s.char_indices().nth(n))
-        .map_or(s.len(), |(i, _)| i)
+    usize::try_from(n).ok().and_then(|n| s.char_indices().nth(n)).map_or(s.len(), |(i, _)| i)
 }
 
 fn char_count(s: &str) -> u64 {
@@ -906,31 +848,19 @@ fn substr(s: &str, start: i64, len: Option<i64>) -> &str {
         return "";
     }
     let from = char_offset(s, (begin - 1) as u64);
-    let to = if end == i64::MAX {
-        s.len()
-    } else {
-        char_offset(s, (end - 1) as u64)
-    };
+    let to = if end == i64::MAX { s.len() } else { char_offset(s, (end - 1) as u64) };
     &s[from..to.max(from)]
 }
 
 /// `left(s, n)`: the first `n` characters; negative `n` drops the last `|n|`.
 fn left(s: &str, n: i64) -> &str {
-    let keep = if n >= 0 {
-        n as u64
-    } else {
-        char_count(s).saturating_sub(n.unsigned_abs())
-    };
+    let keep = if n >= 0 { n as u64 } else { char_count(s).saturating_sub(n.unsigned_abs()) };
     &s[..char_offset(s, keep)]
 }
 
 /// `right(s, n)`: the last `n` characters; negative `n` drops the first `|n|`.
 fn right(s: &str, n: i64) -> &str {
-    let skip = if n >= 0 {
-        char_count(s).saturating_sub(n as u64)
-    } else {
-        n.unsigned_abs()
-    };
+    let skip = if n >= 0 { char_count(s).saturating_sub(n as u64) } else { n.unsigned_abs() };
     &s[char_offset(s, skip)..]
 }
 
@@ -939,17 +869,11 @@ fn split_part<'a>(s: &'a str, delim: &str, n: i64) -> &'a str {
         return if n == 1 || n == -1 { s } else { "" };
     }
     if n > 0 {
-        usize::try_from(n - 1)
-            .ok()
-            .and_then(|i| s.split(delim).nth(i))
-            .unwrap_or("")
+        usize::try_from(n - 1).ok().and_then(|i| s.split(delim).nth(i)).unwrap_or("")
     } else if n < 0 {
         let count = s.split(delim).count() as u64;
         match count.checked_sub(n.unsigned_abs()) {
-            Some(i) => usize::try_from(i)
-                .ok()
-                .and_then(|i| s.split(delim).nth(i))
-                .unwrap_or(""),
+            Some(i) => usize::try_from(i).ok().and_then(|i| s.split(delim).nth(i)).unwrap_or(""),
             None => "",
         }
     } else {
@@ -999,18 +923,12 @@ fn round_int(x: i64, digits: i64) -> i64 {
     if digits >= 0 {
         return x;
     }
-    let Some(step) = u32::try_from(digits.unsigned_abs())
-        .ok()
-        .and_then(|d| 10i64.checked_pow(d))
+    let Some(step) = u32::try_from(digits.unsigned_abs()).ok().and_then(|d| 10i64.checked_pow(d))
     else {
         return 0;
     };
     let (q, r) = (x / step, x % step);
-    let q = if r.unsigned_abs() * 2 >= step as u64 {
-        q + x.signum()
-    } else {
-        q
-    };
+    let q = if r.unsigned_abs() * 2 >= step as u64 { q + x.signum() } else { q };
     q.wrapping_mul(step)
 }
 
@@ -1040,9 +958,7 @@ fn make_date(year: i64, month: i64, day: i64) -> Value {
     if day < 1 || day > i64::from(temporal::days_in_month(year, month)) {
         return Value::Null;
     }
-    Value::Date(clamp_days(temporal::days_from_civil(
-        year, month, day as u32,
-    )))
+    Value::Date(clamp_days(temporal::days_from_civil(year, month, day as u32)))
 }
 
 /// Evaluates a strict function call.
@@ -1129,11 +1045,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
         Func::Substr => {
             let v = arg!(0);
             let start = int_of(&*arg!(1));
-            let len = if args.len() > 2 {
-                Some(int_of(&*arg!(2)))
-            } else {
-                None
-            };
+            let len = if args.len() > 2 { Some(int_of(&*arg!(2))) } else { None };
             string(substr(str_of(&v), start, len))
         }
         Func::Replace => {
@@ -1161,10 +1073,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             let v = arg!(0);
             let p = arg!(1);
             let s = str_of(&v);
-            Value::Int(
-                s.find(str_of(&p))
-                    .map_or(0, |b| char_count(&s[..b]) as i64 + 1),
-            )
+            Value::Int(s.find(str_of(&p)).map_or(0, |b| char_count(&s[..b]) as i64 + 1))
         }
         Func::SplitPart => {
             let v = arg!(0);
@@ -1176,11 +1085,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             let v = arg!(0);
             let n = int_of(&*arg!(1));
             let s = str_of(&v);
-            let part = if func == Func::Left {
-                left(s, n)
-            } else {
-                right(s, n)
-            };
+            let part = if func == Func::Left { left(s, n) } else { right(s, n) };
             if part.len() == s.len() {
                 v.into_owned()
             } else {
@@ -1190,11 +1095,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
         Func::Lpad | Func::Rpad => {
             let v = arg!(0);
             let n = int_of(&*arg!(1));
-            let fill = if args.len() > 2 {
-                arg!(2)
-            } else {
-                Cow::Owned(string(" "))
-            };
+            let fill = if args.len() > 2 { arg!(2) } else { Cow::Owned(string(" ")) };
             pad(str_of(&v), n, str_of(&fill), func == Func::Lpad)
         }
         Func::ToDate => match &*arg!(0) {

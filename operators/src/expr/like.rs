@@ -101,10 +101,7 @@ impl LikePattern {
                 general_shape(&toks, case_insensitive)
             }
         };
-        LikePattern {
-            shape,
-            case_insensitive,
-        }
+        LikePattern { shape, case_insensitive }
     }
 
     /// Whether `text` matches the whole pattern.
@@ -115,17 +112,11 @@ impl LikePattern {
             Shape::Prefix(s) => text.starts_with(&**s),
             Shape::Suffix(s) => text.ends_with(&**s),
             Shape::Contains(s) => text.contains(&**s),
-            Shape::General {
-                segments,
-                anchored_start,
-                anchored_end,
-            } => {
+            Shape::General { segments, anchored_start, anchored_end } => {
                 if self.case_insensitive {
                     general(segments, *anchored_start, *anchored_end, text, chars_eq_ci)
                 } else {
-                    general(segments, *anchored_start, *anchored_end, text, |a, b| {
-                        a == b
-                    })
+                    general(segments, *anchored_start, *anchored_end, text, |a, b| a == b)
                 }
             }
         }
@@ -149,10 +140,7 @@ fn general_shape(toks: &[Tok], case_insensitive: bool) -> Shape {
                     .collect::<Option<String>>()
                     .map(String::into_boxed_str)
             };
-            Segment {
-                toks: seg.into(),
-                literal,
-            }
+            Segment { toks: seg.into(), literal }
         })
         .collect();
     Shape::General {

@@ -412,10 +412,7 @@ pub(crate) fn parse_interval(text: &str, default_unit: Option<i64>) -> Result<i6
         }
         let number = &text[start..pos];
         let quantity: f64 = number.parse().map_err(|_| {
-            format!(
-                "invalid interval `{text}`: expected a number at `{}`",
-                &text[start..]
-            )
+            format!("invalid interval `{text}`: expected a number at `{}`", &text[start..])
         })?;
         while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
             pos += 1;

@@ -1,7 +1,9 @@
 use serde::Deserialize;
 
 use crate::expr;
-use crate::plan::{parse_config, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator};
+use crate::plan::{
+    parse_config, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator,
+};
 use crate::value::{Schema, Type};
 
 use super::operator::PlannedFilter;
@@ -14,7 +16,8 @@ pub const KIND: OperatorKind = OperatorKind {
     parse,
 };
 
-const SAMPLE: &str = "input: shelf_events\nwhere: event_type IN ('pickup', 'putback') AND quantity > 0\n";
+const SAMPLE: &str =
+    "input: shelf_events\nwhere: event_type IN ('pickup', 'putback') AND quantity > 0\n";
 
 fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigError> {
     Ok(Box::new(parse_config::<FilterConfig>(value)?))
@@ -36,7 +39,11 @@ impl OperatorConfig for FilterConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let schema = &inputs[0];
         let predicate = compile_predicate(&self.predicate, schema, "where").map_err(|e| vec![e])?;
         Ok(Box::new(PlannedFilter { predicate: predicate.into(), schema: schema.clone() }))

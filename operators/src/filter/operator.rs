@@ -21,7 +21,11 @@ impl PlannedOperator for PlannedFilter {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         vec![filter_rows(inputs[0].1.clone(), self.predicate.clone())]
     }
 }

@@ -65,7 +65,11 @@ impl OperatorConfig for JoinConfig {
         vec![InputRef::new(&self.left, "left"), InputRef::new(&self.right, "right")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let (left, right) = (&inputs[0], &inputs[1]);
         let mut errors = Vec::new();
         if self.on.is_empty() {
@@ -80,15 +84,20 @@ impl OperatorConfig for JoinConfig {
             Vec::new()
         });
         let right_key = resolve_columns(right, right_names, right_path).unwrap_or_else(|e| {
-            errors.extend(e.into_iter().map(|e| {
-                ConfigError { message: format!("{} in `{}`", e.message, self.right), ..e }
+            errors.extend(e.into_iter().map(|e| ConfigError {
+                message: format!("{} in `{}`", e.message, self.right),
+                ..e
             }));
             Vec::new()
         });
         if right_names.len() != self.on.len() {
             errors.push(ConfigError::new(
                 "right_on",
-                format!("expected {} key columns like `on`, found {}", self.on.len(), right_names.len()),
+                format!(
+                    "expected {} key columns like `on`, found {}",
+                    self.on.len(),
+                    right_names.len()
+                ),
             ));
         }
         if errors.is_empty() {
@@ -116,7 +125,10 @@ impl OperatorConfig for JoinConfig {
                 errors.push(
                     ConfigError::new(
                         "right",
-                        format!("duplicate column `{name}`: both `{}` and `{}` have it", self.left, self.right),
+                        format!(
+                            "duplicate column `{name}`: both `{}` and `{}` have it",
+                            self.left, self.right
+                        ),
                     )
                     .hint(format!("set `right_prefix`, e.g. `right_prefix: {}_`", self.right)),
                 );

@@ -27,15 +27,16 @@ pub fn join_rows<'s>(
 ) -> Coll<'s> {
     let keep = right_keep.clone();
     // As in SQL, a NULL key matches nothing (not even another NULL).
-    let matched = left_arranged.join_core(right_arranged.clone(), move |key: &Row, l: &Row, r: &Row| {
-        if key.iter().any(Value::is_null) {
-            return None;
-        }
-        let mut out = Row::with_capacity(l.len() + keep.len());
-        out.extend(l.iter().cloned());
-        out.extend(keep.iter().map(|&c| r[c].clone()));
-        Some(out)
-    });
+    let matched =
+        left_arranged.join_core(right_arranged.clone(), move |key: &Row, l: &Row, r: &Row| {
+            if key.iter().any(Value::is_null) {
+                return None;
+            }
+            let mut out = Row::with_capacity(l.len() + keep.len());
+            out.extend(l.iter().cloned());
+            out.extend(keep.iter().map(|&c| r[c].clone()));
+            Some(out)
+        });
     match kind {
         JoinKind::Inner => matched,
         JoinKind::Left => {
@@ -46,7 +47,9 @@ pub fn join_rows<'s>(
             let width = right_keep.len();
             let unmatched = left
                 .clone()
-                .map(move |row: Row| (left_key.iter().map(|&c| row[c].clone()).collect::<Row>(), row))
+                .map(move |row: Row| {
+                    (left_key.iter().map(|&c| row[c].clone()).collect::<Row>(), row)
+                })
                 .antijoin(right_keys)
                 .map(move |(_key, mut row): (Row, Row)| {
                     row.extend(std::iter::repeat_n(Value::Null, width));
@@ -94,14 +97,23 @@ pub fn lookup_join<'s>(
                         }
                     });
                     let complete = table_frontier.is_empty();
-                    let emit = |row: &Row, time: Time, diff: Diff, out: &mut Vec<(Row, Time, Diff)>, key: &mut Row| {
+                    let emit = |row: &Row,
+                                time: Time,
+                                diff: Diff,
+                                out: &mut Vec<(Row, Time, Diff)>,
+                                key: &mut Row| {
                         key.clear();
                         key.extend(left_key.iter().map(|&c| row[c].clone()));
-                        let found = if key.iter().any(Value::is_null) { None } else { index.get(key.as_slice()) };
+                        let found = if key.iter().any(Value::is_null) {
+                            None
+                        } else {
+                            index.get(key.as_slice())
+                        };
                         match found {
                             Some(matches) if !matches.is_empty() => {
                                 for (r, count) in matches {
-                                    let mut joined = Row::with_capacity(row.len() + right_keep.len());
+                                    let mut joined =
+                                        Row::with_capacity(row.len() + right_keep.len());
                                     joined.extend(row.iter().cloned());
                                     joined.extend(right_keep.iter().map(|&c| r[c].clone()));
                                     out.push((joined, time, diff * count));
@@ -161,7 +173,11 @@ impl PlannedOperator for PlannedJoin {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], cache: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        cache: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         let (left_name, left) = &inputs[0];
         let (right_name, right) = &inputs[1];
         debug_assert!(self.right_keep.iter().all(|&c| c < self.right_width));

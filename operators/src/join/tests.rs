@@ -20,9 +20,21 @@ fn shelves() -> crate::Schema {
 
 #[test]
 fn inner_join_follows_changes_on_both_sides() {
-    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), shelves()]).unwrap();
-    assert_eq!(planned.outputs()[0].schema.key, Some(vec![0]), "a table keyed by the join key keeps the left key");
-    let left = vec![(vec![s("A"), i(5)], 1, 1), (vec![s("A"), i(5)], 3, -1), (vec![s("A"), i(4)], 3, 1), (vec![s("B"), i(1)], 1, 1)];
+    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]"))
+        .unwrap()
+        .plan("op", &[stock(), shelves()])
+        .unwrap();
+    assert_eq!(
+        planned.outputs()[0].schema.key,
+        Some(vec![0]),
+        "a table keyed by the join key keeps the left key"
+    );
+    let left = vec![
+        (vec![s("A"), i(5)], 1, 1),
+        (vec![s("A"), i(5)], 3, -1),
+        (vec![s("A"), i(4)], 3, 1),
+        (vec![s("B"), i(1)], 1, 1),
+    ];
     let right = vec![(vec![s("A"), i(10)], 0, 1), (vec![s("B"), i(20)], 2, 1)];
     let out = run_planned(planned, vec![left, right]).remove(0);
     assert_eq!(state_at(&out, 1), vec![vec![s("A"), i(5), i(10)]]);
@@ -32,7 +44,10 @@ fn inner_join_follows_changes_on_both_sides() {
 
 #[test]
 fn left_join_pads_with_nulls_until_a_match_arrives_and_after_it_leaves() {
-    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), shelves()]).unwrap();
+    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left"))
+        .unwrap()
+        .plan("op", &[stock(), shelves()])
+        .unwrap();
     assert!(planned.outputs()[0].schema.fields[2].nullable);
     let left = vec![(vec![s("A"), i(5)], 1, 1)];
     let right = vec![(vec![s("A"), i(10)], 2, 1), (vec![s("A"), i(10)], 3, -1)];
@@ -44,7 +59,10 @@ fn left_join_pads_with_nulls_until_a_match_arrives_and_after_it_leaves() {
 
 #[test]
 fn stream_stream_join_matches_every_pair() {
-    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nright_prefix: r_")).unwrap().plan("op", &[stock(), stock()]).unwrap();
+    let planned = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nright_prefix: r_"))
+        .unwrap()
+        .plan("op", &[stock(), stock()])
+        .unwrap();
     let names: Vec<String> = planned.outputs()[0].schema.names().map(str::to_owned).collect();
     assert_eq!(names, ["shelf_id", "stock", "r_stock"]);
     let left = vec![(vec![s("A"), i(1)], 1, 1), (vec![s("A"), i(2)], 1, 1)];
@@ -56,7 +74,11 @@ fn stream_stream_join_matches_every_pair() {
 #[test]
 fn two_joins_on_the_same_key_share_one_arrangement() {
     let planned: Arc<dyn crate::PlannedOperator> =
-        (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nright_prefix: x_")).unwrap().plan("op", &[stock(), shelves()]).unwrap().into();
+        (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nright_prefix: x_"))
+            .unwrap()
+            .plan("op", &[stock(), shelves()])
+            .unwrap()
+            .into();
     let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = count.clone();
     let out = run(
@@ -70,26 +92,45 @@ fn two_joins_on_the_same_key_share_one_arrangement() {
             vec![first, second]
         },
     );
-    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2, "one arrangement per (collection, key)");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one arrangement per (collection, key)"
+    );
     assert_eq!(out[0], out[1]);
 }
 
 #[test]
 fn colliding_columns_need_a_prefix_and_key_types_must_match() {
-    let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), stock()]).unwrap_err();
+    let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]"))
+        .unwrap()
+        .plan("op", &[stock(), stock()])
+        .unwrap_err();
     assert_eq!(errors[0].message, "duplicate column `stock`: both `a` and `b` have it");
     let mut other = shelves();
     other.fields[0].ty = Type::Int;
-    let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), other]).unwrap_err();
-    assert_eq!(errors[0].message, "type mismatch: key `shelf_id` is string on the left but `shelf_id` is int on the right");
+    let errors = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]"))
+        .unwrap()
+        .plan("op", &[stock(), other])
+        .unwrap_err();
+    assert_eq!(
+        errors[0].message,
+        "type mismatch: key `shelf_id` is string on the left but `shelf_id` is int on the right"
+    );
 }
 
 #[test]
 fn lookup_join_against_a_constant_table_equals_the_arranged_join() {
     let mut table = shelves();
-    let arranged = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), table.clone()]).unwrap();
+    let arranged = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left"))
+        .unwrap()
+        .plan("op", &[stock(), table.clone()])
+        .unwrap();
     table.constant = true;
-    let lookup = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), table]).unwrap();
+    let lookup = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left"))
+        .unwrap()
+        .plan("op", &[stock(), table])
+        .unwrap();
     let mut left = Vec::new();
     for t in 0..40u64 {
         let shelf = ["A", "B", "C", "Z"][(t % 4) as usize];
@@ -98,7 +139,8 @@ fn lookup_join_against_a_constant_table_equals_the_arranged_join() {
             left.push((vec![s(shelf), i(t as i64 - 4)], t, -1));
         }
     }
-    let right = vec![(vec![s("A"), i(10)], 0, 1), (vec![s("B"), i(20)], 0, 1), (vec![s("C"), i(30)], 0, 1)];
+    let right =
+        vec![(vec![s("A"), i(10)], 0, 1), (vec![s("B"), i(20)], 0, 1), (vec![s("C"), i(30)], 0, 1)];
     let expected = run_planned(arranged, vec![left.clone(), right.clone()]).remove(0);
     let actual = run_planned(lookup, vec![left, right]).remove(0);
     assert_eq!(actual, expected);
@@ -112,11 +154,24 @@ fn null_keys_match_nothing_in_both_join_strategies() {
     for constant in [false, true] {
         let mut table = shelves();
         table.constant = constant;
-        let inner = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]")).unwrap().plan("op", &[stock(), table.clone()]).unwrap();
+        let inner = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]"))
+            .unwrap()
+            .plan("op", &[stock(), table.clone()])
+            .unwrap();
         let out = run_planned(inner, vec![left.clone(), right.clone()]).remove(0);
-        assert_eq!(state_at(&out, 1), vec![vec![s("A"), i(2), i(10)]], "constant table: {constant}");
-        let outer = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left")).unwrap().plan("op", &[stock(), table]).unwrap();
+        assert_eq!(
+            state_at(&out, 1),
+            vec![vec![s("A"), i(2), i(10)]],
+            "constant table: {constant}"
+        );
+        let outer = (KIND.parse)(yaml("left: a\nright: b\non: [shelf_id]\nkind: left"))
+            .unwrap()
+            .plan("op", &[stock(), table])
+            .unwrap();
         let out = run_planned(outer, vec![left.clone(), right.clone()]).remove(0);
-        assert_eq!(state_at(&out, 1), vec![vec![Value::Null, i(1), Value::Null], vec![s("A"), i(2), i(10)]]);
+        assert_eq!(
+            state_at(&out, 1),
+            vec![vec![Value::Null, i(1), Value::Null], vec![s("A"), i(2), i(10)]]
+        );
     }
 }

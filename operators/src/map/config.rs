@@ -3,7 +3,8 @@ use serde::Deserialize;
 
 use crate::expr::{self, Expr};
 use crate::plan::{
-    parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator,
+    parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind,
+    PlannedOperator,
 };
 use crate::value::{Field, Schema};
 
@@ -65,7 +66,11 @@ impl OperatorConfig for MapConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
         let mut errors = Vec::new();
         let mut columns: Vec<Column> = input
@@ -97,7 +102,9 @@ impl OperatorConfig for MapConfig {
             if columns.iter().any(|c| &c.field.name == new) && old != new {
                 errors.push(ConfigError::new(
                     format!("rename.{old}"),
-                    format!("duplicate column `{new}`: the rename would give two columns that name"),
+                    format!(
+                        "duplicate column `{new}`: the rename would give two columns that name"
+                    ),
                 ));
                 continue;
             }
@@ -130,9 +137,8 @@ impl OperatorConfig for MapConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let event_time = input
-            .event_time
-            .and_then(|t| columns.iter().position(|c| c.source == Some(t)));
+        let event_time =
+            input.event_time.and_then(|t| columns.iter().position(|c| c.source == Some(t)));
         let key = input.key.as_ref().and_then(|key| {
             key.iter()
                 .map(|k| columns.iter().position(|c| c.source == Some(*k)))

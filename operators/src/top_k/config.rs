@@ -56,7 +56,11 @@ impl OperatorConfig for TopKConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
         let mut errors = Vec::new();
         let group = resolve_columns(input, &self.group_by, "group_by").unwrap_or_else(|e| {
@@ -91,7 +95,12 @@ impl OperatorConfig for TopKConfig {
         let mut key = group.clone();
         key.push(input.len());
         schema.key = Some(key);
-        Ok(Box::new(PlannedTopK { group, ordering: Ordering { keys: order }.into(), k: self.k, schema }))
+        Ok(Box::new(PlannedTopK {
+            group,
+            ordering: Ordering { keys: order }.into(),
+            k: self.k,
+            schema,
+        }))
     }
 }
 

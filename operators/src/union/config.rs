@@ -1,6 +1,8 @@
 use serde::Deserialize;
 
-use crate::plan::{parse_config, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator};
+use crate::plan::{
+    parse_config, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator,
+};
 use crate::value::Schema;
 
 use super::operator::PlannedUnion;
@@ -28,22 +30,41 @@ pub struct UnionConfig {
 
 impl OperatorConfig for UnionConfig {
     fn inputs(&self) -> Vec<InputRef> {
-        self.inputs.iter().enumerate().map(|(n, name)| InputRef::new(name, format!("inputs[{n}]"))).collect()
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(n, name)| InputRef::new(name, format!("inputs[{n}]")))
+            .collect()
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         if inputs.len() < 2 {
-            return Err(vec![ConfigError::new("inputs", format!("expected at least two inputs, found {}", inputs.len()))]);
+            return Err(vec![ConfigError::new(
+                "inputs",
+                format!("expected at least two inputs, found {}", inputs.len()),
+            )]);
         }
         let first = &inputs[0];
         let mut schema = Schema::new(first.fields.clone());
         let mut errors = Vec::new();
         for (n, other) in inputs.iter().enumerate().skip(1) {
             let describe = |s: &Schema| {
-                s.fields.iter().map(|f| format!("{} {}", f.name, f.ty)).collect::<Vec<_>>().join(", ")
+                s.fields
+                    .iter()
+                    .map(|f| format!("{} {}", f.name, f.ty))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let same = other.len() == first.len()
-                && other.fields.iter().zip(&first.fields).all(|(a, b)| a.name == b.name && a.ty == b.ty);
+                && other
+                    .fields
+                    .iter()
+                    .zip(&first.fields)
+                    .all(|(a, b)| a.name == b.name && a.ty == b.ty);
             if !same {
                 errors.push(
                     ConfigError::new(

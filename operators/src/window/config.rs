@@ -64,11 +64,17 @@ impl OperatorConfig for WindowConfig {
         vec![InputRef::new(&self.input, "input")]
     }
 
-    fn plan(&self, _name: &str, inputs: &[Schema]) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
+    fn plan(
+        &self,
+        _name: &str,
+        inputs: &[Schema],
+    ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
         let mut errors = Vec::new();
         let time = match &self.time {
-            Some(name) => input.index_of(name).ok_or_else(|| unknown_column(input.names(), name, "time")),
+            Some(name) => {
+                input.index_of(name).ok_or_else(|| unknown_column(input.names(), name, "time"))
+            }
             None => input.event_time.ok_or_else(|| {
                 ConfigError::new("time", "the input has no event-time column")
                     .hint("name a timestamp column with `time:`")
@@ -78,7 +84,10 @@ impl OperatorConfig for WindowConfig {
             Ok(t) if input.fields[t].ty != Type::Timestamp => {
                 errors.push(ConfigError::new(
                     "time",
-                    format!("type mismatch: expected a timestamp column, found {}", input.fields[t].ty),
+                    format!(
+                        "type mismatch: expected a timestamp column, found {}",
+                        input.fields[t].ty
+                    ),
                 ));
                 0
             }
@@ -94,11 +103,17 @@ impl OperatorConfig for WindowConfig {
             errors.push(ConfigError::new("size", "expected a positive duration, found 0"));
         }
         if slide <= 0 || slide > size {
-            errors.push(ConfigError::new("slide", "expected a positive duration no longer than `size`"));
+            errors.push(ConfigError::new(
+                "slide",
+                "expected a positive duration no longer than `size`",
+            ));
         }
         for reserved in ["window_start", "window_end"] {
             if input.index_of(reserved).is_some() {
-                errors.push(ConfigError::new("input", format!("duplicate column `{reserved}`: the window adds it")));
+                errors.push(ConfigError::new(
+                    "input",
+                    format!("duplicate column `{reserved}`: the window adds it"),
+                ));
             }
         }
         let mut extended = input.clone();

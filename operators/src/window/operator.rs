@@ -19,7 +19,8 @@ pub fn assign_windows<'s>(rows: Coll<'s>, time: usize, size: i64, slide: i64) ->
             Value::Timestamp(t) => Some(t),
             _ => None,
         };
-        let starts: Vec<i64> = t.map(|t| window_starts(t, size, slide).collect()).unwrap_or_default();
+        let starts: Vec<i64> =
+            t.map(|t| window_starts(t, size, slide).collect()).unwrap_or_default();
         starts.into_iter().map(move |start| {
             let mut out = row.clone();
             out.push(Value::Timestamp(start));
@@ -43,7 +44,11 @@ impl PlannedOperator for PlannedWindow {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         let (name, rows) = &inputs[0];
         let windowed = assign_windows(rows.clone(), self.time, self.size, self.slide);
         vec![aggregate_rows(windowed, self.aggregation.clone(), name)]
