@@ -132,6 +132,7 @@ fn hand_loop(dir: &Path) -> (usize, usize) {
 /// Runs a command and returns its wall time in seconds and peak resident memory in MiB.
 fn measure(cmd: &mut Command) -> (f64, f64) {
     let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by `wait4` below, which also gives its peak memory
     let child = cmd.spawn().expect("spawn");
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.

@@ -17,6 +17,9 @@ use crate::planner::Plan;
 use crate::runtime::{self, Metrics, RunOptions, SinkStore, Summary};
 use crate::spec::Override;
 
+/// The deployment whose counters `/metrics` serves.
+type Serving = Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>>;
+
 /// What wakes the watch loop.
 enum Wake {
     /// The pipeline file changed.
@@ -87,12 +90,12 @@ pub fn run_watching(
     // Editors often replace the file, so watch its directory.
     let dir = target.parent().unwrap_or(Path::new("."));
     watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
-    let on_signal = wake.clone();
+    let on_signal = wake;
     crate::ctrlc_handler(move || {
         let _ = on_signal.send(Wake::Stop);
     })?;
 
-    let serving: Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>> = Arc::new(Mutex::new(None));
+    let serving: Serving = Arc::new(Mutex::new(None));
     if let Some(addr) = metrics_addr {
         serve_metrics(addr, serving.clone())?;
     }
@@ -158,10 +161,7 @@ pub fn run_watching(
 }
 
 /// Serves the current deployment's counters in Prometheus text format at `/metrics`.
-fn serve_metrics(
-    addr: &str,
-    serving: Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>>,
-) -> anyhow::Result<()> {
+fn serve_metrics(addr: &str, serving: Serving) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot serve metrics on {addr}"))?;
     std::thread::Builder::new().name("metrics".to_owned()).spawn(move || {

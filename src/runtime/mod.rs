@@ -167,7 +167,7 @@ pub fn run(
         if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
     let progress = (!options.quiet && std::io::stderr().is_terminal())
         .then(|| spawn_progress(metrics.clone()));
-    let (plan_w, options_w, metrics_w) = (plan.clone(), options.clone(), metrics.clone());
+    let (plan_w, options_w, metrics_w) = (plan.clone(), options, metrics.clone());
     let guards = timely::execute(config, move |worker| {
         driver::run_worker(worker, &plan_w, &options_w, &metrics_w)
     })

@@ -127,7 +127,7 @@ impl MarkedEventReceiver for Builder {
                         let full = join(path, &text);
                         if let Some(first) = seen.get(&text) {
                             if self.reported.insert(full.clone()) {
-                                self.spans.duplicates.push((full.clone(), *first, pos));
+                                self.spans.duplicates.push((full, *first, pos));
                             }
                         } else {
                             seen.insert(text.clone(), pos);

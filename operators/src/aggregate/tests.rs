@@ -1,6 +1,5 @@
 use std::collections::BTreeMap;
 
-use crate::plan::OperatorConfig;
 use crate::testing::{i, run_planned, s, schema, state_at, times, yaml, Update};
 use crate::value::{Row, Type, Value};
 

@@ -1,4 +1,3 @@
-use crate::plan::OperatorConfig;
 use crate::testing::{i, run_planned, s, schema, state_at, yaml};
 use crate::value::Type;
 

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::plan::{ArrangementCache, OperatorConfig};
+use crate::plan::ArrangementCache;
 use crate::testing::{i, run, run_planned, s, schema, state_at, yaml};
 use crate::value::{Type, Value};
 

@@ -1,4 +1,3 @@
-use crate::plan::OperatorConfig;
 use crate::testing::{i, run_planned, s, schema, state_at, yaml};
 use crate::value::{parse_timestamp, Type, Value};
 
@@ -50,10 +49,7 @@ fn tumbling_hourly_sums_follow_retractions() {
     let h8 = (ts("2026-01-01T08:00:00Z"), ts("2026-01-01T09:00:00Z"));
     assert_eq!(
         state_at(&out, 2),
-        vec![
-            vec![h7.0.clone(), h7.1.clone(), s("BEV"), i(5)],
-            vec![h8.0.clone(), h8.1.clone(), s("BEV"), i(5)]
-        ]
+        vec![vec![h7.0.clone(), h7.1.clone(), s("BEV"), i(5)], vec![h8.0, h8.1, s("BEV"), i(5)]]
     );
     assert_eq!(state_at(&out, 3)[0], vec![h7.0, h7.1, s("BEV"), i(3)]);
 }
