@@ -130,7 +130,12 @@ pub fn run_worker(
     let index = worker.index();
     let peers = worker.peers();
     let leader = index == 0;
-    let slots = open_sinks(plan, options, leader)?;
+    // A failure to open an input or output stops the run, but this worker still builds and
+    // drains its dataflow, so the other workers are never left waiting for it.
+    let (slots, mut failure) = open_sinks(plan, options, leader);
+    if failure.is_some() {
+        metrics.request_stop();
+    }
     let probe = ProbeHandle::new();
 
     let (handles, dead_handle) = worker.dataflow::<Time, _, _>(|scope| {
@@ -167,15 +172,27 @@ pub fn run_worker(
             continue; // dropping the handle closes this worker's share of the input
         }
         let input = &plan.inputs[i];
-        let reader = input
-            .config
-            .open(&input.schema)
-            .map_err(|source| RunError::Connector { component: input.name.clone(), source })?;
+        let reader = match input.config.open(&input.schema) {
+            Ok(reader) => reader,
+            Err(source) => {
+                failure
+                    .get_or_insert(RunError::Connector { component: input.name.clone(), source });
+                metrics.request_stop();
+                continue;
+            }
+        };
         tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
         let unique_key =
             (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
-        let feed = spawn_reader(&input.name, reader, clock, unique_key, metrics.clone())?;
+        let feed = match spawn_reader(&input.name, reader, clock, unique_key, metrics.clone()) {
+            Ok(feed) => feed,
+            Err(e) => {
+                failure.get_or_insert(e);
+                metrics.request_stop();
+                continue;
+            }
+        };
         owned.push(Owned {
             index: i,
             name: input.name.clone(),
@@ -214,14 +231,19 @@ pub fn run_worker(
                 (batch, status, frontier, read_at)
             }
             Ok(Fed::Failed(source)) => {
-                return Err(RunError::Connector { component: next.name.clone(), source })
+                failure.get_or_insert(RunError::Connector { component: next.name.clone(), source });
+                metrics.request_stop();
+                break;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 worker.step_or_park(Some(Duration::ZERO));
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(RunError::Dataflow(format!("the reader of `{}` stopped", next.name)));
+                let e = RunError::Dataflow(format!("the reader of `{}` stopped", next.name));
+                failure.get_or_insert(e);
+                metrics.request_stop();
+                break;
             }
         };
         let handle = next.handle.as_mut().expect("filtered on open handles");
@@ -329,17 +351,21 @@ pub fn run_worker(
             errors.push(RunError::Connector { component: slot.name.clone(), source });
         }
     }
+    if let Some(e) = failure {
+        errors.insert(0, e);
+    }
     Ok(WorkerReport { errors })
 }
 
 /// Opens the writers (on the leader only) and pairs each with the collection it writes; `None`
-/// stands for the dead-letter collection.
+/// stands for the dead-letter collection. A writer that cannot be opened is left out, and the
+/// first such failure is returned next to the slots.
 #[allow(clippy::type_complexity)]
 fn open_sinks(
     plan: &Plan,
     options: &RunOptions,
     leader: bool,
-) -> Result<Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, RunError> {
+) -> (Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, Option<RunError>) {
     let slot = |name: &str, key: Vec<usize>, width: usize, output, counter| {
         Rc::new(RefCell::new(SinkSlot::new(name, key, width, output, counter)))
     };
@@ -348,7 +374,7 @@ fn open_sinks(
         let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
         let width = schema.len();
         let output = leader.then(|| SlotOutput::Writer(Box::new(TapWriter::new(schema))));
-        return Ok(vec![(slot(tapped, key, width, output, None), Some(tapped.clone()))]);
+        return (vec![(slot(tapped, key, width, output, None), Some(tapped.clone()))], None);
     }
     let mut outputs: Vec<(String, Vec<usize>, usize, Option<usize>, Option<String>, String)> = plan
         .sinks
@@ -398,13 +424,18 @@ fn open_sinks(
             }
         };
     let mut slots = Vec::new();
+    let mut failure = None;
     for (name, key, width, counter, input, signature) in outputs {
         let output = match (leader, &options.store) {
-            (false, _) => None,
-            (true, None) => Some(SlotOutput::Writer(open(counter)?)),
-            (true, Some(store)) => Some(store.attach(&name, &signature, || open(counter))?),
+            (false, _) => Ok(None),
+            (true, None) => open(counter).map(|w| Some(SlotOutput::Writer(w))),
+            (true, Some(store)) => store.attach(&name, &signature, || open(counter)).map(Some),
         };
+        let output = output.unwrap_or_else(|e| {
+            failure.get_or_insert(e);
+            None
+        });
         slots.push((slot(&name, key, width, output, counter), input));
     }
-    Ok(slots)
+    (slots, failure)
 }
