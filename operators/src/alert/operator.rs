@@ -4,7 +4,7 @@ use std::sync::Arc;
 use differential_dataflow::AsCollection;
 use rustc_hash::{FxHashMap, FxHasher};
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
@@ -152,11 +152,39 @@ pub fn track_alerts<'s>(
     rules: Arc<AlertRules>,
     active_needed: bool,
 ) -> (Coll<'s>, Coll<'s>) {
-    let route = rules.clone();
-    let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| route.key_hash(row));
-    type Tagged = (Result<Row, Row>, Time, Diff);
-    let both = input.inner.unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(
-        exchange,
+    // One worker owns every key: no need to hash rows just to route them to itself.
+    let both = if input.inner.scope().peers() == 1 {
+        alert_stream(input.inner, Pipeline, rules, active_needed)
+    } else {
+        let route = rules.clone();
+        let exchange = Exchange::new(move |(row, _, _): &(Row, Time, Diff)| route.key_hash(row));
+        alert_stream(input.inner, exchange, rules, active_needed)
+    };
+    type Update = (Row, Time, Diff);
+    let (active, history) =
+        both.ok_err::<Vec<Update>, _, Vec<Update>, _, _>(|(row, time, diff)| match row {
+            Ok(active) => Ok((active, time, diff)),
+            Err(history) => Err((history, time, diff)),
+        });
+    let (active, history) = (active.as_collection(), history.as_collection());
+    (active, history)
+}
+
+/// An active-alert row (`Ok`) or a history row (`Err`) with its time and difference.
+type Tagged = (Result<Row, Row>, Time, Diff);
+
+/// The alert state machine over updates routed by `pact` (see [`track_alerts`]).
+fn alert_stream<'s, P>(
+    stream: timely::dataflow::Stream<'s, Time, Vec<(Row, Time, Diff)>>,
+    pact: P,
+    rules: Arc<AlertRules>,
+    active_needed: bool,
+) -> timely::dataflow::Stream<'s, Time, Vec<Tagged>>
+where
+    P: ParallelizationContract<Time, Vec<(Row, Time, Diff)>>,
+{
+    stream.unary_frontier::<CapacityContainerBuilder<Vec<Tagged>>, _, _, _>(
+        pact,
         "Alert",
         move |_, _| {
             // Updates not yet closed, and one capability at the earliest of their times.
@@ -288,15 +316,7 @@ pub fn track_alerts<'s>(
                 };
             }
         },
-    );
-    type Update = (Row, Time, Diff);
-    let (active, history) =
-        both.ok_err::<Vec<Update>, _, Vec<Update>, _, _>(|(row, time, diff)| match row {
-            Ok(active) => Ok((active, time, diff)),
-            Err(history) => Err((history, time, diff)),
-        });
-    let (active, history) = (active.as_collection(), history.as_collection());
-    (active, history)
+    )
 }
 
 #[derive(Debug)]
