@@ -1,11 +1,20 @@
 use std::sync::Arc;
 
-use differential_dataflow::operators::count::CountTotal;
+use std::hash::{Hash, Hasher};
 
-use crate::plan::{ArrangementCache, Coll, Output, PlannedOperator};
+use differential_dataflow::operators::arrange::arrangement::arrange_core;
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::operators::count::CountTotal;
+use differential_dataflow::trace::implementations::{
+    ContainerChunker, KeyBatcher, KeyBuilder, KeySpine,
+};
+use differential_dataflow::VecCollection;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+
+use crate::plan::{ArrangementCache, Coll, Output, PlannedOperator, Time};
 use crate::value::{Row, Schema};
 
-use super::functions::Aggregation;
+use super::functions::{Aggregation, Sums};
 
 /// Aggregates `rows` per group: one output row per non-empty group, the group columns followed
 /// by the aggregate values. When a group changes, its old row is retracted and the new one
@@ -20,12 +29,11 @@ pub fn aggregate_rows<'s>(rows: Coll<'s>, aggregation: Arc<Aggregation>, name: &
         Some(layout) => {
             let layout = Arc::new(layout);
             let (agg, lay) = (aggregation.clone(), layout.clone());
-            rows.explode(move |row: Row| {
+            let keyed = rows.explode(move |row: Row| {
                 let key: Row = agg.key.iter().map(|&c| row[c].clone()).collect();
-                Some((key, agg.accumulate(&lay, &row)))
-            })
-            .count_total()
-            .map(move |(key, sums)| {
+                Some(((key, ()), agg.accumulate(&lay, &row)))
+            });
+            arrange_group_keys(keyed, name).count_total().map(move |(key, sums)| {
                 let mut out = key;
                 aggregation.finish_sums(&layout, &sums, &mut out);
                 out
@@ -47,6 +55,28 @@ pub fn aggregate_rows<'s>(rows: Coll<'s>, aggregation: Arc<Aggregation>, name: &
                 key
             })
         }
+    }
+}
+
+/// Group keys with their running sums, arranged for `count_total`. With one worker nothing needs
+/// routing, so the per-record hash of the key is skipped.
+fn arrange_group_keys<'s>(
+    keyed: VecCollection<'s, Time, (Row, ()), Sums>,
+    name: &str,
+) -> Arranged<'s, TraceAgent<KeySpine<Row, Time, Sums>>> {
+    type Chunker = ContainerChunker<Vec<((Row, ()), Time, Sums)>>;
+    type Batcher = KeyBatcher<Row, Time, Sums>;
+    type Builder = KeyBuilder<Row, Time, Sums>;
+    let name = format!("Arrange: {name} groups");
+    if keyed.inner.scope().peers() == 1 {
+        arrange_core::<_, _, Chunker, Batcher, Builder, _>(keyed.inner, Pipeline, &name)
+    } else {
+        let exchange = Exchange::new(|((key, ()), _, _): &((Row, ()), Time, Sums)| {
+            let mut h = rustc_hash::FxHasher::default();
+            key.hash(&mut h);
+            h.finish()
+        });
+        arrange_core::<_, _, Chunker, Batcher, Builder, _>(keyed.inner, exchange, &name)
     }
 }
 
