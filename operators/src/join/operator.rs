@@ -102,12 +102,19 @@ pub fn lookup_join<'s>(
                                 diff: Diff,
                                 out: &mut Vec<(Row, Time, Diff)>,
                                 key: &mut Row| {
-                        key.clear();
-                        key.extend(left_key.iter().map(|&c| row[c].clone()));
-                        let found = if key.iter().any(Value::is_null) {
+                        // A single-column key is looked up in place; longer ones are gathered.
+                        let lookup: &[Value] = match left_key.as_ref() {
+                            [c] => std::slice::from_ref(&row[*c]),
+                            _ => {
+                                key.clear();
+                                key.extend(left_key.iter().map(|&c| row[c].clone()));
+                                key
+                            }
+                        };
+                        let found = if lookup.iter().any(Value::is_null) {
                             None
                         } else {
-                            index.get(key.as_slice())
+                            index.get(lookup)
                         };
                         match found {
                             Some(matches) if !matches.is_empty() => {
