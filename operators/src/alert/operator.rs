@@ -206,13 +206,15 @@ where
                     return;
                 };
                 // Closed times in order (input mostly arrives in order, which this sort exploits).
-                pending.sort_by_key(|(time, _, _)| *time);
+                if !pending.is_sorted_by_key(|(time, _, _)| *time) {
+                    pending.sort_by_key(|(time, _, _)| *time);
+                }
                 let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
                 if ready == 0 {
                     return;
                 }
-                let later = pending.split_off(ready);
-                let mut updates = std::mem::replace(&mut pending, later).into_iter().peekable();
+                // Drained in place: `pending` keeps its capacity for the next batch.
+                let mut updates = pending.drain(..ready).peekable();
                 // Every record carries its own time; the held capability is at or before all of them.
                 let mut session = output.session(held);
                 while let Some(&(time, _, _)) = updates.peek() {
@@ -306,6 +308,7 @@ where
                     }
                 }
                 drop(session);
+                drop(updates);
                 capability = match pending.first() {
                     Some((time, _, _)) => {
                         let mut cap = capability.take().expect("held while updates are pending");
