@@ -41,6 +41,8 @@ pub struct Document {
     pub value: Value,
     /// Where each path was written.
     pub spans: Spans,
+    /// The `--set` overrides applied, whose values are not in the file.
+    pub overrides: Vec<Override>,
 }
 
 impl Document {
@@ -60,8 +62,13 @@ impl Document {
     /// As [`Document::load`], from text.
     pub fn parse(file: &Path, raw: &str, overrides: &[Override]) -> Result<Document, Diagnostics> {
         let (text, missing) = interpolate(raw, |name| std::env::var(name).ok());
-        let mut doc =
-            Document { file: file.to_owned(), text, value: Value::Null, spans: Spans::default() };
+        let mut doc = Document {
+            file: file.to_owned(),
+            text,
+            value: Value::Null,
+            spans: Spans::default(),
+            overrides: overrides.to_vec(),
+        };
         if !missing.is_empty() {
             let errors = missing
                 .into_iter()
@@ -148,6 +155,21 @@ impl Document {
     /// A diagnostic for a component error, at `base` + the error's own path.
     pub fn error_at(&self, base: &str, err: &ConfigError) -> Diagnostic {
         let path = shelfflow_operators::plan::join_path(base, &err.path);
+        // A value given with `--set` is not in the file: say so instead of pointing at the line
+        // it replaced.
+        let overridden = self.overrides.iter().find(|o| {
+            path == o.path
+                || path
+                    .strip_prefix(o.path.as_str())
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        });
+        if let Some(o) = overridden {
+            let hint = match &err.hint {
+                Some(h) => format!("{h} (the value comes from `--set {}={}`)", o.path, o.value),
+                None => format!("the value comes from `--set {}={}`", o.path, o.value),
+            };
+            return self.at_position(None, path, err.message.clone(), Some(hint));
+        }
         let about_key =
             err.message.starts_with("unknown key") || err.message.starts_with("duplicate name");
         let position = match err.offset {
@@ -311,6 +333,21 @@ mod tests {
         .unwrap();
         assert_eq!(doc.value["sources"]["s"]["path"], Value::String("b.jsonl".into()));
         assert_eq!(doc.value["tick"], Value::String("5s".into()));
+    }
+
+    #[test]
+    fn errors_in_overridden_values_name_the_override() {
+        let doc = Document::parse(
+            Path::new("p.yaml"),
+            "sources:\n  s:\n    path: a.jsonl\n",
+            &["sources.s.path=b".parse().unwrap()],
+        )
+        .unwrap();
+        let d = doc.error_at("sources.s", &ConfigError::new("path", "bad path"));
+        assert_eq!(d.position, None);
+        assert_eq!(d.hint.as_deref(), Some("the value comes from `--set sources.s.path=b`"));
+        let elsewhere = doc.error_at("sources.s", &ConfigError::new("format", "bad format"));
+        assert!(elsewhere.hint.is_none());
     }
 
     #[test]
