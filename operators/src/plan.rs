@@ -106,10 +106,7 @@ pub fn config_error_from_serde(path: &str, message: &str) -> ConfigError {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
         let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-        let hint = match closest(field, expected.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None => format!("valid keys: {}", expected.join(", ")),
-        };
+        let hint = name_hint(field, expected.iter().copied(), "valid keys");
         let at_field = path == field || path.ends_with(&format!(".{field}"));
         let path = if at_field { path.to_owned() } else { join_path(path, field) };
         return ConfigError::new(path, format!("unknown key `{field}`")).hint(hint);
@@ -135,16 +132,26 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The hint for a misspelt name: "did you mean `x`?" when a candidate is close, otherwise
+/// "`label`: a, b, c".
+pub fn name_hint<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+    label: &str,
+) -> String {
+    match closest(word, candidates.clone()) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!("{label}: {}", candidates.collect::<Vec<_>>().join(", ")),
+    }
+}
+
 /// "unknown column" at `path`, with the closest column name or the list of columns as hint.
 pub fn unknown_column<'a>(
     columns: impl Iterator<Item = &'a str> + Clone,
     name: &str,
     path: &str,
 ) -> ConfigError {
-    let hint = match closest(name, columns.clone()) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => format!("available columns: {}", columns.collect::<Vec<_>>().join(", ")),
-    };
+    let hint = name_hint(name, columns, "available columns");
     ConfigError::new(path, format!("unknown column `{name}`")).hint(hint)
 }
 

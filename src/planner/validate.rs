@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde_yaml_ng::{Mapping, Value};
 use shelfflow_connectors::SinkContext;
-use shelfflow_operators::plan::{closest, parse_config, unknown_column};
+use shelfflow_operators::plan::{closest, name_hint, parse_config, unknown_column};
 use shelfflow_operators::{resolve_columns, ConfigError, Field, OperatorConfig, Schema, Type};
 
 use super::{InputPlan, InputRole, OperatorPlan, Plan, SinkPlan};
@@ -163,13 +163,11 @@ impl Validator<'_> {
             match Type::parse_schema(ty) {
                 Some((ty, nullable)) => fields.push(Field::new(name, ty, nullable)),
                 None => {
-                    let hint = match closest(ty.trim_end_matches('?'), Type::SCHEMA_NAMES) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!(
-                            "types: {} (add `?` for nullable)",
-                            Type::SCHEMA_NAMES.join(", ")
-                        ),
-                    };
+                    let hint = name_hint(
+                        ty.trim_end_matches('?'),
+                        Type::SCHEMA_NAMES.into_iter(),
+                        "types (add `?` for nullable)",
+                    );
                     self.error(
                         &format!("{path}.schema"),
                         ConfigError::new(name, format!("unknown type `{ty}`")).hint(hint),
@@ -383,10 +381,7 @@ impl Validator<'_> {
                     }
                     let mut known: Vec<&str> = collections.keys().map(String::as_str).collect();
                     known.extend(parsed.iter().map(|(n, _, _)| n.as_str()));
-                    let hint = match closest(&r.name, known.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!("defined: {}", known.join(", ")),
-                    };
+                    let hint = name_hint(&r.name, known.iter().copied(), "defined");
                     self.error(
                         &format!("operators.{name}"),
                         ConfigError::new(&r.path, format!("unknown input `{}`", r.name)).hint(hint),
@@ -469,10 +464,7 @@ impl Validator<'_> {
             };
             let Some(schema) = collections.get(&common.input) else {
                 let known = collections.keys().map(String::as_str);
-                let hint = match closest(&common.input, known.clone()) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("defined: {}", known.collect::<Vec<_>>().join(", ")),
-                };
+                let hint = name_hint(&common.input, known, "defined");
                 // An operator that failed to plan has been reported already.
                 if !spec.operators.contains_key(common.input.split('.').next().unwrap_or_default())
                 {
@@ -540,11 +532,7 @@ fn unknown_name<'a>(
     name: &str,
     known: impl Iterator<Item = &'a str> + Clone,
 ) -> ConfigError {
-    let hint = match closest(name, known.clone()) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None => format!("valid: {}", known.collect::<Vec<_>>().join(", ")),
-    };
-    ConfigError::new("", format!("unknown {what} `{name}`")).hint(hint)
+    ConfigError::new("", format!("unknown {what} `{name}`")).hint(name_hint(name, known, "valid"))
 }
 
 fn yaml_kind(v: &Value) -> &'static str {

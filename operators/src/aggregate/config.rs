@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use crate::expr::{self, Expr};
 use crate::plan::{
-    closest, parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind,
+    name_hint, parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind,
     PlannedOperator,
 };
 use crate::value::{Field, Schema, Type};
@@ -212,10 +212,7 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
             }
         }
         other => {
-            let hint = match closest(other, FUNCTIONS) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("aggregates: {}", FUNCTIONS.join(", ")),
-            };
+            let hint = name_hint(other, FUNCTIONS.into_iter(), "aggregates");
             return Err(ConfigError::new(path, format!("unknown aggregate `{other}`")).hint(hint));
         }
     })

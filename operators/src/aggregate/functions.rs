@@ -227,14 +227,15 @@ impl Aggregation {
             let col = offset;
             offset += width;
             let values = || group.iter().map(move |(r, d)| (&r[col], *d));
+            // The non-NULL argument values present in the group.
+            let present = || values().filter(|(v, d)| !v.is_null() && *d > 0).map(|(v, _)| v);
             out.push(match agg {
                 AggFn::CountStar => Value::Int(group.iter().map(|(_, d)| *d as i64).sum()),
                 AggFn::Count(_) => {
                     Value::Int(values().filter(|(v, _)| !v.is_null()).map(|(_, d)| d as i64).sum())
                 }
                 AggFn::CountDistinct(_) => {
-                    let mut distinct: Vec<&Value> =
-                        values().filter(|(v, d)| !v.is_null() && *d > 0).map(|(v, _)| v).collect();
+                    let mut distinct: Vec<&Value> = present().collect();
                     distinct.sort();
                     distinct.dedup();
                     Value::Int(distinct.len() as i64)
@@ -244,18 +245,8 @@ impl Aggregation {
                     Some((Value::Float(s), n)) if n > 0 => Value::Float(s / n as f64),
                     _ => Value::Null,
                 },
-                AggFn::Min(_) => values()
-                    .filter(|(v, d)| !v.is_null() && *d > 0)
-                    .map(|(v, _)| v)
-                    .min()
-                    .cloned()
-                    .unwrap_or_default(),
-                AggFn::Max(_) => values()
-                    .filter(|(v, d)| !v.is_null() && *d > 0)
-                    .map(|(v, _)| v)
-                    .max()
-                    .cloned()
-                    .unwrap_or_default(),
+                AggFn::Min(_) => present().min().cloned().unwrap_or_default(),
+                AggFn::Max(_) => present().max().cloned().unwrap_or_default(),
                 AggFn::First { .. } | AggFn::Last { .. } => {
                     let timed = group
                         .iter()
