@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod decode;
 pub mod file;
+pub mod simulator;
 pub mod stdout;
 
 pub use clock::EventClock;
