@@ -3,6 +3,7 @@
 mod planner;
 mod runtime;
 mod spec;
+mod store;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use crate::spec::{Diagnostics, Document, Override};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit code for an invalid pipeline.
-const EXIT_INVALID: u8 = 2;
+pub(crate) const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(name = "shelfflow", version, about = "Declarative streaming dataflow for retail stock")]
@@ -30,6 +31,22 @@ struct Cli {
     quiet: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Write the store's reference data and one-year history as Parquet.
+    Generate {
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The simulation start (batch dates are relative to it; the history is the year before).
+        #[arg(long, default_value = store::DEFAULT_START)]
+        start: chrono::NaiveDate,
+        /// Output directory.
+        #[arg(long, default_value = "data")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,9 +61,11 @@ enum Command {
         overrides: Vec<Override>,
     },
     /// Run a pipeline until its finite sources are exhausted (or forever with --watch/follow).
+    /// Several files run together in one dataflow, sharing what they define identically.
     Run {
-        /// Pipeline YAML file.
-        file: PathBuf,
+        /// Pipeline YAML files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
@@ -60,6 +79,61 @@ enum Command {
         #[arg(long, value_name = "ADDR", requires = "watch")]
         metrics: Option<String>,
         /// Also write the run summary as JSON to this file (for scripts and benchmarks).
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+    },
+    /// Reference data of the store.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Simulate the store on its own (open loop: nobody executes plans; see `demo`) and write
+    /// its four event streams as JSONL files.
+    Simulate {
+        /// Simulated days.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Random seed (the same seed gives the same events).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// First simulated day.
+        #[arg(long, default_value = store::DEFAULT_START)]
+        start: chrono::NaiveDate,
+        /// max, realtime, or a factor such as 60x.
+        #[arg(long, default_value = "max")]
+        speed: String,
+        /// Reference data directory (written by `shelfflow data generate`).
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Where to write: jsonl:DIR.
+        #[arg(long, default_value = "jsonl:out/simulation")]
+        to: String,
+    },
+    /// The main job: the simulated store and every store pipeline in one process, closed loop,
+    /// with a summary at the end.
+    Demo {
+        /// Simulated days.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// max, realtime, or a factor such as 60x.
+        #[arg(long, default_value = "max")]
+        speed: String,
+        /// Reference data directory; generated there first when missing.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Directory of the store pipelines.
+        #[arg(long, default_value = "pipelines")]
+        pipelines: PathBuf,
+        /// Timely worker threads.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Also write the summary as JSON to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
     },
@@ -143,15 +217,19 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(if invalid { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
         }
-        Command::Run { file, overrides, workers, watch, metrics, summary_json } => {
+        Command::Run { files, overrides, workers, watch, metrics, summary_json } => {
             let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
             if watch {
-                return watch::run_watching(&file, &overrides, options, metrics.as_deref());
+                let [file] = files.as_slice() else {
+                    eprintln!("error: --watch follows one pipeline file");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                };
+                return watch::run_watching(file, &overrides, options, metrics.as_deref());
             }
-            let plan = match load_plan(&file, &overrides) {
+            let plan = match load_plans(&files, &overrides) {
                 Ok(plan) => Arc::new(plan),
-                Err(diagnostics) => {
-                    eprintln!("{diagnostics}");
+                Err(message) => {
+                    eprintln!("{message}");
                     return Ok(ExitCode::from(EXIT_INVALID));
                 }
             };
@@ -164,6 +242,43 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Data { command: DataCommand::Generate { seed, start, out } } => {
+            store::generate_data(seed, start, &out, quiet)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate { days, seed, start, speed, data, to } => {
+            let Some(dir) = to.strip_prefix("jsonl:") else {
+                eprintln!("error: unknown destination `{to}`\n  hint: use jsonl:DIR");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            let Some(_) = shelfflow_connectors::simulator::Speed::parse(&speed) else {
+                eprintln!("error: unknown speed `{speed}`\n  hint: use max, realtime or a factor such as 60x");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            let settings = shelfflow_connectors::simulator::Settings {
+                data: Some(data),
+                seed: Some(seed),
+                start: Some(start),
+                days: Some(days),
+                speed: Some(speed),
+                ..Default::default()
+            };
+            let started = std::time::Instant::now();
+            let events = store::simulate_to_jsonl(&settings, Path::new(dir), quiet)?;
+            if !quiet {
+                eprintln!(
+                    "wrote {events} events to {dir} in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { days, seed, speed, data, out, pipelines, workers, summary_json } => {
+            store::demo(
+                &store::DemoOptions { days, seed, speed, data, out, pipelines, workers, quiet },
+                summary_json.as_deref(),
+            )
         }
         Command::Graph { file, dot, overrides } => match load_plan(&file, &overrides) {
             Ok(plan) => {
@@ -214,8 +329,54 @@ pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::
     planner::plan(&doc)
 }
 
+/// Loads, validates and (when several) merges pipeline files. An override applies to the files
+/// that have its parent path; one that applies to none is an error. `Err` is the message to print.
+pub(crate) fn load_plans(files: &[PathBuf], overrides: &[Override]) -> Result<planner::Plan, String> {
+    if let [file] = files {
+        return load_plan(file, overrides).map_err(|d| d.to_string());
+    }
+    let mut plans = Vec::new();
+    let mut messages = Vec::new();
+    let mut used = vec![false; overrides.len()];
+    for file in files {
+        let own: Vec<Override> = match Document::load(file, &[]) {
+            Ok(doc) => overrides
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| spec::has_parent(&doc.value, &o.path))
+                .map(|(i, o)| {
+                    used[i] = true;
+                    o.clone()
+                })
+                .collect(),
+            Err(d) => {
+                messages.push(d.to_string());
+                continue;
+            }
+        };
+        match load_plan(file, &own) {
+            Ok(plan) => plans.push(plan),
+            Err(d) => messages.push(d.to_string()),
+        }
+    }
+    for (o, used) in overrides.iter().zip(used) {
+        if !used {
+            messages.push(format!(
+                "error: --set {}: no pipeline has `{}`",
+                o.path,
+                o.path.rsplit_once('.').map_or("", |(parent, _)| parent)
+            ));
+        }
+    }
+    if !messages.is_empty() {
+        return Err(messages.join("\n"));
+    }
+    planner::merge(plans)
+        .map_err(|errors| errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n"))
+}
+
 /// Runs a plan to completion, stopping cleanly on Ctrl-C.
-fn run_plan(
+pub(crate) fn run_plan(
     plan: Arc<planner::Plan>,
     options: runtime::RunOptions,
 ) -> anyhow::Result<runtime::Summary> {

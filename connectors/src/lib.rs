@@ -9,6 +9,7 @@
 //! the source's frontier, becomes a [`DeadLetter`] instead of being dropped. Sinks receive the
 //! consolidated changes of one closed timestamp at a time.
 
+pub mod calendar;
 pub mod clock;
 pub mod decode;
 pub mod file;
@@ -16,7 +17,7 @@ pub mod simulator;
 pub mod stdout;
 
 pub use clock::EventClock;
-pub use shelfflow_operators::{ConfigError, Row, Schema, Time, Value};
+pub use shelfflow_operators::{ConfigError, Diff, Row, Schema, Time, Value};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,12 +25,12 @@ use std::path::PathBuf;
 
 /// Every source connector, by its YAML `connector:` name. One line per connector.
 pub fn sources() -> BTreeMap<&'static str, SourceKind> {
-    [file::SOURCE].into_iter().map(|kind| (kind.name, kind)).collect()
+    [file::SOURCE, calendar::SOURCE, simulator::SOURCE].into_iter().map(|kind| (kind.name, kind)).collect()
 }
 
 /// Every sink connector, by its YAML `connector:` name. One line per connector.
 pub fn sinks() -> BTreeMap<&'static str, SinkKind> {
-    [file::SINK, stdout::SINK].into_iter().map(|kind| (kind.name, kind)).collect()
+    [file::SINK, stdout::SINK, simulator::SINK].into_iter().map(|kind| (kind.name, kind)).collect()
 }
 
 /// How a source connector is registered.
@@ -86,6 +87,53 @@ pub trait SourceConfig: fmt::Debug + Send + Sync {
     fn is_finite(&self) -> bool;
     /// Opens the source for reading rows of `schema`.
     fn open(&self, schema: &Schema) -> Result<Box<dyn SourceReader>, ConnectorError>;
+    /// A stream of the store simulation, which the runtime drives inside the dataflow (it reacts
+    /// to the pipeline's own outputs) instead of reading it on a thread.
+    fn simulation(&self) -> Option<&simulator::SimulatedStream> {
+        None
+    }
+}
+
+/// Checks a declared schema against the fields a connector produces (name, type, nullable):
+/// every declared column must exist with the same type, and may be nullable only if declared so.
+pub fn check_fields(
+    schema: &Schema,
+    fields: &[(&str, shelfflow_operators::value::Type, bool)],
+    what: &str,
+) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for field in &schema.fields {
+        match fields.iter().find(|(name, _, _)| *name == field.name) {
+            None => errors.push(
+                ConfigError::new(
+                    format!("schema.{}", field.name),
+                    format!("{what} has no field `{}`", field.name),
+                )
+                .hint(shelfflow_operators::plan::name_hint(
+                    &field.name,
+                    fields.iter().map(|(n, _, _)| *n),
+                    "its fields are",
+                )),
+            ),
+            Some((_, ty, nullable)) => {
+                if *ty != field.ty {
+                    errors.push(ConfigError::new(
+                        format!("schema.{}", field.name),
+                        format!("`{}` is {} in {what}, not {}", field.name, ty.name(), field.ty.name()),
+                    ));
+                } else if *nullable && !field.nullable {
+                    errors.push(
+                        ConfigError::new(
+                            format!("schema.{}", field.name),
+                            format!("`{}` can be NULL in {what}", field.name),
+                        )
+                        .hint(format!("declare it as `{}?`", ty.name())),
+                    );
+                }
+            }
+        }
+    }
+    errors
 }
 
 /// What a read call found.
@@ -148,6 +196,11 @@ pub trait SinkConfig: fmt::Debug + Send + Sync {
     fn describe(&self, ctx: &SinkContext) -> String;
     /// Opens the sink.
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn SinkWriter>, ConnectorError>;
+    /// A sink that feeds its changes back into the store simulation (plans staff execute,
+    /// orders suppliers deliver) instead of writing them anywhere.
+    fn feedback(&self) -> Option<&simulator::FeedbackSpec> {
+        None
+    }
 }
 
 /// What a sink needs to know about the collection it writes.

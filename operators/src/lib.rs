@@ -17,12 +17,16 @@ pub mod alert;
 pub mod distinct;
 pub mod filter;
 pub mod join;
+pub mod ledger;
 pub mod map;
+pub mod restock_plan;
+pub mod supplier_plan;
 pub mod top_k;
 pub mod union;
 pub mod window;
 
 pub mod plan;
+pub mod sequential;
 #[cfg(test)]
 mod testing;
 
@@ -47,6 +51,9 @@ pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
         window::KIND,
         top_k::KIND,
         alert::KIND,
+        ledger::KIND,
+        restock_plan::KIND,
+        supplier_plan::KIND,
     ]
     .into_iter()
     .map(|kind| (kind.name, kind))
@@ -60,7 +67,7 @@ mod tests {
     #[test]
     fn every_registered_sample_parses_and_names_its_inputs() {
         let kinds = registry();
-        assert_eq!(kinds.len(), 9);
+        assert_eq!(kinds.len(), 12);
         for (name, kind) in kinds {
             let value: serde_yaml_ng::Value =
                 serde_yaml_ng::from_str(kind.sample).expect("sample is YAML");

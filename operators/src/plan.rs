@@ -314,3 +314,27 @@ mod tests {
         assert_eq!(closest("zzz", ["quantity", "shelf_id"]), None);
     }
 }
+
+/// Expression text as written in YAML: a string, or a bare number or boolean (`one: 1`), which
+/// is the expression of that literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprText(pub String);
+
+impl<'de> serde::Deserialize<'de> for ExprText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ExprText, D::Error> {
+        match serde_yaml_ng::Value::deserialize(d)? {
+            serde_yaml_ng::Value::String(s) => Ok(ExprText(s)),
+            serde_yaml_ng::Value::Number(n) => Ok(ExprText(n.to_string())),
+            serde_yaml_ng::Value::Bool(b) => Ok(ExprText(b.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "expected an expression, found {}",
+                match other {
+                    serde_yaml_ng::Value::Null => "nothing",
+                    serde_yaml_ng::Value::Sequence(_) => "a list",
+                    serde_yaml_ng::Value::Mapping(_) => "a mapping",
+                    _ => "a tagged value",
+                }
+            ))),
+        }
+    }
+}

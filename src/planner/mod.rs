@@ -5,14 +5,17 @@
 #[cfg(test)]
 mod fuzz;
 mod graph;
+mod merge;
 mod validate;
 
 pub use graph::{render_dot, render_text};
+pub use merge::merge;
 pub use validate::plan;
 
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use shelfflow_connectors::simulator::{FeedbackSpec, Settings, Stream};
 use shelfflow_connectors::{SinkConfig, SinkContext, SourceConfig};
 use shelfflow_operators::{PlannedOperator, Schema};
 
@@ -39,6 +42,20 @@ pub struct Plan {
     pub sinks: Vec<SinkPlan>,
     /// Every named collection and its schema.
     pub collections: IndexMap<String, Schema>,
+    /// The simulated store, when sources read it.
+    pub simulation: Option<SimulationPlan>,
+}
+
+/// The simulated store of a pipeline: the sources that read its streams and the sinks that feed
+/// the pipeline's plans back into it.
+#[derive(Debug)]
+pub struct SimulationPlan {
+    /// The merged settings of every simulator source.
+    pub settings: Settings,
+    /// `(input index, stream, stream field of each input column)`.
+    pub streams: Vec<(usize, Stream, Vec<usize>)>,
+    /// `(sink index, feedback, input column of each feedback field)`.
+    pub feedback: Vec<(usize, FeedbackSpec, Vec<usize>)>,
 }
 
 /// Whether an input is an event stream or reference data.

@@ -9,7 +9,7 @@ use shelfflow_connectors::SinkContext;
 use shelfflow_operators::plan::{closest, name_hint, parse_config, unknown_column};
 use shelfflow_operators::{resolve_columns, ConfigError, Field, OperatorConfig, Schema, Type};
 
-use super::{InputPlan, InputRole, OperatorPlan, Plan, SinkPlan};
+use super::{InputPlan, InputRole, OperatorPlan, Plan, SimulationPlan, SinkPlan};
 use crate::spec::{
     Diagnostic, Diagnostics, Document, PipelineSpec, SinkCommon, SourceCommon, TableCommon,
     OPERATOR_KEYS, SINK_KEYS, SOURCE_KEYS, TABLE_KEYS,
@@ -52,6 +52,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
     }
     let operators = v.operators(&spec, &clashing, &mut collections);
     let sinks = v.sinks(&spec, &name, &output_dir, &collections);
+    let simulation = v.simulation(&inputs, &sinks);
     if !v.errors.is_empty() {
         return Err(Diagnostics(v.errors).sorted());
     }
@@ -68,6 +69,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         operators,
         sinks,
         collections,
+        simulation,
     };
     plan.retain_read_outputs(None);
     Ok(plan)
@@ -87,6 +89,62 @@ fn description_of(common: &Value) -> Option<String> {
 }
 
 impl Validator<'_> {
+    /// Gathers the simulator sources into one store and checks its feedback sinks.
+    fn simulation(&mut self, inputs: &[InputPlan], sinks: &[SinkPlan]) -> Option<SimulationPlan> {
+        let streams: Vec<(usize, &str, &shelfflow_connectors::simulator::SimulatedStream)> = inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, input)| input.config.simulation().map(|s| (i, input.name.as_str(), s)))
+            .collect();
+        let feedback: Vec<(usize, &SinkPlan, &shelfflow_connectors::simulator::FeedbackSpec)> =
+            sinks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, sink)| sink.config.feedback().map(|f| (i, sink, f)))
+                .collect();
+        if streams.is_empty() {
+            for (_, sink, _) in &feedback {
+                self.error(
+                    &format!("sinks.{}.connector", sink.name),
+                    ConfigError::new("", "a simulator sink needs a simulator source to feed")
+                        .hint("add a source with `connector: simulator`, or write this collection elsewhere"),
+                );
+            }
+            return None;
+        }
+        for (i, name, _) in &streams {
+            if inputs[*i].role == InputRole::Table {
+                self.error(
+                    &format!("tables.{name}.connector"),
+                    ConfigError::new("", "the simulated store is an event stream, not a table")
+                        .hint("declare it under `sources:`"),
+                );
+            }
+        }
+        let settings = match shelfflow_connectors::simulator::Settings::merge(
+            streams.iter().map(|(_, name, s)| (*name, &s.settings)),
+        ) {
+            Ok(settings) => settings,
+            Err(conflicts) => {
+                for (source, err) in conflicts {
+                    self.error(&format!("sources.{source}"), err);
+                }
+                return None;
+            }
+        };
+        Some(SimulationPlan {
+            settings,
+            streams: streams
+                .iter()
+                .map(|(i, _, s)| (*i, s.stream, s.projection(&inputs[*i].schema)))
+                .collect(),
+            feedback: feedback
+                .iter()
+                .map(|(i, sink, f)| (*i, (*f).clone(), f.positions(&sink.context.schema)))
+                .collect(),
+        })
+    }
+
     fn error(&mut self, base: &str, err: ConfigError) {
         self.errors.push(self.doc.error_at(base, &err));
     }

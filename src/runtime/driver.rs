@@ -13,6 +13,8 @@ use std::sync::mpsc;
 
 use shelfflow_connectors::{ConnectorError, EventClock, ReadStatus, SourceBatch, SourceReader};
 use shelfflow_operators::{ArrangementCache, Coll, Diff, Row, Time};
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{ConnectLoop, Concatenate, Feedback};
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
@@ -20,7 +22,7 @@ use super::metrics::Metrics;
 use super::sink::{
     attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, SlotOutput, TapWriter,
 };
-use super::{RunError, RunOptions};
+use super::{simulation, RunError, RunOptions};
 use crate::planner::{InputRole, Plan};
 
 /// Records read from one input per call, between two looks at the dataflow.
@@ -138,13 +140,51 @@ pub fn run_worker(
     }
     let probe = ProbeHandle::new();
 
+    // The simulated store runs on the leader, from the reference data it reads now.
+    let world = match (&plan.simulation, leader) {
+        (Some(sim), true) => match open_world(sim) {
+            Ok(world) => Some(world),
+            Err(e) => {
+                failure.get_or_insert(e);
+                metrics.request_stop();
+                None
+            }
+        },
+        _ => None,
+    };
     let (handles, dead_handle) = worker.dataflow::<Time, _, _>(|scope| {
         let mut colls: HashMap<String, Coll<'_>> = HashMap::new();
         let mut handles = Vec::new();
-        for input in &plan.inputs {
+        let simulated: Vec<usize> = plan
+            .simulation
+            .as_ref()
+            .map(|sim| sim.streams.iter().map(|(i, _, _)| *i).collect())
+            .unwrap_or_default();
+        for (i, input) in plan.inputs.iter().enumerate() {
+            if simulated.contains(&i) {
+                handles.push(None);
+                continue;
+            }
             let (handle, coll) = scope.new_collection::<Row, Diff>();
             colls.insert(input.name.clone(), coll);
-            handles.push(handle);
+            handles.push(Some(handle));
+        }
+        // The store's feedback loop: the pipeline's plans, delayed by the pick delay.
+        let mut feedback_loop = None;
+        if let Some(sim) = &plan.simulation {
+            let delay = (sim.settings.world_config().pick_delay.max(1) as u64).max(plan.tick);
+            let (handle, fed) = if sim.feedback.is_empty() {
+                (None, timely::dataflow::operators::generic::operator::empty(scope))
+            } else {
+                let (handle, fed) = scope.feedback::<Vec<simulation::Fed>>(delay);
+                (Some(handle), fed)
+            };
+            feedback_loop = handle;
+            let streams =
+                simulation::simulate_store(scope, sim, plan.tick, world, fed, metrics.clone());
+            for ((i, _, _), coll) in sim.streams.iter().zip(streams) {
+                colls.insert(plan.inputs[*i].name.clone(), coll);
+            }
         }
         let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
         let mut cache = ArrangementCache::new();
@@ -163,11 +203,25 @@ pub fn run_worker(
             };
             attach(coll, slot.clone(), metrics.clone(), &probe);
         }
+        if let (Some(handle), Some(sim)) = (feedback_loop, &plan.simulation) {
+            let fed = sim.feedback.iter().enumerate().map(|(k, (sink, _, _))| {
+                colls[&plan.sinks[*sink].input]
+                    .inner
+                    .clone()
+                    .map(move |(row, time, diff)| ((k, row), time, diff))
+            });
+            scope.concatenate(fed)
+                .connect_loop(handle);
+        }
         (handles, dead_handle)
     });
 
     let mut owned = Vec::new();
     for (i, handle) in handles.into_iter().enumerate() {
+        let Some(handle) = handle else {
+            metrics.caught_up[i].store(true, Ordering::Relaxed);
+            continue; // a stream of the simulated store
+        };
         if i % peers != index {
             continue; // dropping the handle closes this worker's share of the input
         }
@@ -203,7 +257,7 @@ pub fn run_worker(
         });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
-        if i % peers == index {
+        if i % peers == index && plan.inputs[i].config.simulation().is_none() {
             frontier.store(0, Ordering::Relaxed);
         }
     }
@@ -380,6 +434,7 @@ fn open_sinks(
         .sinks
         .iter()
         .enumerate()
+        .filter(|(_, sink)| sink.config.feedback().is_none())
         .map(|(i, sink)| {
             let signature = format!(
                 "{}|{:?}|{:?}",
@@ -438,4 +493,14 @@ fn open_sinks(
         slots.push((slot(&name, key, width, output, counter), input));
     }
     (slots, failure)
+}
+
+/// The simulated store at its start, from the reference data in the settings' directory.
+fn open_world(
+    sim: &crate::planner::SimulationPlan,
+) -> Result<shelfflow_connectors::simulator::World, RunError> {
+    let dir = sim.settings.data_dir();
+    let reference = shelfflow_connectors::simulator::parquet::read_reference(&dir)
+        .map_err(|source| RunError::Connector { component: "simulator".to_owned(), source })?;
+    Ok(shelfflow_connectors::simulator::World::new(sim.settings.world_config(), reference))
 }

@@ -2,9 +2,11 @@
 
 mod driver;
 mod metrics;
+mod simulation;
 mod sink;
 
 pub use metrics::Metrics;
+pub use simulation::DRAIN;
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;

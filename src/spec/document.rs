@@ -30,6 +30,68 @@ impl std::str::FromStr for Override {
     }
 }
 
+/// The business policies a pipeline refers to as `${policies.<path>}`: thresholds, targets and
+/// schedules, kept in one YAML file (`config/policies.yaml`) instead of in pipelines or code.
+///
+/// The file is `$SHELFFLOW_POLICIES` if set, otherwise the first `config/policies.yaml` found in
+/// the pipeline's directory or one of its parents, otherwise `config/policies.yaml` in the
+/// working directory.
+#[derive(Debug)]
+struct Policies {
+    file: PathBuf,
+    value: Option<Value>,
+}
+
+impl Policies {
+    fn find(pipeline: &Path) -> Policies {
+        let file = std::env::var_os("SHELFFLOW_POLICIES").map(PathBuf::from).unwrap_or_else(|| {
+            let dir = pipeline.parent().map(Path::to_path_buf).unwrap_or_default();
+            let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+            dir.ancestors()
+                .map(|d| d.join("config").join("policies.yaml"))
+                .find(|f| f.is_file())
+                .unwrap_or_else(|| PathBuf::from("config/policies.yaml"))
+        });
+        let value = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| serde_yaml_ng::from_str::<Value>(&text).ok());
+        Policies { file, value }
+    }
+
+    fn describe(&self) -> String {
+        match self.value {
+            Some(_) => self.file.display().to_string(),
+            None => format!("{} (missing or not valid YAML)", self.file.display()),
+        }
+    }
+
+    /// The scalar at a dotted path, as text.
+    fn lookup(&self, path: &str) -> Option<String> {
+        let mut value = self.value.as_ref()?;
+        for segment in path.split('.') {
+            value = value.get(segment)?;
+        }
+        match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Sequence(items) => {
+                let items: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        Value::Bool(b) => Some(b.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                Some(format!("[{}]", items?.join(", ")))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A pipeline file, parsed but not yet validated.
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -61,7 +123,11 @@ impl Document {
 
     /// As [`Document::load`], from text.
     pub fn parse(file: &Path, raw: &str, overrides: &[Override]) -> Result<Document, Diagnostics> {
-        let (text, missing) = interpolate(raw, |name| std::env::var(name).ok());
+        let policies = Policies::find(file);
+        let (text, missing) = interpolate(raw, |name| match name.strip_prefix("policies.") {
+            Some(path) => policies.lookup(path),
+            None => std::env::var(name).ok(),
+        });
         let mut doc = Document {
             file: file.to_owned(),
             text,
@@ -72,13 +138,19 @@ impl Document {
         if !missing.is_empty() {
             let errors = missing
                 .into_iter()
-                .map(|(name, pos)| {
-                    doc.at_position(
+                .map(|(name, pos)| match name.strip_prefix("policies.") {
+                    Some(path) => doc.at_position(
+                        Some(pos),
+                        String::new(),
+                        format!("policy `{path}` is not defined in {}", policies.describe()),
+                        Some("define it there (or point SHELFFLOW_POLICIES at another file)".to_owned()),
+                    ),
+                    None => doc.at_position(
                         Some(pos),
                         String::new(),
                         format!("environment variable `{name}` is not set"),
                         Some(format!("set it, or give a default: ${{{name}:-value}}")),
-                    )
+                    ),
                 })
                 .collect();
             return Err(Diagnostics(errors));
@@ -357,4 +429,18 @@ mod tests {
         assert!(d.message.starts_with("invalid YAML"), "{}", d.message);
         assert!(d.position.is_some());
     }
+}
+
+/// Whether `value` has the mapping that a dotted `path` would set a key in (the root always
+/// exists), so an override of `path` belongs to this document.
+pub fn has_parent(value: &Value, path: &str) -> bool {
+    let Some((parent, _)) = path.rsplit_once('.') else { return true };
+    let mut node = value;
+    for segment in parent.split('.') {
+        match node.get(segment) {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    node.is_mapping()
 }

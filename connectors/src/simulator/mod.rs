@@ -13,11 +13,16 @@
 
 pub mod catalog;
 pub mod events;
+pub mod feedback;
 pub mod generate;
 pub mod history;
+pub mod parquet;
 pub mod reference;
+pub mod source;
 pub mod world;
 
 pub use events::Stream;
+pub use feedback::{FeedbackKind, FeedbackSpec, SINK};
+pub use source::{SimulatedStream, Settings, Speed, SOURCE};
 pub use reference::Reference;
 pub use world::{Feedback, World, WorldConfig};

@@ -41,7 +41,7 @@ pub struct MapConfig {
     pub input: String,
     /// Computed columns: name → SQL expression over the input's columns.
     #[serde(default)]
-    pub fields: IndexMap<String, String>,
+    pub fields: IndexMap<String, crate::plan::ExprText>,
     /// Renamed columns: old name → new name.
     #[serde(default)]
     pub rename: IndexMap<String, String>,
@@ -83,7 +83,7 @@ impl OperatorConfig for MapConfig {
                 source: Some(i),
             })
             .collect();
-        for (name, sql) in &self.fields {
+        for (name, crate::plan::ExprText(sql)) in &self.fields {
             let path = format!("fields.{name}");
             match expr::compile(sql, input) {
                 Ok(expr) => {

@@ -1,17 +1,10 @@
-//! The physical store in event time: customers, shelves, checkout, staff and suppliers.
-//!
-//! CONTRACT (implemented by the simulator; the runtime drives it):
-//! - `World::new(config, reference)` starts at `config.start` with the reference stock.
-//! - `World::feed(feedback)` tells the store about a plan, order or discount the pipelines
-//!   emitted. Feeding the same plan or order twice has no further effect.
-//! - `World::advance(until, emit)` emits, in time order, every event with `timestamp < until`
-//!   and moves the clock to `until`. Events are rows in the stream's canonical field order.
+//! What the store is told: its configuration and the feedback of the pipelines, plus the
+//! bookkeeping it reports back.
 
-use shelfflow_operators::value::{Days, Micros};
-use shelfflow_operators::Row;
+use shelfflow_operators::value::{Days, Micros, MICROS_PER_DAY};
 
-use super::events::Stream;
-use super::reference::Reference;
+/// Microseconds in one minute.
+const MICROS_PER_MINUTE: Micros = 60_000_000;
 
 /// How the simulated store behaves. Business rules live here, not in code paths.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +29,25 @@ pub struct WorldConfig {
     pub removal_time: Micros,
 }
 
+impl Default for WorldConfig {
+    /// Seed 42, one week from 2026-01-01T00:00:00Z, 1,000 base customers a day, 15 % putbacks,
+    /// picks 60 s after the plan, 3 minutes to the shelf, removal at 00:30.
+    fn default() -> WorldConfig {
+        // 2026-01-01 is day 20,454 since the epoch.
+        WorldConfig {
+            seed: 42,
+            start: 20_454 * MICROS_PER_DAY,
+            days: 7,
+            base_daily_customers: 1000.0,
+            traffic_multiplier: 1.0,
+            putback_probability: 0.15,
+            pick_delay: MICROS_PER_MINUTE,
+            shelf_travel: 3 * MICROS_PER_MINUTE,
+            removal_time: 30 * MICROS_PER_MINUTE,
+        }
+    }
+}
+
 /// What the pipelines tell the store.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Feedback {
@@ -50,6 +62,9 @@ pub enum Feedback {
 }
 
 /// Stock bookkeeping of the whole store, in units.
+///
+/// At every moment `initial + delivered − sold − removed == store + warehouse + in_carts +
+/// in_transit`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Store + warehouse stock at the start.
@@ -70,21 +85,27 @@ pub struct Totals {
     pub in_transit: i64,
 }
 
-/// The store. (Being implemented.)
-pub struct World {
-    _reference: Reference,
-    _config: WorldConfig,
+impl Totals {
+    /// Whether every unit is accounted for.
+    pub const fn balanced(&self) -> bool {
+        self.initial + self.delivered - self.sold - self.removed
+            == self.store + self.warehouse + self.in_carts + self.in_transit
+    }
 }
 
-impl World {
-    /// A store at `config.start` with the reference stock.
-    pub fn new(config: WorldConfig, reference: Reference) -> World {
-        World { _reference: reference, _config: config }
-    }
-
-    /// Tells the store about a plan, order or discount.
-    pub fn feed(&mut self, _feedback: Feedback) {}
-
-    /// Emits every event with `timestamp < until`, in time order.
-    pub fn advance(&mut self, _until: Micros, _emit: &mut dyn FnMut(Stream, Row)) {}
+/// What the store ignored or could not do, counted instead of silently dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Feedback naming a shelf the store does not have.
+    pub unknown_shelf: u64,
+    /// Feedback with a non-positive quantity or a non-finite discount.
+    pub invalid_feedback: u64,
+    /// Restock plans or supplier orders fed again with an id already seen.
+    pub duplicate_feedback: u64,
+    /// Reference batches of unknown shelves or with a non-positive quantity.
+    pub invalid_batches: u64,
+    /// Delivered units refused because the warehouse was full.
+    pub refused_delivery_units: i64,
+    /// Customer pickups that found every shelf empty.
+    pub empty_store_pickups: u64,
 }

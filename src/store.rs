@@ -1,0 +1,299 @@
+//! The store commands: `data generate` (reference data), `simulate` (the store's event streams
+//! on their own) and `demo` (the store and every pipeline in one process).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use shelfflow_connectors::simulator::{
+    generate, history, parquet, Settings, Speed, Stream, World,
+};
+use shelfflow_operators::value::format_timestamp;
+use shelfflow_operators::{Field, Schema};
+
+/// The first simulated day when none is given.
+pub const DEFAULT_START: &str = "2026-01-01";
+
+fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::ProgressBar {
+    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
+
+/// `shelfflow data generate`: reference data and the one-year history, as Parquet.
+pub fn generate_data(seed: u64, start: NaiveDate, out: &Path, quiet: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let bar = progress_bar(quiet, 4, "{spinner} [{bar:20}] {pos}/{len} {msg}");
+    bar.set_message("reference data");
+    let reference = generate::generate(seed, start, &mut |stage| bar.set_message(stage.to_owned()));
+    bar.inc(1);
+    bar.set_message("one-year history");
+    let policy = history::HistoryPolicy::default();
+    let panel = history::simulate_history(&reference, seed, &policy, &mut |stage: &str| {
+        bar.set_message(stage.to_owned())
+    });
+    bar.inc(1);
+    bar.set_message("writing Parquet");
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    parquet::write_reference(&reference, seed, out)?;
+    bar.inc(1);
+    parquet::write_history(&panel, out)?;
+    bar.inc(1);
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!(
+            "wrote {} shelves, {} store and {} warehouse batches, {} weekly discounts and {} \
+             history rows to {} in {:.1}s",
+            reference.shelves.len(),
+            reference.store_batches.len(),
+            reference.warehouse_batches.len(),
+            reference.weekly_discounts.len(),
+            panel.rows.len(),
+            out.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds reference data generated with `seed` from `start`.
+pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate) -> bool {
+    parquet::read_manifest(dir).is_ok_and(|m| m.seed == seed && m.start_date == start)
+        && dir.join("history.parquet").is_file()
+}
+
+/// `shelfflow simulate`: the store's four streams to JSONL files, open loop (nobody executes
+/// restock plans or orders: that takes the pipelines, see `demo`).
+pub fn simulate_to_jsonl(
+    settings: &Settings,
+    dir: &Path,
+    quiet: bool,
+) -> anyhow::Result<u64> {
+    let data = settings.data_dir();
+    let reference = parquet::read_reference(&data).with_context(|| {
+        format!("cannot read the reference data in {} (run `shelfflow data generate`)", data.display())
+    })?;
+    let config = settings.world_config();
+    let mut world = World::new(config.clone(), reference);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut files = Vec::new();
+    for stream in Stream::ALL {
+        let path = dir.join(format!("{}.jsonl", stream.name()));
+        let file = std::fs::File::create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let schema = Schema::new(
+            stream.fields().iter().map(|(n, t, nullable)| Field::new(*n, *t, *nullable)).collect(),
+        );
+        files.push((std::io::BufWriter::new(file), schema));
+    }
+    let end = world.end() + crate::runtime::DRAIN;
+    let start = world.now();
+    let bar = progress_bar(quiet, ((end - start) / 3_600_000_000) as u64, "{spinner} [{bar:30}] {msg}");
+    let started = Instant::now();
+    let speed = settings.speed();
+    let mut events = 0u64;
+    let mut failure = None;
+    let mut now = start;
+    while now < end {
+        let until = (now + 3_600_000_000).min(end);
+        if let Speed::Factor(factor) = speed {
+            let due = Duration::from_micros(((until - start) as f64 / factor) as u64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        world.advance(until, &mut |stream, row| {
+            let (out, schema) = &mut files[stream as usize];
+            events += 1;
+            if failure.is_none() {
+                if let Err(e) = writeln!(out, "{}", schema.row_to_json(&row)) {
+                    failure = Some(e);
+                }
+            }
+        });
+        if let Some(e) = failure.take() {
+            return Err(e).context("cannot write the event files");
+        }
+        now = until;
+        bar.inc(1);
+        bar.set_message(format!("{} events, simulated time {}", events, format_timestamp(now)));
+    }
+    for (mut out, _) in files {
+        out.flush().context("cannot write the event files")?;
+    }
+    bar.finish_and_clear();
+    Ok(events)
+}
+
+/// What `shelfflow demo` runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Simulated days.
+    pub days: u32,
+    /// Random seed.
+    pub seed: u64,
+    /// Simulation speed.
+    pub speed: String,
+    /// Reference data directory.
+    pub data: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// Directory of the store pipelines.
+    pub pipelines: PathBuf,
+    /// Timely workers.
+    pub workers: usize,
+    /// No progress and no summary.
+    pub quiet: bool,
+}
+
+/// The pipelines `demo` runs, in `dir`.
+pub const DEMO_PIPELINES: [&str; 4] =
+    ["store_ops.yaml", "warehouse.yaml", "foot_traffic.yaml", "sales.yaml"];
+
+/// `shelfflow demo`: reference data (generated when missing), then the simulated store and every
+/// store pipeline in one dataflow, then a summary of what happened.
+pub fn demo(options: &DemoOptions, summary_json: Option<&Path>) -> anyhow::Result<std::process::ExitCode> {
+    let start: NaiveDate = DEFAULT_START.parse().expect("valid default start");
+    if Speed::parse(&options.speed).is_none() {
+        eprintln!("error: unknown speed `{}`\n  hint: use max, realtime or a factor such as 60x", options.speed);
+        return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
+    }
+    if !has_reference(&options.data, options.seed, start) {
+        generate_data(options.seed, start, &options.data, options.quiet)?;
+    }
+    // The pipelines read these through ${...}; this process is still single-threaded here.
+    for (name, value) in [
+        ("SIM_DAYS", options.days.to_string()),
+        ("SIM_SEED", options.seed.to_string()),
+        ("SIM_START", start.to_string()),
+        ("SIM_SPEED", options.speed.clone()),
+        ("SHELFFLOW_DATA", options.data.display().to_string()),
+        ("SHELFFLOW_OUT", options.out.display().to_string()),
+    ] {
+        std::env::set_var(name, value);
+    }
+    let kpi_dir = options.out.join("kpis");
+    let _ = std::fs::remove_dir_all(&kpi_dir);
+    let files: Vec<PathBuf> = DEMO_PIPELINES.iter().map(|f| options.pipelines.join(f)).collect();
+    let plan = match crate::load_plans(&files, &[]) {
+        Ok(plan) => Arc::new(plan),
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
+        }
+    };
+    tracing::info!(pipeline = %plan.name, days = options.days, seed = options.seed, "demo starting");
+    let summary = crate::run_plan(
+        plan,
+        crate::runtime::RunOptions {
+            workers: options.workers,
+            quiet: options.quiet,
+            tap: None,
+            store: None,
+        },
+    )?;
+    let kpis = read_kpis(&kpi_dir)?;
+    if !options.quiet {
+        println!("{}", render_summary(options, &summary, &kpis));
+    }
+    if let Some(path) = summary_json {
+        let mut json = summary.to_json();
+        json["days"] = options.days.into();
+        json["seed"] = options.seed.into();
+        json["kpis"] = kpis.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+        std::fs::write(path, json.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The `metric,value` rows of every KPI file in `dir`.
+fn read_kpis(dir: &Path) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    let mut kpis = std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(kpis) };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        for line in text.lines().skip(1) {
+            if let Some((metric, value)) = line.rsplit_once(',') {
+                if let Ok(value) = value.trim().parse::<f64>() {
+                    *kpis.entry(metric.trim_matches('"').to_owned()).or_insert(0.0) += value;
+                }
+            }
+        }
+    }
+    Ok(kpis)
+}
+
+fn render_summary(
+    options: &DemoOptions,
+    summary: &crate::runtime::Summary,
+    kpis: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    let get = |k: &str| kpis.get(k).copied().unwrap_or(0.0);
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "shelfflow demo: {} simulated days, seed {}, {} worker(s)",
+        options.days, options.seed, options.workers
+    );
+    let _ = writeln!(
+        out,
+        "  events             {:>12}  ({:.0}/s, {:.1}s wall)",
+        summary.events_in,
+        summary.events_per_second(),
+        summary.elapsed.as_secs_f64()
+    );
+    let _ = writeln!(out, "  customers          {:>12}", get("customers"));
+    let _ = writeln!(
+        out,
+        "  units sold         {:>12}  ({} discounted)  revenue {:.2} EUR in {} transactions",
+        get("units.sold"),
+        get("units.sold.discounted"),
+        get("revenue"),
+        get("transactions")
+    );
+    let _ = writeln!(
+        out,
+        "  units expired      {:>12}  (store {}, warehouse {})",
+        get("units.expired.store") + get("units.expired.warehouse"),
+        get("units.expired.store"),
+        get("units.expired.warehouse")
+    );
+    let _ = writeln!(out, "  stock-out minutes  {:>12}", get("stockout.minutes"));
+    let plans: Vec<String> = kpis
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("restock_plans.").map(|s| format!("{s} {v}")))
+        .collect();
+    let _ = writeln!(out, "  restock plans      {:>12}  ({})", plans.iter().map(|_| 0).count(), plans.join(", "));
+    let _ = writeln!(
+        out,
+        "  supplier orders    {:>12}  (issued {}, delivered {}; {} units delivered)",
+        get("supplier_orders.issued") + get("supplier_orders.delivered"),
+        get("supplier_orders.issued"),
+        get("supplier_orders.delivered"),
+        get("supplier_orders.delivered.units")
+    );
+    let _ = writeln!(out, "  deliveries         {:>12}", get("deliveries"));
+    let _ = writeln!(out, "  alerts             {:>12}  {:>10}", "opened", "resolved");
+    for (key, opened) in kpis {
+        if let Some(alert) = key.strip_prefix("alerts.").and_then(|k| k.strip_suffix(".opened")) {
+            let _ = writeln!(
+                out,
+                "    {alert:<24} {opened:>8}  {:>10}",
+                get(&format!("alerts.{alert}.resolved"))
+            );
+        }
+    }
+    let _ = write!(out, "  outputs in {}", options.out.display());
+    out
+}
