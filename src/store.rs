@@ -270,11 +270,16 @@ fn render_summary(
         get("units.expired.warehouse")
     );
     let _ = writeln!(out, "  stock-out minutes  {:>12}", get("stockout.minutes"));
-    let plans: Vec<String> = kpis
+    let plans: Vec<(&str, f64)> = kpis
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("restock_plans.").map(|s| format!("{s} {v}")))
+        .filter_map(|(k, v)| k.strip_prefix("restock_plans.").map(|s| (s, *v)))
         .collect();
-    let _ = writeln!(out, "  restock plans      {:>12}  ({})", plans.iter().map(|_| 0).count(), plans.join(", "));
+    let _ = writeln!(
+        out,
+        "  restock plans      {:>12}  ({})",
+        plans.iter().map(|(_, v)| v).sum::<f64>(),
+        plans.iter().map(|(s, v)| format!("{s} {v}")).collect::<Vec<_>>().join(", ")
+    );
     let _ = writeln!(
         out,
         "  supplier orders    {:>12}  (issued {}, delivered {}; {} units delivered)",

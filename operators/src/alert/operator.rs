@@ -211,6 +211,13 @@ where
                 }
                 let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
                 if ready == 0 {
+                    // Hold no earlier than the earliest pending update (records may arrive on an
+                    // earlier capability than their own time; holding it could stall a loop).
+                    if let (Some((time, _, _)), Some(cap)) = (pending.first(), capability.as_mut()) {
+                        if cap.time() < time {
+                            cap.downgrade(time);
+                        }
+                    }
                     return;
                 }
                 // Drained in place: `pending` keeps its capacity for the next batch.

@@ -343,6 +343,19 @@ where
                 let keyed_ready = keyed_pending.partition_point(|u| closed(&u.0));
                 let broadcast_ready = broadcast_pending.partition_point(|u| closed(&u.0));
                 if keyed_ready == 0 && broadcast_ready == 0 {
+                    // Nothing closed yet: still, hold the capability no earlier than the earliest
+                    // pending update. Records may arrive on a capability earlier than their own
+                    // time, and holding that earlier time would stall a feedback loop.
+                    let earliest = [keyed_pending.first(), broadcast_pending.first()]
+                        .into_iter()
+                        .flatten()
+                        .map(|u| u.0)
+                        .min();
+                    if let (Some(time), Some(cap)) = (earliest, capability.as_mut()) {
+                        if cap.time() < &time {
+                            cap.downgrade(&time);
+                        }
+                    }
                     return;
                 }
                 let mut keyed_updates: Vec<_> = keyed_pending.drain(..keyed_ready).collect();
