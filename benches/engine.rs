@@ -1,11 +1,14 @@
 //! Engine benchmark: events/s, batch latency and peak memory of `shelfflow run` on 2M shelf
 //! events, next to a hand-written parse-and-update loop doing the same work. See README.md here.
 
+#[path = "support/peak.rs"]
+mod peak;
+use peak::measure;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 const SHELVES: usize = 1_100;
 const EVENTS_PER_SECOND: u64 = 100;
@@ -129,19 +132,6 @@ fn hand_loop(dir: &Path) -> (usize, usize) {
     (events, opened)
 }
 
-/// Runs a command and returns its wall time in seconds and peak resident memory in MiB.
-fn measure(cmd: &mut Command) -> (f64, f64) {
-    let started = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by `wait4` below, which also gives its peak memory
-    let child = cmd.spawn().expect("spawn");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child's pid with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
-    (started.elapsed().as_secs_f64(), usage.ru_maxrss as f64 / 1024.0)
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

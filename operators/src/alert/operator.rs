@@ -188,7 +188,10 @@ where
         "Alert",
         move |_, _| {
             // Updates not yet closed, and one capability at the earliest of their times.
-            let mut pending: Vec<(Time, Row, Diff)> = Vec::new();
+            // By time: updates for far-future times (e.g. rows joined with a calendar that runs
+            // ahead) wait here without being rescanned at every step.
+            let mut pending: std::collections::BTreeMap<Time, Vec<(Row, Diff)>> =
+                std::collections::BTreeMap::new();
             let mut capability: Option<Capability<Time>> = None;
             // Per-key state in slots, found by key; keys touched at the current time, by slot.
             let mut slots: FxHashMap<Row, usize> = FxHashMap::default();
@@ -200,33 +203,38 @@ where
                     if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
                         capability = Some(cap.retain(0));
                     }
-                    pending.extend(data.drain(..).map(|(row, time, diff)| (time, row, diff)));
+                    for (row, time, diff) in data.drain(..) {
+                        pending.entry(time).or_default().push((row, diff));
+                    }
                 });
                 let Some(held) = capability.as_ref() else {
                     return;
                 };
-                // Closed times in order (input mostly arrives in order, which this sort exploits).
-                if !pending.is_sorted_by_key(|(time, _, _)| *time) {
-                    pending.sort_by_key(|(time, _, _)| *time);
+                // Closed times, in order.
+                let mut ready = Vec::new();
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    ready.push(entry.remove_entry());
                 }
-                let ready = pending.partition_point(|(time, _, _)| !frontier.less_equal(time));
-                if ready == 0 {
+                if ready.is_empty() {
                     // Hold no earlier than the earliest pending update (records may arrive on an
                     // earlier capability than their own time; holding it could stall a loop).
-                    if let (Some((time, _, _)), Some(cap)) = (pending.first(), capability.as_mut()) {
+                    if let (Some((time, _)), Some(cap)) =
+                        (pending.first_key_value(), capability.as_mut())
+                    {
                         if cap.time() < time {
                             cap.downgrade(time);
                         }
                     }
                     return;
                 }
-                // Drained in place: `pending` keeps its capacity for the next batch.
-                let mut updates = pending.drain(..ready).peekable();
                 // Every record carries its own time; the held capability is at or before all of them.
                 let mut session = output.session(held);
-                while let Some(&(time, _, _)) = updates.peek() {
+                for (time, updates) in ready {
                     // All updates of this time first, then each touched key is evaluated once.
-                    while let Some((_, row, diff)) = updates.next_if(|(t, _, _)| *t == time) {
+                    for (row, diff) in updates {
                         let slot = match slots.get(rules.key_slice(&row).as_ref()) {
                             Some(&slot) => slot,
                             None => {
@@ -315,9 +323,8 @@ where
                     }
                 }
                 drop(session);
-                drop(updates);
-                capability = match pending.first() {
-                    Some((time, _, _)) => {
+                capability = match pending.first_key_value() {
+                    Some((time, _)) => {
                         let mut cap = capability.take().expect("held while updates are pending");
                         cap.downgrade(time);
                         Some(cap)

@@ -317,8 +317,10 @@ where
         name,
         move |_, _| {
             // Updates not yet closed, and one capability at the earliest of their times.
-            let mut keyed_pending: Vec<(Time, usize, Row, Diff)> = Vec::new();
-            let mut broadcast_pending: Vec<(Time, usize, Row, Diff)> = Vec::new();
+            // By time, so updates for far-future times (rows joined with a calendar that runs
+            // ahead) wait without being rescanned at every step.
+            let mut keyed_pending: Pending = Pending::new();
+            let mut broadcast_pending: Pending = Pending::new();
             let mut capability: Option<Capability<Time>> = None;
             let mut keys: Keys<L::State> = Keys::new();
             let mut events: Vec<(usize, Row, Diff)> = Vec::new();
@@ -332,24 +334,19 @@ where
                 let Some(held) = capability.as_ref() else {
                     return;
                 };
-                for pending in [&mut keyed_pending, &mut broadcast_pending] {
-                    if !pending.is_sorted_by_key(|u| u.0) {
-                        pending.sort_by_key(|u| u.0);
-                    }
-                }
                 let closed = |time: &Time| {
                     !keyed_frontier.less_equal(time) && !broadcast_frontier.less_equal(time)
                 };
-                let keyed_ready = keyed_pending.partition_point(|u| closed(&u.0));
-                let broadcast_ready = broadcast_pending.partition_point(|u| closed(&u.0));
-                if keyed_ready == 0 && broadcast_ready == 0 {
+                let mut keyed_updates = take_closed(&mut keyed_pending, closed);
+                let mut broadcast_updates = take_closed(&mut broadcast_pending, closed);
+                if keyed_updates.is_empty() && broadcast_updates.is_empty() {
                     // Nothing closed yet: still, hold the capability no earlier than the earliest
                     // pending update. Records may arrive on a capability earlier than their own
                     // time, and holding that earlier time would stall a feedback loop.
-                    let earliest = [keyed_pending.first(), broadcast_pending.first()]
+                    let earliest = [keyed_pending.first_key_value(), broadcast_pending.first_key_value()]
                         .into_iter()
                         .flatten()
-                        .map(|u| u.0)
+                        .map(|(t, _)| *t)
                         .min();
                     if let (Some(time), Some(cap)) = (earliest, capability.as_mut()) {
                         if cap.time() < &time {
@@ -358,9 +355,6 @@ where
                     }
                     return;
                 }
-                let mut keyed_updates: Vec<_> = keyed_pending.drain(..keyed_ready).collect();
-                let mut broadcast_updates: Vec<_> =
-                    broadcast_pending.drain(..broadcast_ready).collect();
                 let mut session = output.session(held);
                 let (mut k, mut b) = (0, 0);
                 while k < keyed_updates.len() || b < broadcast_updates.len() {
@@ -423,12 +417,11 @@ where
                     b = b_end;
                 }
                 drop(session);
-                let next = match (keyed_pending.first(), broadcast_pending.first()) {
-                    (Some(x), Some(y)) => Some(x.0.min(y.0)),
-                    (Some(x), None) => Some(x.0),
-                    (None, Some(y)) => Some(y.0),
-                    (None, None) => None,
-                };
+                let next = [keyed_pending.first_key_value(), broadcast_pending.first_key_value()]
+                    .into_iter()
+                    .flatten()
+                    .map(|(t, _)| *t)
+                    .min();
                 capability = match next {
                     Some(time) => {
                         let mut cap = capability.take().expect("held while updates are pending");
@@ -442,12 +435,30 @@ where
     )
 }
 
+/// Updates not yet closed, by time.
+type Pending = std::collections::BTreeMap<Time, Vec<(Time, usize, Row, Diff)>>;
+
+/// Removes and returns, in time order, the updates of every closed time.
+fn take_closed(
+    pending: &mut Pending,
+    closed: impl Fn(&Time) -> bool,
+) -> Vec<(Time, usize, Row, Diff)> {
+    let mut out = Vec::new();
+    while let Some(entry) = pending.first_entry() {
+        if !closed(entry.key()) {
+            break;
+        }
+        out.append(&mut entry.remove());
+    }
+    out
+}
+
 /// Moves the updates of one operator input into `pending`, holding a capability at the earliest
 /// time seen.
 fn read_input<P>(
     handle: &mut InputHandleCore<Time, Vec<Tagged>, P>,
     capability: &mut Option<Capability<Time>>,
-    pending: &mut Vec<(Time, usize, Row, Diff)>,
+    pending: &mut Pending,
 ) where
     P: Pull<Message<Time, Vec<Tagged>>>,
 {
@@ -455,6 +466,8 @@ fn read_input<P>(
         if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
             *capability = Some(cap.retain(0));
         }
-        pending.extend(data.drain(..).map(|((input, row), time, diff)| (time, input, row, diff)));
+        for ((input, row), time, diff) in data.drain(..) {
+            pending.entry(time).or_default().push((time, input, row, diff));
+        }
     });
 }
