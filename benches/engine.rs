@@ -132,7 +132,6 @@ fn hand_loop(dir: &Path) -> (usize, usize) {
     (events, opened)
 }
 
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let days: u32 = std::env::var("STORE_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(28);
+    let days: u32 =
+        std::env::var("STORE_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(28);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target");
     let data = target.join("bench-data/store");
@@ -48,4 +49,3 @@ fn main() {
     println!("  peak memory        {peak:>10.0} MiB");
     println!("  simulated/wall     {:>10.0}x", f64::from(days) * 86_400.0 / wall);
 }
-

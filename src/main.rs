@@ -331,7 +331,10 @@ pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::
 
 /// Loads, validates and (when several) merges pipeline files. An override applies to the files
 /// that have its parent path; one that applies to none is an error. `Err` is the message to print.
-pub(crate) fn load_plans(files: &[PathBuf], overrides: &[Override]) -> Result<planner::Plan, String> {
+pub(crate) fn load_plans(
+    files: &[PathBuf],
+    overrides: &[Override],
+) -> Result<planner::Plan, String> {
     if let [file] = files {
         return load_plan(file, overrides).map_err(|d| d.to_string());
     }
@@ -371,8 +374,9 @@ pub(crate) fn load_plans(files: &[PathBuf], overrides: &[Override]) -> Result<pl
     if !messages.is_empty() {
         return Err(messages.join("\n"));
     }
-    planner::merge(plans)
-        .map_err(|errors| errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n"))
+    planner::merge(plans).map_err(|errors| {
+        errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n")
+    })
 }
 
 /// Runs a plan to completion, stopping cleanly on Ctrl-C.

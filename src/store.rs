@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use shelfflow_connectors::simulator::{
-    generate, history, parquet, Settings, Speed, Stream, World,
-};
+use shelfflow_connectors::simulator::{generate, history, parquet, Settings, Speed, Stream, World};
 use shelfflow_operators::value::format_timestamp;
 use shelfflow_operators::{Field, Schema};
 
@@ -70,14 +68,13 @@ pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate) -> bool {
 
 /// `shelfflow simulate`: the store's four streams to JSONL files, open loop (nobody executes
 /// restock plans or orders: that takes the pipelines, see `demo`).
-pub fn simulate_to_jsonl(
-    settings: &Settings,
-    dir: &Path,
-    quiet: bool,
-) -> anyhow::Result<u64> {
+pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow::Result<u64> {
     let data = settings.data_dir();
     let reference = parquet::read_reference(&data).with_context(|| {
-        format!("cannot read the reference data in {} (run `shelfflow data generate`)", data.display())
+        format!(
+            "cannot read the reference data in {} (run `shelfflow data generate`)",
+            data.display()
+        )
     })?;
     let config = settings.world_config();
     let mut world = World::new(config.clone(), reference);
@@ -94,7 +91,8 @@ pub fn simulate_to_jsonl(
     }
     let end = world.end() + crate::runtime::DRAIN;
     let start = world.now();
-    let bar = progress_bar(quiet, ((end - start) / 3_600_000_000) as u64, "{spinner} [{bar:30}] {msg}");
+    let bar =
+        progress_bar(quiet, ((end - start) / 3_600_000_000) as u64, "{spinner} [{bar:30}] {msg}");
     let started = Instant::now();
     let speed = settings.speed();
     let mut events = 0u64;
@@ -158,10 +156,16 @@ pub const DEMO_PIPELINES: [&str; 4] =
 
 /// `shelfflow demo`: reference data (generated when missing), then the simulated store and every
 /// store pipeline in one dataflow, then a summary of what happened.
-pub fn demo(options: &DemoOptions, summary_json: Option<&Path>) -> anyhow::Result<std::process::ExitCode> {
+pub fn demo(
+    options: &DemoOptions,
+    summary_json: Option<&Path>,
+) -> anyhow::Result<std::process::ExitCode> {
     let start: NaiveDate = DEFAULT_START.parse().expect("valid default start");
     if Speed::parse(&options.speed).is_none() {
-        eprintln!("error: unknown speed `{}`\n  hint: use max, realtime or a factor such as 60x", options.speed);
+        eprintln!(
+            "error: unknown speed `{}`\n  hint: use max, realtime or a factor such as 60x",
+            options.speed
+        );
         return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
     }
     if !has_reference(&options.data, options.seed, start) {

@@ -160,8 +160,10 @@ fn generated_reference_data_has_the_domain_sizes() {
         assert_eq!(shelf.warehouse_capacity % shelf.standard_batch_size, 0);
     }
     // Batch dates follow the simulation start, not the wall clock.
-    assert!(reference.store_batches.iter().all(|b| b.received_date <= reference.start_date
-        && b.expiry_date > reference.start_date));
+    assert!(reference
+        .store_batches
+        .iter()
+        .all(|b| b.received_date <= reference.start_date && b.expiry_date > reference.start_date));
     // The history panel: counted by a pipeline, through the engine.
     let out = scratch().join("history_count");
     let pipeline = out.join("count.yaml");
@@ -265,7 +267,10 @@ fn every_unit_is_accounted_for() {
     let moved = |path: &str| {
         let mut units: HashMap<(String, String), i64> = HashMap::new();
         for row in csv(&out.join(path)) {
-            units.insert((row["shelf_id"].clone(), row["event_type"].clone()), row["units"].parse().unwrap());
+            units.insert(
+                (row["shelf_id"].clone(), row["event_type"].clone()),
+                row["units"].parse().unwrap(),
+            );
         }
         units
     };
@@ -402,7 +407,9 @@ fn orders_at_cutoffs_and_deliveries_at_delivery_slots_in_whole_batches() {
     // One order per shelf per cutoff.
     let mut seen = HashSet::new();
     for row in orders.values() {
-        assert!(seen.insert((text(&row["shelf_id"]).to_owned(), text(&row["cutoff_at"]).to_owned())));
+        assert!(
+            seen.insert((text(&row["shelf_id"]).to_owned(), text(&row["cutoff_at"]).to_owned()))
+        );
     }
 }
 

@@ -68,6 +68,12 @@ impl EventClock {
         self.max_seen
     }
 
+    /// Declares that no record before `time` will follow (a source that knows its own schedule,
+    /// like a calendar), rounded down to the tick. The frontier never moves back.
+    pub fn advance_to(&mut self, time: Time) {
+        self.frontier = self.frontier.max(time / self.tick * self.tick);
+    }
+
     /// Gives a decoded row its dataflow time, advancing the watermark.
     pub fn stamp(&mut self, row: &[Value]) -> Result<Time, Untimed> {
         let Some(column) = self.event_time else { return Ok(0) };

@@ -25,7 +25,10 @@ use std::path::PathBuf;
 
 /// Every source connector, by its YAML `connector:` name. One line per connector.
 pub fn sources() -> BTreeMap<&'static str, SourceKind> {
-    [file::SOURCE, calendar::SOURCE, simulator::SOURCE].into_iter().map(|kind| (kind.name, kind)).collect()
+    [file::SOURCE, calendar::SOURCE, simulator::SOURCE]
+        .into_iter()
+        .map(|kind| (kind.name, kind))
+        .collect()
 }
 
 /// Every sink connector, by its YAML `connector:` name. One line per connector.
@@ -119,7 +122,12 @@ pub fn check_fields(
                 if *ty != field.ty {
                     errors.push(ConfigError::new(
                         format!("schema.{}", field.name),
-                        format!("`{}` is {} in {what}, not {}", field.name, ty.name(), field.ty.name()),
+                        format!(
+                            "`{}` is {} in {what}, not {}",
+                            field.name,
+                            ty.name(),
+                            field.ty.name()
+                        ),
                     ));
                 } else if *nullable && !field.nullable {
                     errors.push(

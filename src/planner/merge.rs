@@ -141,7 +141,10 @@ fn simulation_of(plan: &Plan) -> Result<Option<SimulationPlan>, String> {
     })?;
     Ok(Some(SimulationPlan {
         settings,
-        streams: streams.iter().map(|(i, input, s)| (*i, s.stream, s.projection(&input.schema))).collect(),
+        streams: streams
+            .iter()
+            .map(|(i, input, s)| (*i, s.stream, s.projection(&input.schema)))
+            .collect(),
         feedback: plan
             .sinks
             .iter()

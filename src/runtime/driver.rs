@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use shelfflow_connectors::{ConnectorError, EventClock, ReadStatus, SourceBatch, SourceReader};
 use shelfflow_operators::{ArrangementCache, Coll, Diff, Row, Time};
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{ConnectLoop, Concatenate, Feedback};
+use timely::dataflow::operators::{Concatenate, ConnectLoop, Feedback};
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
@@ -210,8 +210,7 @@ pub fn run_worker(
                     .clone()
                     .map(move |(row, time, diff)| ((k, row), time, diff))
             });
-            scope.concatenate(fed)
-                .connect_loop(handle);
+            scope.concatenate(fed).connect_loop(handle);
         }
         (handles, dead_handle)
     });
@@ -262,6 +261,11 @@ pub fn run_worker(
         }
     }
 
+    let simulated: Vec<usize> = plan
+        .simulation
+        .as_ref()
+        .map(|sim| sim.streams.iter().map(|(i, _, _)| *i).collect())
+        .unwrap_or_default();
     let mut dead_handle = Some(dead_handle);
     let mut in_flight: VecDeque<(Time, Instant)> = VecDeque::new();
     let mut latencies = Vec::new();
@@ -277,6 +281,17 @@ pub fn run_worker(
         }) else {
             break;
         };
+        // A source ahead of the simulated store waits for it: rows far ahead of the other inputs
+        // (a calendar) would make joins with them compute every future time at once.
+        let store_at = simulated
+            .iter()
+            .map(|&i| metrics.frontiers[i].load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
+        if next.role == InputRole::Source && next.frontier > store_at {
+            worker.step_or_park(Some(Duration::from_millis(1)));
+            continue;
+        }
         let (mut batch, status, frontier, read_at) = match next
             .feed
             .recv_timeout(Duration::from_millis(1))

@@ -91,8 +91,7 @@ pub fn simulate_store<'s>(
                 tracing::trace!(now, known, pending = pending.len(), "store activated");
                 let mut target = known.min(horizon).min(now.saturating_add(CHUNK as Time));
                 if let Speed::Factor(factor) = speed {
-                    let allowed =
-                        start + (started.elapsed().as_micros() as f64 * factor) as Time;
+                    let allowed = start + (started.elapsed().as_micros() as f64 * factor) as Time;
                     if allowed < target {
                         target = allowed;
                         activator.activate_after(Duration::from_millis(20));

@@ -143,7 +143,10 @@ impl Document {
                         Some(pos),
                         String::new(),
                         format!("policy `{path}` is not defined in {}", policies.describe()),
-                        Some("define it there (or point SHELFFLOW_POLICIES at another file)".to_owned()),
+                        Some(
+                            "define it there (or point SHELFFLOW_POLICIES at another file)"
+                                .to_owned(),
+                        ),
                     ),
                     None => doc.at_position(
                         Some(pos),

@@ -124,8 +124,11 @@ impl CalendarConfig {
             None => NaiveTime::MIN,
             Some(text) => parse_time(text).unwrap_or_else(|| {
                 errors.push(
-                    ConfigError::new("day_start", format!("expected a time of day, found `{text}`"))
-                        .hint("write it as \"HH:MM\", quoted"),
+                    ConfigError::new(
+                        "day_start",
+                        format!("expected a time of day, found `{text}`"),
+                    )
+                    .hint("write it as \"HH:MM\", quoted"),
                 );
                 NaiveTime::MIN
             }),

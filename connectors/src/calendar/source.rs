@@ -19,10 +19,13 @@ pub const FIELDS: &[(&str, Type, bool)] = &[
     ("delivery_at", Type::Timestamp, true),
 ];
 
-/// Emits a precomputed schedule.
+/// Emits a precomputed schedule one day per read, declaring the next day's start as its
+/// frontier, so a calendar advances with the other inputs instead of running ahead of them (rows
+/// far in the future would make every join with "today" compute every future day).
 #[derive(Debug)]
 pub struct CalendarReader {
-    rows: std::vec::IntoIter<Row>,
+    /// `(day start, rows of that day)`.
+    days: std::collections::VecDeque<(Micros, Vec<Row>)>,
     position: usize,
 }
 
@@ -46,8 +49,9 @@ impl CalendarReader {
     pub(super) fn new(schedule: &Schedule, schema: &Schema) -> CalendarReader {
         // (time, order within the instant, kind, delivery_at)
         let mut points: Vec<(NaiveDateTime, u8, &str, Option<NaiveDateTime>)> = Vec::new();
-        let dates: Vec<_> =
-            (0..schedule.days).filter_map(|d| schedule.start.checked_add_days(Days::new(d.into()))).collect();
+        let dates: Vec<_> = (0..schedule.days)
+            .filter_map(|d| schedule.start.checked_add_days(Days::new(d.into())))
+            .collect();
         for &date in &dates {
             points.push((date.and_time(schedule.day_start), 0, "day_start", None));
             if let Some((days, at)) = &schedule.deliveries {
@@ -70,34 +74,41 @@ impl CalendarReader {
             }
         }
         points.sort_by_key(|p| (p.0, p.1));
-        let rows = points
-            .into_iter()
-            .map(|(at, _, kind, delivery)| {
-                let values = [
-                    Value::str(kind),
-                    Value::Timestamp(micros(at)),
-                    Value::Date(
-                        (at.date() - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
-                            .num_days() as i32,
-                    ),
-                    Value::str(weekday_name(at.date().weekday())),
-                    delivery.map_or(Value::Null, |d| Value::Timestamp(micros(d))),
-                ];
-                schema
-                    .fields
-                    .iter()
-                    .map(|f| {
-                        FIELDS
-                            .iter()
-                            .position(|(n, _, _)| *n == f.name)
-                            .map_or(Value::Null, |i| values[i].clone())
-                    })
-                    .collect()
-            })
-            .collect::<Vec<Row>>()
-            .into_iter();
-        CalendarReader { rows, position: 0 }
+        // Each point belongs to the business day it falls in (a day starts at `day_start`).
+        let mut days: std::collections::VecDeque<(Micros, Vec<Row>)> = Default::default();
+        for point in points {
+            let start = point.0.date().and_time(schedule.day_start);
+            let day = if point.0 < start { micros(start) - 86_400_000_000 } else { micros(start) };
+            match days.back_mut() {
+                Some((d, rows)) if *d == day => rows.push(row_of(&point, schema)),
+                _ => days.push_back((day, vec![row_of(&point, schema)])),
+            }
+        }
+        CalendarReader { days, position: 0 }
     }
+}
+
+/// One schedule point `(at, order, kind, delivery_at)` as a row of `schema`.
+fn row_of(point: &(NaiveDateTime, u8, &str, Option<NaiveDateTime>), schema: &Schema) -> Row {
+    let (at, _, kind, delivery) = *point;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let values = [
+        Value::str(kind),
+        Value::Timestamp(micros(at)),
+        Value::Date((at.date() - epoch).num_days() as i32),
+        Value::str(weekday_name(at.date().weekday())),
+        delivery.map_or(Value::Null, |d| Value::Timestamp(micros(d))),
+    ];
+    schema
+        .fields
+        .iter()
+        .map(|f| {
+            FIELDS
+                .iter()
+                .position(|(n, _, _)| *n == f.name)
+                .map_or(Value::Null, |i| values[i].clone())
+        })
+        .collect()
 }
 
 impl crate::SourceReader for CalendarReader {
@@ -107,7 +118,9 @@ impl crate::SourceReader for CalendarReader {
         clock: &mut EventClock,
         out: &mut SourceBatch,
     ) -> Result<ReadStatus, ConnectorError> {
-        for row in self.rows.by_ref().take(max) {
+        let Some((_, rows)) = self.days.pop_front() else { return Ok(ReadStatus::Finished) };
+        let _ = max; // a day holds a handful of records
+        for row in rows {
             self.position += 1;
             match clock.stamp(&row) {
                 Ok(time) => out.rows.push((row, time)),
@@ -119,6 +132,12 @@ impl crate::SourceReader for CalendarReader {
                 }),
             }
         }
-        Ok(if self.rows.len() == 0 { ReadStatus::Finished } else { ReadStatus::More })
+        match self.days.front() {
+            Some((next_day, _)) => {
+                clock.advance_to((*next_day).max(0) as u64);
+                Ok(ReadStatus::More)
+            }
+            None => Ok(ReadStatus::Finished),
+        }
     }
 }

@@ -9,7 +9,8 @@ fn config(yaml: &str) -> CalendarConfig {
 }
 
 fn schema() -> Schema {
-    let mut schema = Schema::new(FIELDS.iter().map(|(n, t, null)| Field::new(*n, *t, *null)).collect());
+    let mut schema =
+        Schema::new(FIELDS.iter().map(|(n, t, null)| Field::new(*n, *t, *null)).collect());
     schema.event_time = Some(1);
     schema
 }
@@ -18,11 +19,21 @@ fn read_all(config: &CalendarConfig) -> Vec<Vec<Value>> {
     let schema = schema();
     let mut reader = config.open(&schema).expect("opens");
     let mut clock = EventClock::new(Some(1), 1_000_000, 0);
-    let mut batch = SourceBatch::default();
-    let status = reader.read(10_000, &mut clock, &mut batch).expect("reads");
-    assert_eq!(status, ReadStatus::Finished);
-    assert!(batch.dead.is_empty());
-    batch.rows.into_iter().map(|(row, _)| row).collect()
+    let mut rows = Vec::new();
+    let mut frontier = 0;
+    loop {
+        let mut batch = SourceBatch::default();
+        let status = reader.read(10_000, &mut clock, &mut batch).expect("reads");
+        assert!(batch.dead.is_empty());
+        // One business day per read; the frontier moves to the next day's start.
+        assert!(batch.rows.iter().all(|(_, t)| *t >= frontier));
+        assert!(clock.frontier() >= frontier);
+        frontier = clock.frontier();
+        rows.extend(batch.rows.into_iter().map(|(row, _)| row));
+        if status == ReadStatus::Finished {
+            return rows;
+        }
+    }
 }
 
 fn ts(text: &str) -> Value {

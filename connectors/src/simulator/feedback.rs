@@ -97,11 +97,9 @@ impl FeedbackKind {
                 ("quantity", Type::Int),
                 ("delivery_at", Type::Timestamp),
             ],
-            FeedbackKind::Discounts => &[
-                ("shelf_id", Type::String),
-                ("date", Type::Date),
-                ("discount", Type::Float),
-            ],
+            FeedbackKind::Discounts => {
+                &[("shelf_id", Type::String), ("date", Type::Date), ("discount", Type::Float)]
+            }
         }
     }
 }
@@ -122,11 +120,7 @@ impl FeedbackSpec {
 
     /// Input column positions of the fields, in [`FeedbackKind::fields`] order.
     pub fn positions(&self, schema: &Schema) -> Vec<usize> {
-        self.kind
-            .fields()
-            .iter()
-            .filter_map(|(f, _)| schema.index_of(&self.column(f)))
-            .collect()
+        self.kind.fields().iter().filter_map(|(f, _)| schema.index_of(&self.column(f))).collect()
     }
 
     /// What one change of the sink's input tells the store, if anything: inserted plans and
@@ -155,7 +149,11 @@ impl FeedbackSpec {
                 let shelf_id = text(0)?;
                 let Value::Date(date) = row[positions[1]] else { return None };
                 if diff > 0 {
-                    Some(Feedback::Discount { shelf_id, date, discount: row[positions[2]].as_f64()? })
+                    Some(Feedback::Discount {
+                        shelf_id,
+                        date,
+                        discount: row[positions[2]].as_f64()?,
+                    })
                 } else {
                     Some(Feedback::DiscountWithdrawn { shelf_id, date })
                 }
@@ -180,7 +178,11 @@ impl SinkConfig for FeedbackSpec {
                         },
                         format!("the input has no column `{column}` for the field `{field}`"),
                     )
-                    .hint(shelfflow_operators::plan::name_hint(&column, schema.names(), "columns")),
+                    .hint(shelfflow_operators::plan::name_hint(
+                        &column,
+                        schema.names(),
+                        "columns",
+                    )),
                 ),
                 Some(i) if schema.field(i).ty != *ty => errors.push(ConfigError::new(
                     "input",

@@ -23,6 +23,6 @@ pub mod world;
 
 pub use events::Stream;
 pub use feedback::{FeedbackKind, FeedbackSpec, SINK};
-pub use source::{SimulatedStream, Settings, Speed, SOURCE};
 pub use reference::Reference;
+pub use source::{Settings, SimulatedStream, Speed, SOURCE};
 pub use world::{Feedback, World, WorldConfig};

@@ -20,7 +20,8 @@ use crate::{ConfigError, ConnectorError, Schema, SourceConfig, SourceKind, Sourc
 /// The `simulator` source.
 pub const SOURCE: SourceKind = SourceKind {
     name: "simulator",
-    summary: "one event stream of the closed-loop store simulation (shelf, POS, foot traffic, warehouse)",
+    summary:
+        "one event stream of the closed-loop store simulation (shelf, POS, foot traffic, warehouse)",
     sample: SAMPLE,
     parse,
 };
@@ -165,13 +166,19 @@ impl Settings {
         }
         if let Some(c) = self.customers_per_day {
             if !(c.is_finite() && c >= 0.0) {
-                return Err(ConfigError::new("customers_per_day", format!("expected >= 0, found {c}")));
+                return Err(ConfigError::new(
+                    "customers_per_day",
+                    format!("expected >= 0, found {c}"),
+                ));
             }
         }
         if let Some(t) = &self.removal_time {
             if parse_time_of_day(t).is_none() {
-                return Err(ConfigError::new("removal_time", format!("expected HH:MM, found `{t}`"))
-                    .hint("write it quoted, e.g. \"00:30\""));
+                return Err(ConfigError::new(
+                    "removal_time",
+                    format!("expected HH:MM, found `{t}`"),
+                )
+                .hint("write it quoted, e.g. \"00:30\""));
             }
         }
         if self.pick_delay.is_some_and(|d| d < Duration::from_secs(1)) {
@@ -248,24 +255,23 @@ impl Settings {
         let micros = |d: Duration| d.as_micros() as Micros;
         WorldConfig {
             seed: self.seed.unwrap_or(defaults.seed),
-            start: self
-                .start
-                .map_or(defaults.start, |d| d.and_time(NaiveTime::MIN).and_utc().timestamp_micros()),
+            start: self.start.map_or(defaults.start, |d| {
+                d.and_time(NaiveTime::MIN).and_utc().timestamp_micros()
+            }),
             days: self.days.unwrap_or(defaults.days),
             base_daily_customers: self.customers_per_day.unwrap_or(defaults.base_daily_customers),
             traffic_multiplier: defaults.traffic_multiplier,
             putback_probability: self.putback_probability.unwrap_or(defaults.putback_probability),
             pick_delay: self.pick_delay.map_or(defaults.pick_delay, micros),
             shelf_travel: self.shelf_travel.map_or(defaults.shelf_travel, micros),
-            removal_time: self
-                .removal_time
-                .as_deref()
-                .and_then(parse_time_of_day)
-                .map_or(defaults.removal_time, |t| {
+            removal_time: self.removal_time.as_deref().and_then(parse_time_of_day).map_or(
+                defaults.removal_time,
+                |t| {
                     micros(Duration::from_secs(u64::from(
                         chrono::Timelike::num_seconds_from_midnight(&t),
                     )))
-                }),
+                },
+            ),
         }
     }
 }

@@ -343,11 +343,12 @@ where
                     // Nothing closed yet: still, hold the capability no earlier than the earliest
                     // pending update. Records may arrive on a capability earlier than their own
                     // time, and holding that earlier time would stall a feedback loop.
-                    let earliest = [keyed_pending.first_key_value(), broadcast_pending.first_key_value()]
-                        .into_iter()
-                        .flatten()
-                        .map(|(t, _)| *t)
-                        .min();
+                    let earliest =
+                        [keyed_pending.first_key_value(), broadcast_pending.first_key_value()]
+                            .into_iter()
+                            .flatten()
+                            .map(|(t, _)| *t)
+                            .min();
                     if let (Some(time), Some(cap)) = (earliest, capability.as_mut()) {
                         if cap.time() < &time {
                             cap.downgrade(&time);
