@@ -77,7 +77,7 @@ pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow
         )
     })?;
     let config = settings.world_config();
-    let mut world = World::new(config.clone(), reference);
+    let mut world = World::new(config, reference);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut files = Vec::new();
     for stream in Stream::ALL {

@@ -63,7 +63,7 @@ pub fn simulate_store<'s>(
         Exchange::new(|_: &Fed| 0),
         "SimulatedStore",
         move |capability, info| {
-            let activator = scope.activator_for(info.address.clone());
+            let activator = scope.activator_for(info.address);
             let mut world = world;
             let mut capability = world.as_ref().map(|w| {
                 let mut cap = capability;

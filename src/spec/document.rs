@@ -383,6 +383,20 @@ fn apply_override(root: &mut Value, o: &Override) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `value` has the mapping that a dotted `path` would set a key in (the root always
+/// exists), so an override of `path` belongs to this document.
+pub fn has_parent(value: &Value, path: &str) -> bool {
+    let Some((parent, _)) = path.rsplit_once('.') else { return true };
+    let mut node = value;
+    for segment in parent.split('.') {
+        match node.get(segment) {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    node.is_mapping()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,18 +446,4 @@ mod tests {
         assert!(d.message.starts_with("invalid YAML"), "{}", d.message);
         assert!(d.position.is_some());
     }
-}
-
-/// Whether `value` has the mapping that a dotted `path` would set a key in (the root always
-/// exists), so an override of `path` belongs to this document.
-pub fn has_parent(value: &Value, path: &str) -> bool {
-    let Some((parent, _)) = path.rsplit_once('.') else { return true };
-    let mut node = value;
-    for segment in parent.split('.') {
-        match node.get(segment) {
-            Some(next) => node = next,
-            None => return false,
-        }
-    }
-    node.is_mapping()
 }
