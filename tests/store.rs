@@ -215,6 +215,7 @@ fn stock_stays_within_zero_and_capacity_and_batches_sum_to_stock() {
     });
     let mut stock: HashMap<String, i64> = HashMap::new();
     let mut sums: HashMap<String, i64> = HashMap::new();
+    let mut batch_qty: HashMap<String, i64> = HashMap::new();
     let mut times = stock_at.keys().copied().collect::<Vec<_>>();
     times.extend(batches.iter().map(|c| c.time));
     times.sort_unstable();
@@ -226,8 +227,13 @@ fn stock_stays_within_zero_and_capacity_and_batches_sum_to_stock() {
         while b < batches.len() && batches[b].time == time {
             let c = &batches[b];
             let shelf = text(&c.row["shelf_id"]).to_owned();
-            let q = int(&c.row["quantity"]);
-            *sums.entry(shelf.clone()).or_default() += if c.upsert { q } else { -q };
+            // An upsert replaces the batch's previous quantity; a delete removes it.
+            let previous = batch_qty.remove(&c.key).unwrap_or(0);
+            let q = if c.upsert { int(&c.row["quantity"]) } else { 0 };
+            if c.upsert {
+                batch_qty.insert(c.key.clone(), q);
+            }
+            *sums.entry(shelf.clone()).or_default() += q - previous;
             touched.insert(shelf);
             b += 1;
         }
