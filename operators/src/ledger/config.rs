@@ -31,7 +31,9 @@ fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigE
 }
 
 /// Keeps a batch ledger per key from stock movements, applied one by one in time order (within
-/// one time: by `order_by`, then the whole row, additions before retractions).
+/// one time: by `order_by`; at equal `order_by`, receipts before issues, so a delivery and a
+/// pick at the same instant are booked delivery first; then the whole row, additions before
+/// retractions).
 ///
 /// A row moves `quantity` units (signed):
 /// - positive with a batch: added to that batch, which is created with the row's expiry (and

@@ -194,7 +194,11 @@ impl SequentialLogic for LedgerRules {
 /// returns `(batches, rejected)`. Keys are spread over workers by hash; each key's movements are
 /// applied in time order on one worker, so the result does not depend on the worker count.
 pub fn book_movements<'s>(input: Coll<'s>, rules: Arc<LedgerRules>) -> (Coll<'s>, Coll<'s>) {
-    let read = KeyedInput { key: rules.key.clone(), order_by: rules.order_by };
+    let read = KeyedInput {
+        key: rules.key.clone(),
+        order_by: rules.order_by,
+        inflows_first: Some(rules.quantity),
+    };
     let mut outputs = process_sequentially(
         &format!("Ledger: {}", rules.name),
         &[input],

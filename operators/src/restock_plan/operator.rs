@@ -228,8 +228,12 @@ pub fn plan_restocks<'s>(
     rules: Arc<RestockRules>,
 ) -> (Coll<'s>, Coll<'s>) {
     let read = vec![
-        KeyedInput { key: rules.levels_key.clone(), order_by: None },
-        KeyedInput { key: rules.progress_key.clone(), order_by: rules.order_by },
+        KeyedInput { key: rules.levels_key.clone(), order_by: None, inflows_first: None },
+        KeyedInput {
+            key: rules.progress_key.clone(),
+            order_by: rules.order_by,
+            inflows_first: None,
+        },
     ];
     let mut outputs = process_sequentially(
         &format!("RestockPlan: {}", rules.name),

@@ -24,6 +24,10 @@ pub struct KeyedInput {
     pub key: Vec<usize>,
     /// Column ordering the updates of one key within one time (before the whole row).
     pub order_by: Option<usize>,
+    /// A signed number column: among updates with equal `order_by` values, those moving a
+    /// positive amount (value × difference > 0) come first, so a receipt and an issue at the
+    /// same instant are booked receipt first.
+    pub inflows_first: Option<usize>,
 }
 
 impl KeyedInput {
@@ -47,6 +51,17 @@ impl KeyedInput {
         const NULL: &Value = &Value::Null;
         self.order_by.map_or(NULL, |c| &row[c])
     }
+
+    /// 0 for an inflow (see [`Self::inflows_first`]), 1 otherwise.
+    fn flow_rank(&self, row: &[Value], diff: Diff) -> u8 {
+        let Some(c) = self.inflows_first else { return 0 };
+        let positive = match &row[c] {
+            Value::Int(v) => *v > 0,
+            Value::Float(v) => *v > 0.0,
+            _ => return 1,
+        };
+        u8::from(positive != (diff > 0))
+    }
 }
 
 /// What an operator does with the updates of one key. The core owns the keys and their states;
@@ -54,10 +69,10 @@ impl KeyedInput {
 ///
 /// At each closed time the core consolidates the time's updates (a row added and retracted
 /// within one time is never seen) and calls, for every key: [`update`](Self::update) for each
-/// keyed update (ordered by the input's `order_by` value, then input, positive differences first, then
-/// the whole row), [`trigger`](Self::trigger) for each broadcast update (ordered by input, then
-/// positive first, then row) on every key the worker holds, [`finish`](Self::finish) once, and
-/// then compares [`render`](Self::render) with what it rendered last time and emits the
+/// keyed update (ordered by the input's `order_by` value, then inflows first when the input names
+/// an `inflows_first` column, then input, positive differences first, then the whole row),
+/// [`trigger`](Self::trigger) for each broadcast update (ordered by input, then positive first,
+/// then row) on every key the worker holds, [`finish`](Self::finish) once, and then compares [`render`](Self::render) with what it rendered last time and emits the
 /// difference at that time. Rows passed to [`Step::emit`] are emitted as they are.
 pub trait SequentialLogic: Send + Sync + 'static {
     /// One key's state.
@@ -245,6 +260,7 @@ fn keyed_order(
     let (ia, ib) = (&inputs[a.1], &inputs[b.1]);
     ia.order_value(&a.2)
         .cmp(ib.order_value(&b.2))
+        .then_with(|| ia.flow_rank(&a.2, a.3).cmp(&ib.flow_rank(&b.2, b.3)))
         .then(a.1.cmp(&b.1))
         .then((a.3 < 0).cmp(&(b.3 < 0)))
         .then_with(|| a.2.cmp(&b.2))

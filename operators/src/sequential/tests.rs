@@ -71,7 +71,7 @@ impl PlannedOperator for PlannedLog {
         inputs: &[(&str, Coll<'s>)],
         _: &mut ArrangementCache<'s>,
     ) -> Vec<Coll<'s>> {
-        let read = KeyedInput { key: vec![0], order_by: Some(1) };
+        let read = KeyedInput { key: vec![0], order_by: Some(1), inflows_first: None };
         process_sequentially(
             "Log",
             &[inputs[0].1.clone(), inputs[1].1.clone()],

@@ -253,8 +253,12 @@ pub fn plan_supplier_orders<'s>(
     rules: Arc<SupplierRules>,
 ) -> (Coll<'s>, Coll<'s>) {
     let read = vec![
-        KeyedInput { key: rules.levels_key.clone(), order_by: None },
-        KeyedInput { key: rules.receipts_key.clone(), order_by: rules.order_by },
+        KeyedInput { key: rules.levels_key.clone(), order_by: None, inflows_first: None },
+        KeyedInput {
+            key: rules.receipts_key.clone(),
+            order_by: rules.order_by,
+            inflows_first: None,
+        },
     ];
     let mut outputs = process_sequentially(
         &format!("SupplierPlan: {}", rules.name),
