@@ -31,7 +31,7 @@ fn main() {
     }
     let mut cmd = Command::new(bin);
     cmd.current_dir(root)
-        .args(["--quiet", "demo", "--days", &days.to_string(), "--data"])
+        .args(["--quiet", "demo", "--no-db", "--days", &days.to_string(), "--data"])
         .arg(&data)
         .arg("--out")
         .arg(&out)

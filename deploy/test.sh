@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The PostgreSQL tests start throwaway servers from the system's packages: install them now,
+# and make those tests fail (not skip) if a server still cannot start.
+./deploy/postgres.sh install
+export SHELFFLOW_REQUIRE_POSTGRES=1
+
 # Release mode: the end-to-end tests run real pipelines, and the benchmarks' code paths are the
 # ones worth testing. Builds once for tests and binary.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

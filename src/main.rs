@@ -59,6 +59,10 @@ enum Command {
         /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Also compare database sinks with the tables they write and print the DDL a change
+        /// needs (exit code 1 when a table must be changed by hand first).
+        #[arg(long)]
+        check_db: bool,
     },
     /// Run a pipeline until its finite sources are exhausted (or forever with --watch/follow).
     /// Several files run together in one dataflow, sharing what they define identically.
@@ -136,6 +140,10 @@ enum Command {
         /// Also write the summary as JSON to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+        /// Write files only, no PostgreSQL tables. Without it, the tables go to $DATABASE_URL,
+        /// or to a throwaway local server started with deploy/postgres.sh when it is not set.
+        #[arg(long)]
+        no_db: bool,
     },
     /// Print the operator graph.
     Graph {
@@ -194,8 +202,9 @@ fn init_tracing(quiet: bool) {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Validate { files, overrides } => {
+        Command::Validate { files, overrides, check_db } => {
             let mut invalid = false;
+            let mut blocked = false;
             for file in &files {
                 match load_plan(file, &overrides) {
                     Ok(plan) => {
@@ -208,6 +217,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                                 plan.sinks.len()
                             );
                         }
+                        if check_db {
+                            blocked |= check_destinations(&plan);
+                        }
                     }
                     Err(diagnostics) => {
                         invalid = true;
@@ -215,7 +227,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if invalid { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+            Ok(if invalid {
+                ExitCode::from(EXIT_INVALID)
+            } else if blocked {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Run { files, overrides, workers, watch, metrics, summary_json } => {
             let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
@@ -274,9 +292,19 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { days, seed, speed, data, out, pipelines, workers, summary_json } => {
+        Command::Demo { days, seed, speed, data, out, pipelines, workers, summary_json, no_db } => {
             store::demo(
-                &store::DemoOptions { days, seed, speed, data, out, pipelines, workers, quiet },
+                &store::DemoOptions {
+                    days,
+                    seed,
+                    speed,
+                    data,
+                    out,
+                    pipelines,
+                    workers,
+                    quiet,
+                    database: !no_db,
+                },
                 summary_json.as_deref(),
             )
         }
@@ -389,6 +417,31 @@ pub(crate) fn run_plan(
     // A second handler registration (e.g. in tests) is not an error worth failing for.
     let _ = ctrlc_handler(move || on_interrupt.request_stop());
     runtime::run(plan, options, metrics).context("run failed")
+}
+
+/// `validate --check-db`: prints, per sink with an external schema, how its destination differs
+/// from what it writes. Returns whether a destination must be changed by hand before a run.
+fn check_destinations(plan: &planner::Plan) -> bool {
+    let mut blocked = false;
+    for sink in &plan.sinks {
+        let Some(result) = sink.config.check_destination(&sink.context) else { continue };
+        let target = sink.config.describe(&sink.context);
+        match result {
+            Ok(found) if found.is_empty() => println!("  {}: {target}: up to date", sink.name),
+            Ok(found) => {
+                for (line, blocks) in found {
+                    blocked |= blocks;
+                    let mark = if blocks { "must change" } else { "on deploy" };
+                    println!("  {}: {target}: [{mark}] {line}", sink.name);
+                }
+            }
+            Err(e) => {
+                blocked = true;
+                println!("  {}: {target}: cannot check: {e}", sink.name);
+            }
+        }
+    }
+    blocked
 }
 
 /// Installs a SIGINT handler that asks the run to stop.

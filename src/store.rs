@@ -148,7 +148,12 @@ pub struct DemoOptions {
     pub workers: usize,
     /// No progress and no summary.
     pub quiet: bool,
+    /// Write the PostgreSQL tables and views too.
+    pub database: bool,
 }
+
+/// The BI views over the store tables, applied after the demo's tables exist.
+const VIEWS_SQL: &str = "deploy/postgres/views.sql";
 
 /// The pipelines `demo` runs, in `dir`.
 pub const DEMO_PIPELINES: [&str; 4] =
@@ -182,6 +187,11 @@ pub fn demo(
     ] {
         std::env::set_var(name, value);
     }
+    let database = if options.database { Some(database_url()?) } else { None };
+    match &database {
+        Some(url) => std::env::set_var("DATABASE_URL", url),
+        None => std::env::set_var("SHELFFLOW_POSTGRES", "false"),
+    }
     let kpi_dir = options.out.join("kpis");
     let _ = std::fs::remove_dir_all(&kpi_dir);
     let files: Vec<PathBuf> = DEMO_PIPELINES.iter().map(|f| options.pipelines.join(f)).collect();
@@ -202,6 +212,9 @@ pub fn demo(
             store: None,
         },
     )?;
+    if let Some(url) = &database {
+        apply_views(url)?;
+    }
     let kpis = read_kpis(&kpi_dir)?;
     if !options.quiet {
         println!("{}", render_summary(options, &summary, &kpis));
@@ -215,6 +228,40 @@ pub fn demo(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `$DATABASE_URL`, else the URL of a throwaway local server (`deploy/postgres.sh start`).
+fn database_url() -> anyhow::Result<String> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        if !url.is_empty() {
+            return Ok(url);
+        }
+    }
+    tracing::info!("DATABASE_URL is not set: starting a local PostgreSQL with deploy/postgres.sh");
+    let out = std::process::Command::new("deploy/postgres.sh")
+        .arg("start")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run deploy/postgres.sh (run the demo from the project directory, set DATABASE_URL, or pass --no-db)")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().find_map(|l| l.strip_prefix("DATABASE_URL=")) {
+        Some(url) if out.status.success() => Ok(url.to_owned()),
+        _ => anyhow::bail!(
+            "deploy/postgres.sh could not start PostgreSQL (set DATABASE_URL or pass --no-db)"
+        ),
+    }
+}
+
+/// Creates or replaces the BI views with psql.
+fn apply_views(url: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("psql")
+        .args([url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", VIEWS_SQL])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("cannot run psql to create the views")?;
+    anyhow::ensure!(status.success(), "psql could not apply {VIEWS_SQL}");
+    tracing::info!(views = VIEWS_SQL, "BI views created");
+    Ok(())
 }
 
 /// The `metric,value` rows of every KPI file in `dir`.

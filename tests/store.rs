@@ -43,7 +43,7 @@ fn demo(days: u32, workers: usize, out: &Path) -> Value {
     let _ = std::fs::remove_dir_all(out);
     let summary = out.with_extension("summary.json");
     let status = shelfflow()
-        .args(["demo", "--days", &days.to_string(), "--seed", SEED, "--workers"])
+        .args(["demo", "--no-db", "--days", &days.to_string(), "--seed", SEED, "--workers"])
         .arg(workers.to_string())
         .arg("--data")
         .arg(data_dir())

@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod clock;
 pub mod decode;
 pub mod file;
+pub mod postgres;
 pub mod simulator;
 pub mod stdout;
 
@@ -33,7 +34,10 @@ pub fn sources() -> BTreeMap<&'static str, SourceKind> {
 
 /// Every sink connector, by its YAML `connector:` name. One line per connector.
 pub fn sinks() -> BTreeMap<&'static str, SinkKind> {
-    [file::SINK, stdout::SINK, simulator::SINK].into_iter().map(|kind| (kind.name, kind)).collect()
+    [file::SINK, postgres::SINK, stdout::SINK, simulator::SINK]
+        .into_iter()
+        .map(|kind| (kind.name, kind))
+        .collect()
 }
 
 /// How a source connector is registered.
@@ -204,6 +208,14 @@ pub trait SinkConfig: fmt::Debug + Send + Sync {
     fn describe(&self, ctx: &SinkContext) -> String;
     /// Opens the sink.
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn SinkWriter>, ConnectorError>;
+    /// Compares the destination with what the sink writes, for `validate --check-db`: one line
+    /// per difference and whether it stops a run. `None` for sinks without an external schema.
+    fn check_destination(
+        &self,
+        _ctx: &SinkContext,
+    ) -> Option<Result<Vec<(String, bool)>, ConnectorError>> {
+        None
+    }
     /// A sink that feeds its changes back into the store simulation (plans staff execute,
     /// orders suppliers deliver) instead of writing them anywhere.
     fn feedback(&self) -> Option<&simulator::FeedbackSpec> {
@@ -226,6 +238,10 @@ pub struct SinkContext {
     pub key: Vec<usize>,
     /// Default directory for outputs whose path is not given.
     pub output_dir: PathBuf,
+    /// What the output holds (the sink's `description`, else its input's), for table comments.
+    pub description: Option<String>,
+    /// Hash of the pipeline definition, recorded with committed progress.
+    pub definition_hash: String,
 }
 
 /// The change of one key at one timestamp.
@@ -277,6 +293,14 @@ pub enum ConnectorError {
         #[source]
         source: std::io::Error,
     },
+    /// A database refused a statement or could not be reached.
+    #[error("{target}: {message}")]
+    Database {
+        /// The table (or database) concerned.
+        target: String,
+        /// What the server or client reported.
+        message: String,
+    },
     /// polars could not read or write a CSV or Parquet file.
     #[error("{path}: {message}")]
     Format {
@@ -299,7 +323,7 @@ impl ConnectorError {
     /// The error's domain.
     pub fn domain(&self) -> ErrorDomain {
         match self {
-            ConnectorError::Io { .. } => ErrorDomain::External,
+            ConnectorError::Io { .. } | ConnectorError::Database { .. } => ErrorDomain::External,
             ConnectorError::Format { .. } | ConnectorError::Schema { .. } => ErrorDomain::User,
         }
     }

@@ -71,6 +71,16 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         collections,
         simulation,
     };
+    // A table comment for sinks without a description of their own: what their input holds.
+    for sink in &mut plan.sinks {
+        if sink.context.description.is_none() {
+            let operator = plan.operators.iter().find(|o| o.outputs.first() == Some(&sink.input));
+            let input = plan.inputs.iter().find(|i| i.name == sink.input);
+            sink.context.description = operator
+                .and_then(|o| o.description.clone())
+                .or_else(|| input.and_then(|i| i.description.clone()));
+        }
+    }
     plan.retain_read_outputs(None);
     Ok(plan)
 }
@@ -566,12 +576,18 @@ impl Validator<'_> {
                 problems.into_iter().for_each(|e| self.error(&path, e));
                 continue;
             }
+            if !common.enabled {
+                tracing::info!(sink = %name, "sink disabled (`enabled: false`)");
+                continue;
+            }
             let context = SinkContext {
                 pipeline: pipeline.to_owned(),
                 sink: name.clone(),
                 schema: schema.clone(),
                 key,
                 output_dir: output_dir.to_owned(),
+                description: common.description.clone(),
+                definition_hash: self.doc.definition_hash(),
             };
             plans.push(SinkPlan {
                 name: name.clone(),

@@ -90,10 +90,13 @@ pub fn simulate_store<'s>(
                 let known = frontier.frontier().first().copied().unwrap_or(Time::MAX);
                 tracing::trace!(now, known, pending = pending.len(), "store activated");
                 let mut target = known.min(horizon).min(now.saturating_add(CHUNK as Time));
+                // Held back by the wall clock (a speed factor): look again in 20 ms.
+                let mut paced = false;
                 if let Speed::Factor(factor) = speed {
                     let allowed = start + (started.elapsed().as_micros() as f64 * factor) as Time;
                     if allowed < target {
                         target = allowed;
+                        paced = true;
                         activator.activate_after(Duration::from_millis(20));
                     }
                 }
@@ -140,7 +143,9 @@ pub fn simulate_store<'s>(
                     }
                 } else {
                     capability.as_mut().expect("held").downgrade(&target);
-                    if target < known && speed == Speed::Max {
+                    // Not held back by the feedback frontier nor the clock (a chunk's end, or a
+                    // clock that ran ahead while the dataflow was held back): go on at once.
+                    if target < known && !paced {
                         activator.activate();
                     }
                 }

@@ -101,6 +101,14 @@ pub struct SinkCommon {
     /// What the output holds.
     #[serde(default)]
     pub description: Option<String>,
+    /// `false` leaves the sink out of the run (e.g. `enabled: ${SHELFFLOW_POSTGRES:-true}`); it is
+    /// still validated.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+const fn enabled_by_default() -> bool {
+    true
 }
 
 /// The keys of each common struct, used to split a component's mapping in two.
@@ -109,6 +117,6 @@ pub const SOURCE_KEYS: [&str; 5] =
 /// See [`SOURCE_KEYS`].
 pub const TABLE_KEYS: [&str; 4] = ["connector", "schema", "key", "description"];
 /// See [`SOURCE_KEYS`].
-pub const SINK_KEYS: [&str; 4] = ["input", "connector", "key", "description"];
+pub const SINK_KEYS: [&str; 5] = ["input", "connector", "key", "description", "enabled"];
 /// Keys every operator has besides its kind's own.
 pub const OPERATOR_KEYS: [&str; 2] = ["op", "description"];

@@ -79,6 +79,8 @@ fn context(dir: &Path, key: Vec<usize>) -> SinkContext {
         schema: schema(),
         key,
         output_dir: dir.join("out"),
+        description: None,
+        definition_hash: String::new(),
     }
 }
 

@@ -15,6 +15,8 @@ fn context() -> SinkContext {
         ]),
         key: vec![0],
         output_dir: "out".into(),
+        description: None,
+        definition_hash: String::new(),
     }
 }
 

@@ -1,0 +1,193 @@
+//! The YAML of `connector: postgres` sinks, and their pure checks.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use shelfflow_operators::parse_config;
+
+use super::sink::PostgresWriter;
+use super::sql::{self, TableDef};
+use crate::{ConfigError, ConnectorError, Schema, SinkConfig, SinkContext, SinkKind, SinkWriter};
+
+/// The `postgres` sink.
+pub const SINK: SinkKind = SinkKind {
+    name: "postgres",
+    summary: "keeps a PostgreSQL table equal to the collection (upsert) or appends every change \
+              (append), one transaction per closed timestamp, exactly once",
+    sample: SINK_SAMPLE,
+    parse: parse_sink,
+};
+
+const SINK_SAMPLE: &str = r#"url: postgres://shelfflow@127.0.0.1:5432/shelfflow  # optional: $DATABASE_URL
+schema: state                 # optional: public
+table: shelf_status           # optional: the sink's name
+mode: upsert                  # upsert (the table is the collection) or append (every change)
+buffer: 256                   # optional: timestamps queued while the database is slow or away
+comments:                     # optional: COMMENT ON COLUMN
+  shelf_id: The shelf.
+"#;
+
+fn parse_sink(value: serde_yaml_ng::Value) -> Result<Box<dyn SinkConfig>, ConfigError> {
+    Ok(Box::new(parse_config::<PostgresSinkConfig>(value)?))
+}
+
+/// How changes reach the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The table holds the collection's current rows, one per key: every closed timestamp
+    /// deletes the retracted keys and inserts or updates the others.
+    #[default]
+    Upsert,
+    /// Every change is a new row: the collection's columns, then `change_op` (`upsert` or
+    /// `delete`) and `change_time` (the dataflow time of the change). Bulk-loaded with binary COPY.
+    Append,
+}
+
+/// `connector: postgres` as a sink.
+///
+/// Exactly once: each transaction also records, in `shelfflow_progress`, the last dataflow time
+/// it holds. A restarted pipeline replays its (deterministic) inputs and the sink skips every time
+/// already committed, so the tables end as an uninterrupted run leaves them. When the pipeline's
+/// definition changed since (another hash), an upsert table is reconciled instead: the replayed
+/// state is compared with the table's rows at the committed time and only the difference is
+/// written; an append table keeps its history and goes on after the committed time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PostgresSinkConfig {
+    /// Connection string (`postgres://user@host:port/db` or `host=... user=...`); default:
+    /// the `DATABASE_URL` environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The table's schema, created when missing.
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// The table, created from the collection's schema when missing (default: the sink name).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// `upsert` or `append`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// How many closed timestamps may wait for the database before the dataflow is held back.
+    #[serde(default = "default_buffer")]
+    pub buffer: usize,
+    /// Longest pause between two attempts to reach the database.
+    #[serde(default = "default_max_backoff", with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// How long an unreachable database is retried before the run fails (default: 10 min).
+    #[serde(default = "default_give_up", with = "humantime_serde")]
+    pub give_up_after: Duration,
+    /// `COMMENT ON COLUMN` texts, by column.
+    #[serde(default)]
+    pub comments: BTreeMap<String, String>,
+}
+
+fn default_schema() -> String {
+    "public".to_owned()
+}
+
+const fn default_buffer() -> usize {
+    256
+}
+
+const fn default_max_backoff() -> Duration {
+    Duration::from_secs(5)
+}
+
+const fn default_give_up() -> Duration {
+    Duration::from_secs(600)
+}
+
+impl PostgresSinkConfig {
+    /// The table definition for a collection.
+    pub fn table_def(&self, ctx: &SinkContext) -> TableDef {
+        TableDef {
+            schema: self.schema.clone(),
+            table: self.table.clone().unwrap_or_else(|| ctx.sink.clone()),
+            columns: ctx.schema.fields.clone(),
+            key: ctx.key.clone(),
+            append: self.mode == Mode::Append,
+            comment: ctx.description.clone(),
+            column_comments: self.comments.clone(),
+        }
+    }
+
+    /// The connection string: `url`, else `$DATABASE_URL`.
+    pub fn connection_string(&self) -> Result<String, ConnectorError> {
+        match &self.url {
+            Some(url) => Ok(url.clone()),
+            None => std::env::var("DATABASE_URL").map_err(|_| ConnectorError::Database {
+                target: "postgres".to_owned(),
+                message: "no database to connect to: set DATABASE_URL or the sink's `url` \
+                          (deploy/postgres.sh start runs a local server)"
+                    .to_owned(),
+            }),
+        }
+    }
+}
+
+impl SinkConfig for PostgresSinkConfig {
+    fn validate(&self, schema: &Schema) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (what, name) in [("schema", Some(&self.schema)), ("table", self.table.as_ref())] {
+            if let Some(problem) = name.and_then(|n| sql::identifier_problem(n)) {
+                errors.push(ConfigError::new(what, problem));
+            }
+        }
+        if self.buffer == 0 {
+            errors.push(ConfigError::new("buffer", "must be at least 1"));
+        }
+        for column in self.comments.keys() {
+            if schema.index_of(column).is_none() {
+                errors.push(
+                    ConfigError::new(
+                        format!("comments.{column}"),
+                        format!("unknown column `{column}`"),
+                    )
+                    .hint(shelfflow_operators::plan::name_hint(
+                        column,
+                        schema.fields.iter().map(|f| f.name.as_str()),
+                        "the columns are",
+                    )),
+                );
+            }
+        }
+        for field in &schema.fields {
+            if let Some(problem) = sql::identifier_problem(&field.name) {
+                errors
+                    .push(ConfigError::new("input", format!("column `{}`: {problem}", field.name)));
+            }
+            if self.mode == Mode::Append && sql::APPEND_COLUMNS.contains(&field.name.as_str()) {
+                errors.push(
+                    ConfigError::new(
+                        "mode",
+                        format!("column `{}` clashes with the column append mode adds", field.name),
+                    )
+                    .hint("rename it with a `map` before the sink"),
+                );
+            }
+        }
+        errors
+    }
+
+    fn describe(&self, ctx: &SinkContext) -> String {
+        let def = self.table_def(ctx);
+        let mode = match self.mode {
+            Mode::Upsert => "upsert",
+            Mode::Append => "append",
+        };
+        format!("{} (postgres, {mode})", def.qualified())
+    }
+
+    fn check_destination(
+        &self,
+        ctx: &SinkContext,
+    ) -> Option<Result<Vec<(String, bool)>, ConnectorError>> {
+        Some(super::sink::check(self, ctx))
+    }
+
+    fn open(&self, ctx: &SinkContext) -> Result<Box<dyn SinkWriter>, ConnectorError> {
+        Ok(Box::new(PostgresWriter::open(self, ctx)?))
+    }
+}

@@ -1,0 +1,14 @@
+//! `connector: postgres`: PostgreSQL tables kept equal to a collection (upsert) or holding every
+//! change (append), exactly once across crashes and outages.
+//!
+//! - `config`: the sink's YAML, the registry entry and pure checks.
+//! - `sql`: table DDL from the pipeline schema, schema differences, binary encoding of values.
+//! - `sink`: the writer thread (one transaction per group of closed timestamps, progress row,
+//!   retries with backoff, bounded queue).
+
+mod config;
+mod sink;
+pub mod sql;
+
+pub use config::{Mode, PostgresSinkConfig, SINK};
+pub use sink::{table_columns, PostgresWriter};
