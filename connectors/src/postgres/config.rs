@@ -24,6 +24,7 @@ schema: state                 # optional: public
 table: shelf_status           # optional: the sink's name
 mode: upsert                  # upsert (the table is the collection) or append (every change)
 buffer: 256                   # optional: timestamps queued while the database is slow or away
+key_index: false              # optional, append mode: also index (key, change_time)
 comments:                     # optional: COMMENT ON COLUMN
   shelf_id: The shelf.
 "#;
@@ -78,6 +79,10 @@ pub struct PostgresSinkConfig {
     /// How long an unreachable database is retried before the run fails (default: 10 min).
     #[serde(default = "default_give_up", with = "humantime_serde")]
     pub give_up_after: Duration,
+    /// Append mode: also index the key columns with `change_time` (fast history lookups per key,
+    /// about 4x slower loads). A BRIN index on `change_time` is always there.
+    #[serde(default)]
+    pub key_index: bool,
     /// `COMMENT ON COLUMN` texts, by column.
     #[serde(default)]
     pub comments: BTreeMap<String, String>,
@@ -108,6 +113,7 @@ impl PostgresSinkConfig {
             columns: ctx.schema.fields.clone(),
             key: ctx.key.clone(),
             append: self.mode == Mode::Append,
+            key_index: self.key_index,
             comment: ctx.description.clone(),
             column_comments: self.comments.clone(),
         }

@@ -12,7 +12,9 @@
 //! commit was lost with the connection is never applied twice.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,8 @@ pub struct PostgresWriter {
     reconcile: Option<(BTreeMap<Row, Row>, BTreeMap<Row, Row>)>,
     queue: Option<SyncSender<Job>>,
     thread: Option<JoinHandle<Result<(), ConnectorError>>>,
+    /// The last time committed by this writer (0 before its first commit).
+    committed_now: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PostgresWriter {
@@ -67,6 +71,7 @@ struct Session {
     hash: String,
     max_backoff: Duration,
     give_up_after: Duration,
+    committed: Arc<AtomicU64>,
 }
 
 impl Session {
@@ -248,6 +253,7 @@ impl Session {
                 }
             }
             self.commit_with_retries(&mut client, &group)?;
+            self.committed.store(group.last, Ordering::Release);
         }
         Ok(())
     }
@@ -380,7 +386,9 @@ impl PostgresWriter {
             hash: ctx.definition_hash.clone(),
             max_backoff: config.max_backoff,
             give_up_after: config.give_up_after,
+            committed: Arc::new(AtomicU64::new(0)),
         };
+        let committed_now = session.committed.clone();
         let target = session.def.qualified();
         let mut client = session.connect()?;
         let progress = session.prepare(&mut client)?;
@@ -423,7 +431,14 @@ impl PostgresWriter {
             reconcile,
             queue: Some(queue),
             thread: Some(thread),
+            committed_now,
         })
+    }
+
+    /// The last time this writer has committed (0 before its first commit): what readers of the
+    /// table see now.
+    pub fn committed(&self) -> Time {
+        self.committed_now.load(Ordering::Acquire)
     }
 
     fn send(&mut self, job: Job) -> Result<(), ConnectorError> {
@@ -529,10 +544,13 @@ pub(super) fn check(
     if let Some(row) = progress {
         let (at, hash): (String, String) = (row.get(0), row.get(1));
         if hash != ctx.definition_hash {
-            let what =
-                if def.append { "history kept, appends resume after" } else { "reconciled at" };
+            let what = if def.append {
+                "the history is kept and appends resume after that time"
+            } else {
+                "the table will be reconciled with the replayed state at that time"
+            };
             found.push((
-                format!("the pipeline changed since the run committed up to {at}: {what} it"),
+                format!("the pipeline changed since a run committed up to {at}: {what}"),
                 false,
             ));
         }
