@@ -477,3 +477,54 @@ fn the_demo_writes_every_store_table_and_the_bi_views() {
         "one row per shelf"
     );
 }
+
+#[test]
+fn a_reference_table_read_from_postgres_gives_the_same_results_as_from_a_file() {
+    let Some(server) = pg::shared() else { return };
+    let dir = scratch("table");
+    let url = server.database("pg_table");
+    psql(
+        &url,
+        "CREATE SCHEMA config;
+         CREATE TABLE config.shelves (shelf_id text PRIMARY KEY, item_category text,
+                                      maximum_stock integer, initial_stock bigint);",
+    );
+    // The same rows as pipelines/examples/data/shelves.csv.
+    let csv = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelves.csv"),
+    )
+    .unwrap();
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        psql(
+            &url,
+            &format!(
+                "INSERT INTO config.shelves VALUES ('{}', '{}', {}, {})",
+                f[0], f[1], f[2], f[3]
+            ),
+        );
+    }
+    let original = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/alert.yaml"),
+    )
+    .unwrap();
+    let from_file = original.replace("out/examples/alert", &dir.join("file").display().to_string());
+    let from_db = from_file
+        .replace(&dir.join("file").display().to_string(), &dir.join("db").display().to_string())
+        .replace(
+            "    connector: file\n    path: pipelines/examples/data/shelves.csv\n",
+            "    connector: postgres\n    table: config.shelves\n",
+        );
+    assert!(from_db.contains("table: config.shelves"), "the example still reads shelves.csv");
+    for (name, yaml) in [("file", &from_file), ("db", &from_db)] {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        run(&path, &url);
+    }
+    for file in ["refill_alert_changes.jsonl", "refill_alert_history_changes.jsonl"] {
+        let a = std::fs::read_to_string(dir.join("file").join(file)).unwrap();
+        let b = std::fs::read_to_string(dir.join("db").join(file)).unwrap();
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{file}");
+    }
+}

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 /// Every source connector, by its YAML `connector:` name. One line per connector.
 pub fn sources() -> BTreeMap<&'static str, SourceKind> {
-    [file::SOURCE, calendar::SOURCE, simulator::SOURCE]
+    [file::SOURCE, calendar::SOURCE, postgres::SOURCE, simulator::SOURCE]
         .into_iter()
         .map(|kind| (kind.name, kind))
         .collect()
@@ -173,6 +173,25 @@ impl SourceBatch {
     pub fn clear(&mut self) {
         self.rows.clear();
         self.dead.clear();
+    }
+
+    /// Stamps an already typed row with `clock` and keeps it, or, when it cannot be timed (late,
+    /// NULL event time), keeps it as a dead letter read at `position`.
+    pub fn push_typed(
+        &mut self,
+        row: Row,
+        clock: &mut EventClock,
+        position: impl FnOnce() -> String,
+    ) {
+        match clock.stamp(&row) {
+            Ok(time) => self.rows.push((row, time)),
+            Err(untimed) => self.dead.push(DeadLetter {
+                position: position(),
+                reason: untimed.reason(),
+                raw: serde_json::Value::Array(row.iter().map(Value::to_json).collect()).to_string(),
+                time: clock.frontier(),
+            }),
+        }
     }
 }
 

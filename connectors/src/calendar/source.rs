@@ -122,15 +122,7 @@ impl crate::SourceReader for CalendarReader {
         let _ = max; // a day holds a handful of records
         for row in rows {
             self.position += 1;
-            match clock.stamp(&row) {
-                Ok(time) => out.rows.push((row, time)),
-                Err(untimed) => out.dead.push(crate::DeadLetter {
-                    position: format!("calendar: point {}", self.position),
-                    reason: untimed.reason(),
-                    raw: format!("{row:?}"),
-                    time: clock.frontier(),
-                }),
-            }
+            out.push_typed(row, clock, || format!("calendar: point {}", self.position));
         }
         match self.days.front() {
             Some((next_day, _)) => {

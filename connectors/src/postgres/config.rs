@@ -7,8 +7,98 @@ use serde::Deserialize;
 use shelfflow_operators::parse_config;
 
 use super::sink::PostgresWriter;
+use super::source::QueryReader;
 use super::sql::{self, TableDef};
-use crate::{ConfigError, ConnectorError, Schema, SinkConfig, SinkContext, SinkKind, SinkWriter};
+use crate::{
+    ConfigError, ConnectorError, Schema, SinkConfig, SinkContext, SinkKind, SinkWriter,
+    SourceConfig, SourceKind, SourceReader,
+};
+
+/// The `postgres` source (and reference table).
+pub const SOURCE: SourceKind = SourceKind {
+    name: "postgres",
+    summary: "reads a PostgreSQL table or query once (e.g. policies kept in the database)",
+    sample: SOURCE_SAMPLE,
+    parse: parse_source,
+};
+
+const SOURCE_SAMPLE: &str = r#"url: postgres://shelfflow@127.0.0.1:5432/shelfflow  # optional: $DATABASE_URL
+table: config.shelf_policies    # or `query: SELECT ...`
+"#;
+
+fn parse_source(value: serde_yaml_ng::Value) -> Result<Box<dyn SourceConfig>, ConfigError> {
+    Ok(Box::new(parse_config::<PostgresSourceConfig>(value)?))
+}
+
+/// `connector: postgres` as a source or reference table: the rows of a table or query, read once
+/// when the pipeline starts. Each declared column is selected by name and cast to its type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct PostgresSourceConfig {
+    /// Connection string; default: the `DATABASE_URL` environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// A table (or view), optionally schema-qualified: `config.shelf_policies`.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// A query, instead of `table`.
+    #[serde(default)]
+    pub query: Option<String>,
+}
+
+impl PostgresSourceConfig {
+    fn relation(&self) -> String {
+        match (&self.table, &self.query) {
+            (Some(table), _) => format!(
+                "SELECT * FROM {}",
+                table.split('.').map(sql::ident).collect::<Vec<_>>().join(".")
+            ),
+            (None, Some(query)) => query.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl SourceConfig for PostgresSourceConfig {
+    fn validate(&self, _schema: &Schema) -> Vec<ConfigError> {
+        match (&self.table, &self.query) {
+            (Some(_), Some(_)) => {
+                vec![ConfigError::new("query", "give `table` or `query`, not both")]
+            }
+            (None, None) => vec![ConfigError::new("table", "missing: give `table` or `query`")],
+            _ => Vec::new(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.table {
+            Some(table) => format!("{table} (postgres)"),
+            None => "query (postgres)".to_owned(),
+        }
+    }
+
+    fn is_finite(&self) -> bool {
+        true
+    }
+
+    fn open(&self, schema: &Schema) -> Result<Box<dyn SourceReader>, ConnectorError> {
+        let url = connection_string(self.url.as_ref())?;
+        Ok(Box::new(QueryReader::open(&url, &self.relation(), &self.describe(), schema)?))
+    }
+}
+
+/// `url`, else `$DATABASE_URL`.
+fn connection_string(url: Option<&String>) -> Result<String, ConnectorError> {
+    match url {
+        Some(url) => Ok(url.clone()),
+        None => std::env::var("DATABASE_URL").map_err(|_| ConnectorError::Database {
+            target: "postgres".to_owned(),
+            message: "no database to connect to: set DATABASE_URL or the `url` key \
+                      (deploy/postgres.sh start runs a local server)"
+                .to_owned(),
+        }),
+    }
+}
 
 /// The `postgres` sink.
 pub const SINK: SinkKind = SinkKind {
@@ -121,15 +211,7 @@ impl PostgresSinkConfig {
 
     /// The connection string: `url`, else `$DATABASE_URL`.
     pub fn connection_string(&self) -> Result<String, ConnectorError> {
-        match &self.url {
-            Some(url) => Ok(url.clone()),
-            None => std::env::var("DATABASE_URL").map_err(|_| ConnectorError::Database {
-                target: "postgres".to_owned(),
-                message: "no database to connect to: set DATABASE_URL or the sink's `url` \
-                          (deploy/postgres.sh start runs a local server)"
-                    .to_owned(),
-            }),
-        }
+        connection_string(self.url.as_ref())
     }
 }
 

@@ -3,12 +3,14 @@
 //!
 //! - `config`: the sink's YAML, the registry entry and pure checks.
 //! - `sql`: table DDL from the pipeline schema, schema differences, binary encoding of values.
+//! - `source`: a table or query read once (reference data kept in the database).
 //! - `sink`: the writer thread (one transaction per group of closed timestamps, progress row,
 //!   retries with backoff, bounded queue).
 
 mod config;
 mod sink;
+mod source;
 pub mod sql;
 
-pub use config::{Mode, PostgresSinkConfig, SINK};
+pub use config::{Mode, PostgresSinkConfig, PostgresSourceConfig, SINK, SOURCE};
 pub use sink::{table_columns, PostgresWriter};

@@ -604,7 +604,7 @@ fn retryable(e: &postgres::Error) -> bool {
 }
 
 /// The server's message (and detail) or the client's.
-fn describe(e: &postgres::Error) -> String {
+pub(super) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),
