@@ -528,3 +528,120 @@ fn a_reference_table_read_from_postgres_gives_the_same_results_as_from_a_file() 
         assert_eq!(a, b, "{file}");
     }
 }
+
+#[test]
+fn a_threshold_changed_in_postgres_opens_and_resolves_an_alert_while_running() {
+    let Some(server) = pg::shared() else { return };
+    let dir = scratch("live");
+    let url = server.database("pg_live");
+    psql(
+        &url,
+        "CREATE SCHEMA config;
+         CREATE TABLE config.thresholds (shelf_id text PRIMARY KEY, threshold bigint NOT NULL);
+         INSERT INTO config.thresholds VALUES ('S1', 5), ('S2', 5);",
+    );
+    let events = dir.join("events.jsonl");
+    let event = |i: u64, shelf: &str, quantity: i64| {
+        let ts = chrono::DateTime::from_timestamp(1_767_254_400 + i as i64, 0).unwrap();
+        format!(
+            "{{\"event_id\":\"e{i}\",\"shelf_id\":\"{shelf}\",\"quantity\":{quantity},\"timestamp\":\"{}\"}}\n",
+            ts.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    };
+    std::fs::write(&events, event(0, "S1", 8) + &event(1, "S2", 9)).unwrap();
+    let alerts = dir.join("alerts.jsonl");
+    let yaml = format!(
+        r#"name: pg_live_test
+sources:
+  events:
+    connector: file
+    path: {events}
+    follow: true
+    schema: {{event_id: string, shelf_id: string, quantity: int, timestamp: timestamp}}
+    event_time: timestamp
+tables:
+  thresholds:
+    connector: postgres
+    table: config.thresholds
+    poll: 200ms
+    schema: {{shelf_id: string, threshold: int}}
+    key: [shelf_id]
+operators:
+  stock:
+    op: aggregate
+    input: events
+    group_by: [shelf_id]
+    aggregates:
+      units: sum(quantity)
+  with_threshold:
+    op: join
+    left: stock
+    right: thresholds
+    on: [shelf_id]
+  low_stock:
+    op: alert
+    input: with_threshold
+    key: [shelf_id]
+    when: units < threshold
+sinks:
+  alerts:
+    input: low_stock
+    connector: file
+    path: {alerts}
+"#,
+        events = events.display(),
+        alerts = alerts.display()
+    );
+    let pipeline = dir.join("pipeline.yaml");
+    std::fs::write(&pipeline, yaml).unwrap();
+    // Two workers: the table is read on the one that reads no source.
+    let mut child = shelfflow()
+        .args(["--quiet", "run", "--workers", "2"])
+        .arg(&pipeline)
+        .env("DATABASE_URL", &url)
+        .spawn()
+        .expect("shelfflow starts");
+    // The stream goes on (another shelf), so event time advances and each change closes.
+    let mut next = 2u64;
+    let mut tick = |n: u64| {
+        for _ in 0..n {
+            let mut file = std::fs::OpenOptions::new().append(true).open(&events).unwrap();
+            std::io::Write::write_all(&mut file, event(next, "S9", 1).as_bytes()).unwrap();
+            next += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let alert_lines = || -> Vec<String> {
+        std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"S1\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    tick(20);
+    assert!(alert_lines().is_empty(), "8 units, threshold 5: no alert yet");
+
+    psql(&url, "UPDATE config.thresholds SET threshold = 10 WHERE shelf_id = 'S1'");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alert_lines().is_empty() {
+        assert!(Instant::now() < deadline, "raising the threshold opened no alert within 20 s");
+        tick(1);
+    }
+    assert!(alert_lines()[0].starts_with("{\"op\":\"upsert\""), "{:?}", alert_lines());
+
+    psql(&url, "UPDATE config.thresholds SET threshold = 5 WHERE shelf_id = 'S1'");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alert_lines().len() < 2 {
+        assert!(Instant::now() < deadline, "lowering the threshold resolved nothing within 20 s");
+        tick(1);
+    }
+    assert!(alert_lines()[1].starts_with("{\"op\":\"delete\""), "{:?}", alert_lines());
+    // S2 never crossed its threshold.
+    let all = std::fs::read_to_string(&alerts).unwrap();
+    assert!(!all.contains("\"S2\""), "{all}");
+
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success(), "the run stops cleanly");
+}

@@ -166,6 +166,8 @@ pub struct SourceBatch {
     pub rows: Vec<(Row, Time)>,
     /// Records that could not be decoded, typed or timed.
     pub dead: Vec<DeadLetter>,
+    /// Rows that no longer exist (a live table's deleted or updated rows), with their time.
+    pub retracted: Vec<(Row, Time)>,
 }
 
 impl SourceBatch {
@@ -173,6 +175,7 @@ impl SourceBatch {
     pub fn clear(&mut self) {
         self.rows.clear();
         self.dead.clear();
+        self.retracted.clear();
     }
 
     /// Stamps an already typed row with `clock` and keeps it, or, when it cannot be timed (late,

@@ -43,6 +43,9 @@ struct Owned {
     handle: Option<InputSession<Time, Row, Diff>>,
     feed: mpsc::Receiver<Fed>,
     frontier: Time,
+    /// A table that keeps changing (a polled database table): once loaded, its frontier follows
+    /// the sources' and its changes are stamped with it; it closes when every source has ended.
+    live: bool,
 }
 
 /// What a reader thread sends: one decoded batch, or the error that ended it.
@@ -70,6 +73,10 @@ fn spawn_reader(
             let mut batch = SourceBatch::default();
             let result = reader.read(BATCH, &mut clock, &mut batch);
             if let (Some(key), Ok(_)) = (&unique_key, &result) {
+                // A row deleted (or replaced) frees its key.
+                for (row, _) in &batch.retracted {
+                    seen.remove(&key.iter().map(|&c| row[c].clone()).collect::<Row>());
+                }
                 let rows = std::mem::take(&mut batch.rows);
                 for (row, time) in rows {
                     rows_read += 1;
@@ -114,6 +121,43 @@ fn spawn_reader(
         })
         .map_err(|e| RunError::Dataflow(format!("cannot start the reader of `{name}`: {e}")))?;
     Ok(feed)
+}
+
+/// Applies every change a loaded live table's reader has sent so far, at the table's current
+/// time (its changes happen "now" for the streams), without waiting for more.
+fn apply_live_changes(
+    table: &mut Owned,
+    mut dead_input: Option<&mut InputSession<Time, Row, Diff>>,
+    metrics: &Metrics,
+) -> Result<(), RunError> {
+    let Some(handle) = table.handle.as_mut() else { return Ok(()) };
+    loop {
+        match table.feed.try_recv() {
+            Ok(Fed::Batch { mut batch, .. }) => {
+                let now = *handle.time();
+                let changes = (batch.rows.len() + batch.retracted.len()) as u64;
+                for (row, _) in batch.retracted.drain(..) {
+                    handle.update_at(row, now, -1);
+                }
+                for (row, _) in batch.rows.drain(..) {
+                    handle.update_at(row, now, 1);
+                }
+                metrics.table_rows.fetch_add(changes, Ordering::Relaxed);
+                if let Some(dead) = dead_input.as_deref_mut() {
+                    metrics.dead_letters.fetch_add(batch.dead.len() as u64, Ordering::Relaxed);
+                    for letter in batch.dead.drain(..) {
+                        let time = letter.time.max(*dead.time());
+                        dead.update_at(dead_letter_row(&table.name, letter), time, 1);
+                    }
+                }
+                handle.flush();
+            }
+            Ok(Fed::Failed(source)) => {
+                return Err(RunError::Connector { component: table.name.clone(), source });
+            }
+            Err(_) => return Ok(()),
+        }
+    }
 }
 
 /// What one worker hands back.
@@ -253,6 +297,7 @@ pub fn run_worker(
             handle: Some(handle),
             feed,
             frontier: 0,
+            live: input.role == InputRole::Table && !input.config.is_finite(),
         });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
@@ -270,15 +315,55 @@ pub fn run_worker(
     let mut in_flight: VecDeque<(Time, Instant)> = VecDeque::new();
     let mut latencies = Vec::new();
     let mut redeployed = false;
+    let sources: Vec<usize> =
+        (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
     while !metrics.stopping() {
+        // Live tables, once loaded, follow the slowest source (on any worker); they close when
+        // every source has ended.
+        let follow = sources
+            .iter()
+            .map(|&i| metrics.frontiers[i].load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(Time::MAX);
+        for table in owned.iter_mut().filter(|o| o.live && o.handle.is_some()) {
+            if !metrics.caught_up[table.index].load(Ordering::Relaxed) {
+                continue;
+            }
+            if let Err(e) = apply_live_changes(table, dead_handle.as_mut(), metrics) {
+                failure.get_or_insert(e);
+                metrics.request_stop();
+            }
+            if follow <= table.frontier {
+                continue;
+            }
+            if follow == Time::MAX {
+                table.handle = None;
+                metrics.frontiers[table.index].store(Time::MAX, Ordering::Relaxed);
+                continue;
+            }
+            table.frontier = follow;
+            let handle = table.handle.as_mut().expect("open");
+            handle.advance_to(follow);
+            handle.flush();
+            metrics.frontiers[table.index].store(follow, Ordering::Relaxed);
+        }
         // Reference tables first until they have loaded (they hold the frontier at 0), then the
         // input furthest behind.
-        let Some(next) = owned.iter_mut().filter(|o| o.handle.is_some()).min_by_key(|o| {
-            (
-                o.role == InputRole::Source || metrics.caught_up[o.index].load(Ordering::Relaxed),
-                o.frontier,
-            )
-        }) else {
+        let loaded_live = |o: &Owned| o.live && metrics.caught_up[o.index].load(Ordering::Relaxed);
+        let Some(next) =
+            owned.iter_mut().filter(|o| o.handle.is_some() && !loaded_live(o)).min_by_key(|o| {
+                (
+                    o.role == InputRole::Source
+                        || metrics.caught_up[o.index].load(Ordering::Relaxed),
+                    o.frontier,
+                )
+            })
+        else {
+            if owned.iter().any(|o| o.handle.is_some()) {
+                // Only live tables left here: they follow sources read elsewhere.
+                worker.step_or_park(Some(Duration::from_millis(1)));
+                continue;
+            }
             break;
         };
         // A source ahead of the simulated store waits for it: rows far ahead of the other inputs
@@ -317,8 +402,13 @@ pub fn run_worker(
         };
         let handle = next.handle.as_mut().expect("filtered on open handles");
         let rows = batch.rows.len() as u64;
+        // A live table's changes happen now: at its current time, whatever the reader stamped.
+        let now = *handle.time();
+        for (row, time) in batch.retracted.drain(..) {
+            handle.update_at(row, time.max(now), -1);
+        }
         for (row, time) in batch.rows.drain(..) {
-            handle.update_at(row, time, 1);
+            handle.update_at(row, time.max(now), 1);
         }
         let counter =
             if next.role == InputRole::Source { &metrics.events_in } else { &metrics.table_rows };

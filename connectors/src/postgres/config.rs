@@ -17,13 +17,14 @@ use crate::{
 /// The `postgres` source (and reference table).
 pub const SOURCE: SourceKind = SourceKind {
     name: "postgres",
-    summary: "reads a PostgreSQL table or query once (e.g. policies kept in the database)",
+    summary: "reads a PostgreSQL table or query once, or follows its changes (`poll`)",
     sample: SOURCE_SAMPLE,
     parse: parse_source,
 };
 
 const SOURCE_SAMPLE: &str = r#"url: postgres://shelfflow@127.0.0.1:5432/shelfflow  # optional: $DATABASE_URL
 table: config.shelf_policies    # or `query: SELECT ...`
+poll: 2s                        # optional: follow changes made while the pipeline runs
 "#;
 
 fn parse_source(value: serde_yaml_ng::Value) -> Result<Box<dyn SourceConfig>, ConfigError> {
@@ -44,6 +45,11 @@ pub struct PostgresSourceConfig {
     /// A query, instead of `table`.
     #[serde(default)]
     pub query: Option<String>,
+    /// Read the rows again at this interval and feed what changed (inserted, updated and deleted
+    /// rows) into the running pipeline. Without it the rows are read once and the table is
+    /// constant.
+    #[serde(default, with = "humantime_serde")]
+    pub poll: Option<Duration>,
 }
 
 impl PostgresSourceConfig {
@@ -61,13 +67,17 @@ impl PostgresSourceConfig {
 
 impl SourceConfig for PostgresSourceConfig {
     fn validate(&self, _schema: &Schema) -> Vec<ConfigError> {
-        match (&self.table, &self.query) {
+        let mut errors = match (&self.table, &self.query) {
             (Some(_), Some(_)) => {
                 vec![ConfigError::new("query", "give `table` or `query`, not both")]
             }
             (None, None) => vec![ConfigError::new("table", "missing: give `table` or `query`")],
             _ => Vec::new(),
+        };
+        if self.poll.is_some_and(|p| p.is_zero()) {
+            errors.push(ConfigError::new("poll", "must be longer than 0s"));
         }
+        errors
     }
 
     fn describe(&self) -> String {
@@ -78,12 +88,13 @@ impl SourceConfig for PostgresSourceConfig {
     }
 
     fn is_finite(&self) -> bool {
-        true
+        self.poll.is_none()
     }
 
     fn open(&self, schema: &Schema) -> Result<Box<dyn SourceReader>, ConnectorError> {
         let url = connection_string(self.url.as_ref())?;
-        Ok(Box::new(QueryReader::open(&url, &self.relation(), &self.describe(), schema)?))
+        let reader = QueryReader::open(url, &self.relation(), &self.describe(), schema, self.poll)?;
+        Ok(Box::new(reader))
     }
 }
 
