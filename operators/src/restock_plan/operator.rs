@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator, Time};
 use crate::sequential::{
-    ceil_units, process_sequentially, stable_id, KeyedInput, OperandSpec, SequentialLogic, Step,
+    ceil_units, process_sequentially, stable_id, KeyedInput, Levels, OperandSpec, SequentialLogic,
+    Step,
 };
 use crate::value::{Row, Schema, Value};
 
@@ -67,7 +68,7 @@ struct Plan {
 #[derive(Debug, Default)]
 pub struct RestockState {
     /// Normally a single row; several only if `levels` is not unique per key.
-    levels: Vec<(Row, Diff)>,
+    levels: Levels,
     open: Option<Plan>,
 }
 
@@ -165,11 +166,6 @@ impl RestockRules {
     }
 }
 
-/// The level evaluated: the largest row present.
-fn current_level(rows: &[(Row, Diff)]) -> Option<&Row> {
-    rows.iter().filter(|(_, d)| *d > 0).map(|(r, _)| r).max()
-}
-
 impl SequentialLogic for RestockRules {
     type State = RestockState;
 
@@ -188,22 +184,14 @@ impl SequentialLogic for RestockRules {
         if input != LEVELS {
             return self.progress(state, step, row, diff);
         }
-        match state.levels.iter().position(|(r, _)| r == row) {
-            Some(i) => {
-                state.levels[i].1 += diff;
-                if state.levels[i].1 == 0 {
-                    state.levels.swap_remove(i);
-                }
-            }
-            None => state.levels.push((row.clone(), diff)),
-        }
+        state.levels.update(row, diff);
     }
 
     fn finish(&self, state: &mut RestockState, step: &mut Step<'_>) {
         if state.open.is_some() {
             return;
         }
-        if let Some(level) = current_level(&state.levels) {
+        if let Some(level) = state.levels.current() {
             state.open = self.open_plan(level, step.key, step.time);
         }
     }

@@ -4,6 +4,7 @@
 
 mod columns;
 mod ids;
+mod levels;
 mod process;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -12,4 +13,5 @@ mod tests;
 
 pub(crate) use columns::{ceil_units, check_reserved, key_in, typed_column, Operand, OperandSpec};
 pub(crate) use ids::stable_id;
+pub(crate) use levels::Levels;
 pub use process::{process_sequentially, KeyedInput, SequentialLogic, Step};

@@ -4,7 +4,8 @@ use rustc_hash::FxHashMap;
 
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator, Time};
 use crate::sequential::{
-    ceil_units, process_sequentially, stable_id, KeyedInput, OperandSpec, SequentialLogic, Step,
+    ceil_units, process_sequentially, stable_id, KeyedInput, Levels, OperandSpec, SequentialLogic,
+    Step,
 };
 use crate::value::{Row, Schema, Value};
 
@@ -73,7 +74,7 @@ struct Order {
 #[derive(Debug, Default)]
 pub struct SupplierState {
     /// Normally a single row; several only if `levels` is not unique per key.
-    levels: Vec<(Row, Diff)>,
+    levels: Levels,
     /// Orders waiting for delivery, in issue order (rendered).
     issued: Vec<Order>,
     /// Delivered orders by id, kept for further receipts (already in the output, not rendered).
@@ -177,11 +178,6 @@ impl SupplierRules {
     }
 }
 
-/// The level evaluated: the largest row present.
-fn current_level(rows: &[(Row, Diff)]) -> Option<&Row> {
-    rows.iter().filter(|(_, d)| *d > 0).map(|(r, _)| r).max()
-}
-
 impl SequentialLogic for SupplierRules {
     type State = SupplierState;
 
@@ -200,15 +196,7 @@ impl SequentialLogic for SupplierRules {
         if input != LEVELS {
             return self.receive(state, step, row, diff);
         }
-        match state.levels.iter().position(|(r, _)| r == row) {
-            Some(i) => {
-                state.levels[i].1 += diff;
-                if state.levels[i].1 == 0 {
-                    state.levels.swap_remove(i);
-                }
-            }
-            None => state.levels.push((row.clone(), diff)),
-        }
+        state.levels.update(row, diff);
     }
 
     fn trigger(
@@ -222,7 +210,7 @@ impl SequentialLogic for SupplierRules {
         if diff < 0 || state.last_cutoff == Some(step.time) {
             return;
         }
-        let Some(level) = current_level(&state.levels) else {
+        let Some(level) = state.levels.current() else {
             return;
         };
         let on_order = state.issued.iter().fold(0i64, |sum, o| sum.saturating_add(o.quantity));
