@@ -72,6 +72,39 @@ struct Session {
     max_backoff: Duration,
     give_up_after: Duration,
     committed: Arc<AtomicU64>,
+    statements: Statements,
+}
+
+/// The SQL of a commit and the binary types it copies, built once at open.
+struct Statements {
+    /// `COPY` of whole rows: into the table (append) or the upsert staging table.
+    copy_rows: String,
+    row_types: Vec<postgres::types::Type>,
+    /// `COPY` of removed keys into the delete staging table.
+    copy_keys: String,
+    key_types: Vec<postgres::types::Type>,
+    /// Applying the staged deletes, then the staged rows (upsert mode).
+    delete: String,
+    insert: String,
+}
+
+impl Statements {
+    fn of(def: &TableDef) -> Statements {
+        let (upserts, deletes) = ("shelfflow_upserts", "shelfflow_deletes");
+        let list = |names: Vec<String>| names.join(", ");
+        let rows = list(def.column_names().iter().map(|n| sql::ident(n)).collect());
+        let keys = list(def.key.iter().map(|&c| sql::ident(&def.columns[c].name)).collect());
+        let target = if def.append { def.qualified() } else { upserts.to_owned() };
+        let (delete, insert) = def.apply_sql(upserts, deletes);
+        Statements {
+            copy_rows: format!("COPY {target} ({rows}) FROM STDIN (FORMAT binary)"),
+            row_types: def.copy_types(),
+            copy_keys: format!("COPY {deletes} ({keys}) FROM STDIN (FORMAT binary)"),
+            key_types: def.key.iter().map(|&c| sql::copy_type(def.columns[c].ty)).collect(),
+            delete,
+            insert,
+        }
+    }
 }
 
 impl Session {
@@ -169,25 +202,24 @@ impl Session {
     /// Commits one merged group of timestamps.
     fn commit(&self, client: &mut Client, group: &Group) -> Result<(), postgres::Error> {
         let mut tx = client.transaction()?;
+        let st = &self.statements;
         if self.def.append {
-            self.copy(&mut tx, &self.def.qualified(), &self.def.copy_types(), group.appended())?;
+            copy(&mut tx, &st.copy_rows, &st.row_types, group.appended())?;
         } else {
             let (upserts, deletes) = group.split();
             if !deletes.is_empty() || (self.def.key.is_empty() && !upserts.is_empty()) {
-                let key_types: Vec<_> =
-                    self.def.key.iter().map(|&c| sql::copy_type(self.def.columns[c].ty)).collect();
                 if !self.def.key.is_empty() {
                     let keys = deletes
                         .iter()
                         .map(|row| self.def.key.iter().map(|&c| Cell(&row[c])).collect::<Vec<_>>());
-                    self.copy(&mut tx, "shelfflow_deletes", &key_types, keys)?;
+                    copy(&mut tx, &st.copy_keys, &st.key_types, keys)?;
                 }
-                tx.batch_execute(&self.def.apply_sql("shelfflow_upserts", "shelfflow_deletes").0)?;
+                tx.batch_execute(&st.delete)?;
             }
             if !upserts.is_empty() {
                 let rows = upserts.iter().map(|row| row.iter().map(Cell).collect::<Vec<_>>());
-                self.copy(&mut tx, "shelfflow_upserts", &self.def.copy_types(), rows)?;
-                tx.batch_execute(&self.def.apply_sql("shelfflow_upserts", "shelfflow_deletes").1)?;
+                copy(&mut tx, &st.copy_rows, &st.row_types, rows)?;
+                tx.batch_execute(&st.insert)?;
             }
         }
         let frontier = group.last as i64;
@@ -202,35 +234,6 @@ impl Session {
             &[&self.pipeline, &self.sink, &self.def.qualified(), &frontier, &self.hash],
         )?;
         tx.commit()
-    }
-
-    /// Bulk-loads rows with binary COPY.
-    fn copy<'v, R>(
-        &self,
-        tx: &mut Transaction<'_>,
-        table: &str,
-        types: &[postgres::types::Type],
-        rows: impl Iterator<Item = R>,
-    ) -> Result<(), postgres::Error>
-    where
-        R: IntoIterator<Item = Cell<'v>>,
-        R::IntoIter: ExactSizeIterator,
-    {
-        let columns: Vec<String> = if table == "shelfflow_deletes" {
-            self.def.key.iter().map(|&c| sql::ident(&self.def.columns[c].name)).collect()
-        } else {
-            self.def.column_names().iter().map(|n| sql::ident(n)).collect()
-        };
-        let sink = tx.copy_in(&format!(
-            "COPY {table} ({}) FROM STDIN (FORMAT binary)",
-            columns.join(", ")
-        ))?;
-        let mut writer = BinaryCopyInWriter::new(sink, types);
-        for row in rows {
-            writer.write_raw(row)?;
-        }
-        writer.finish()?;
-        Ok(())
     }
 
     /// The writer thread: commits queued timestamps until the queue closes.
@@ -380,6 +383,7 @@ impl PostgresWriter {
         let def = config.table_def(ctx);
         let session = Session {
             url: config.connection_string()?,
+            statements: Statements::of(&def),
             def,
             pipeline: ctx.pipeline.clone(),
             sink: ctx.sink.clone(),
@@ -556,6 +560,25 @@ pub(super) fn check(
         }
     }
     Ok(found)
+}
+
+/// Bulk-loads rows with a binary `COPY ... FROM STDIN` statement.
+fn copy<'v, R>(
+    tx: &mut Transaction<'_>,
+    statement: &str,
+    types: &[postgres::types::Type],
+    rows: impl Iterator<Item = R>,
+) -> Result<(), postgres::Error>
+where
+    R: IntoIterator<Item = Cell<'v>>,
+    R::IntoIter: ExactSizeIterator,
+{
+    let mut writer = BinaryCopyInWriter::new(tx.copy_in(statement)?, types);
+    for row in rows {
+        writer.write_raw(row)?;
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 /// The columns of `def`'s table in the database (none when it does not exist).
