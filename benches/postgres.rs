@@ -74,6 +74,7 @@ fn writer(url: &str, table: &str, mode: &str) -> PostgresWriter {
         output_dir: "target/bench-out".into(),
         description: Some("Benchmark table.".to_owned()),
         definition_hash: "bench".to_owned(),
+        positions: Default::default(),
     };
     let yaml = format!("url: {url}\nschema: bench\ntable: {table}\nmode: {mode}\n");
     let config: PostgresSinkConfig = serde_yaml_ng::from_str(&yaml).expect("config");

@@ -59,6 +59,9 @@ enum Command {
         /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
+        #[arg(long = "config", value_name = "FILE")]
+        configs: Vec<PathBuf>,
         /// Also compare database sinks with the tables they write and print the DDL a change
         /// needs (exit code 1 when a table must be changed by hand first).
         #[arg(long)]
@@ -73,6 +76,9 @@ enum Command {
         /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         overrides: Vec<Override>,
+        /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
+        #[arg(long = "config", value_name = "FILE")]
+        configs: Vec<PathBuf>,
         /// Timely worker threads.
         #[arg(long, default_value_t = 1)]
         workers: usize,
@@ -109,9 +115,19 @@ enum Command {
         /// Reference data directory (written by `shelfflow data generate`).
         #[arg(long, default_value = "data")]
         data: PathBuf,
-        /// Where to write: jsonl:DIR.
+        /// Where to write: jsonl:DIR, or fluvio (the topics shelf-events, pos-transactions,
+        /// foot-traffic and wh-events).
         #[arg(long, default_value = "jsonl:out/simulation")]
         to: String,
+        /// With --to fluvio: the SC's address (default: the current profile of ~/.fluvio/config).
+        #[arg(long, value_name = "HOST:PORT")]
+        endpoint: Option<String>,
+        /// With --to fluvio: a profile of ~/.fluvio/config.
+        #[arg(long, conflicts_with = "endpoint")]
+        profile: Option<String>,
+        /// With --to fluvio: partitions of the topics it creates.
+        #[arg(long, default_value_t = 2)]
+        partitions: u32,
     },
     /// The main job: the simulated store and every store pipeline in one process, closed loop,
     /// with a summary at the end.
@@ -144,6 +160,9 @@ enum Command {
         /// or to a throwaway local server started with deploy/postgres.sh when it is not set.
         #[arg(long)]
         no_db: bool,
+        /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
+        #[arg(long = "config", value_name = "FILE")]
+        configs: Vec<PathBuf>,
     },
     /// Print the operator graph.
     Graph {
@@ -202,7 +221,10 @@ fn init_tracing(quiet: bool) {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Validate { files, overrides, check_db } => {
+        Command::Validate { files, overrides, configs, check_db } => {
+            let Some(overrides) = with_configs(&configs, overrides) else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
             let mut invalid = false;
             let mut blocked = false;
             for file in &files {
@@ -235,7 +257,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Run { files, overrides, workers, watch, metrics, summary_json } => {
+        Command::Run { files, overrides, configs, workers, watch, metrics, summary_json } => {
+            let Some(overrides) = with_configs(&configs, overrides) else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
             let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
             if watch {
                 let [file] = files.as_slice() else {
@@ -265,11 +290,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             store::generate_data(seed, start, &out, quiet)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { days, seed, start, speed, data, to } => {
-            let Some(dir) = to.strip_prefix("jsonl:") else {
-                eprintln!("error: unknown destination `{to}`\n  hint: use jsonl:DIR");
+        Command::Simulate { days, seed, start, speed, data, to, endpoint, profile, partitions } => {
+            let dir = to.strip_prefix("jsonl:");
+            if dir.is_none() && to != "fluvio" {
+                eprintln!("error: unknown destination `{to}`\n  hint: use jsonl:DIR or fluvio");
                 return Ok(ExitCode::from(EXIT_INVALID));
-            };
+            }
             let Some(_) = shelfflow_connectors::simulator::Speed::parse(&speed) else {
                 eprintln!("error: unknown speed `{speed}`\n  hint: use max, realtime or a factor such as 60x");
                 return Ok(ExitCode::from(EXIT_INVALID));
@@ -283,16 +309,39 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             let started = std::time::Instant::now();
-            let events = store::simulate_to_jsonl(&settings, Path::new(dir), quiet)?;
+            let (events, destination) = match dir {
+                Some(dir) => {
+                    (store::simulate_to_jsonl(&settings, Path::new(dir), quiet)?, dir.to_owned())
+                }
+                None => {
+                    let cluster = shelfflow_connectors::fluvio::Cluster { profile, endpoint };
+                    let events = store::simulate_to_fluvio(&settings, &cluster, partitions, quiet)?;
+                    (events, format!("Fluvio ({})", cluster.describe()))
+                }
+            };
             if !quiet {
                 eprintln!(
-                    "wrote {events} events to {dir} in {:.1}s",
+                    "wrote {events} events to {destination} in {:.1}s",
                     started.elapsed().as_secs_f64()
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { days, seed, speed, data, out, pipelines, workers, summary_json, no_db } => {
+        Command::Demo {
+            days,
+            seed,
+            speed,
+            data,
+            out,
+            pipelines,
+            workers,
+            summary_json,
+            no_db,
+            configs,
+        } => {
+            let Some(overrides) = with_configs(&configs, Vec::new()) else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
             store::demo(
                 &store::DemoOptions {
                     days,
@@ -304,6 +353,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     workers,
                     quiet,
                     database: !no_db,
+                    overrides,
                 },
                 summary_json.as_deref(),
             )
@@ -357,6 +407,23 @@ pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::
     planner::plan(&doc)
 }
 
+/// The overrides of `--config` files, then the `--set` ones; `None` (the error printed) when a
+/// config file cannot be read.
+fn with_configs(configs: &[PathBuf], sets: Vec<Override>) -> Option<Vec<Override>> {
+    let mut all = Vec::new();
+    for file in configs {
+        match spec::config_overrides(file) {
+            Ok(overrides) => all.extend(overrides),
+            Err(message) => {
+                eprintln!("error: {message}\n  hint: a config file is a mapping shaped like a pipeline, e.g. `sources: {{shelf_events: {{connector: fluvio, topic: shelf-events}}}}`");
+                return None;
+            }
+        }
+    }
+    all.extend(sets);
+    Some(all)
+}
+
 /// Loads, validates and (when several) merges pipeline files. An override applies to the files
 /// that have its parent path; one that applies to none is an error. `Err` is the message to print.
 pub(crate) fn load_plans(
@@ -391,7 +458,7 @@ pub(crate) fn load_plans(
         }
     }
     for (o, used) in overrides.iter().zip(used) {
-        if !used {
+        if !used && !o.optional {
             messages.push(format!(
                 "error: --set {}: no pipeline has `{}`",
                 o.path,

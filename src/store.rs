@@ -69,6 +69,104 @@ pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate) -> bool {
 /// `shelfflow simulate`: the store's four streams to JSONL files, open loop (nobody executes
 /// restock plans or orders: that takes the pipelines, see `demo`).
 pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow::Result<u64> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut files = Vec::new();
+    for stream in Stream::ALL {
+        let path = dir.join(format!("{}.jsonl", stream.name()));
+        let file = std::fs::File::create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        files.push((std::io::BufWriter::new(file), stream_schema(stream)));
+    }
+    let events = simulate(settings, quiet, |chunk| {
+        for (stream, row) in chunk {
+            let (out, schema) = &mut files[*stream as usize];
+            writeln!(out, "{}", schema.row_to_json(row)).context("cannot write the event files")?;
+        }
+        Ok(())
+    })?;
+    for (mut out, _) in files {
+        out.flush().context("cannot write the event files")?;
+    }
+    Ok(events)
+}
+
+/// The Fluvio topic of a store stream: `shelf-events`, `pos-transactions`, `foot-traffic`,
+/// `wh-events`.
+pub fn stream_topic(stream: Stream) -> String {
+    shelfflow_connectors::fluvio::topic_name(stream.name())
+}
+
+/// The column a stream's records are keyed by on Fluvio: the shelf for shelf and warehouse
+/// events, the customer for sales and foot traffic.
+fn stream_key(stream: Stream) -> usize {
+    let column = match stream {
+        Stream::ShelfEvents | Stream::WhEvents => "shelf_id",
+        Stream::PosTransactions | Stream::FootTraffic => "customer_id",
+    };
+    stream.fields().iter().position(|(n, _, _)| *n == column).expect("stream has its key column")
+}
+
+fn stream_schema(stream: Stream) -> Schema {
+    Schema::new(
+        stream.fields().iter().map(|(n, t, nullable)| Field::new(*n, *t, *nullable)).collect(),
+    )
+}
+
+/// `shelfflow simulate --to fluvio`: the store's four streams to their topics (created with
+/// `partitions` partitions when absent), one JSON record per event keyed by shelf or customer.
+pub fn simulate_to_fluvio(
+    settings: &Settings,
+    cluster: &shelfflow_connectors::fluvio::Cluster,
+    partitions: u32,
+    quiet: bool,
+) -> anyhow::Result<u64> {
+    use shelfflow_connectors::fluvio::FluvioSinkConfig;
+    use shelfflow_connectors::{Change, ChangeOp, SinkWriter};
+    let mut writers = Vec::new();
+    for stream in Stream::ALL {
+        let mut config = FluvioSinkConfig::to_topic(stream_topic(stream), cluster);
+        config.partitions = partitions;
+        let schema = stream_schema(stream);
+        let context = shelfflow_connectors::SinkContext {
+            pipeline: "simulate".to_owned(),
+            sink: stream.name().to_owned(),
+            key: vec![stream_key(stream)],
+            output_dir: PathBuf::new(),
+            description: None,
+            definition_hash: String::new(),
+            positions: Default::default(),
+            schema,
+        };
+        let writer = shelfflow_connectors::fluvio::FluvioWriter::open(&config, &context, false)
+            .with_context(|| format!("cannot write to the Fluvio topic {}", config.topic))?;
+        writers.push(writer);
+    }
+    let events = simulate(settings, quiet, |chunk| {
+        for stream in Stream::ALL {
+            let changes: Vec<Change<'_>> = chunk
+                .iter()
+                .filter(|(s, _)| *s == stream)
+                .map(|(_, row)| Change { op: ChangeOp::Upsert, row })
+                .collect();
+            if !changes.is_empty() {
+                writers[stream as usize].write(0, &changes)?;
+            }
+        }
+        Ok(())
+    })?;
+    for writer in &mut writers {
+        writer.finish()?;
+    }
+    Ok(events)
+}
+
+/// Runs the store open loop at the settings' speed, handing each simulated hour's events to
+/// `write`. Returns the number of events.
+fn simulate(
+    settings: &Settings,
+    quiet: bool,
+    mut write: impl FnMut(&[(Stream, shelfflow_operators::Row)]) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
     let data = settings.data_dir();
     let reference = parquet::read_reference(&data).with_context(|| {
         format!(
@@ -76,19 +174,7 @@ pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow
             data.display()
         )
     })?;
-    let config = settings.world_config();
-    let mut world = World::new(config, reference);
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut files = Vec::new();
-    for stream in Stream::ALL {
-        let path = dir.join(format!("{}.jsonl", stream.name()));
-        let file = std::fs::File::create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        let schema = Schema::new(
-            stream.fields().iter().map(|(n, t, nullable)| Field::new(*n, *t, *nullable)).collect(),
-        );
-        files.push((std::io::BufWriter::new(file), schema));
-    }
+    let mut world = World::new(settings.world_config(), reference);
     let end = world.end() + crate::runtime::DRAIN;
     let start = world.now();
     let bar =
@@ -96,7 +182,7 @@ pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow
     let started = Instant::now();
     let speed = settings.speed();
     let mut events = 0u64;
-    let mut failure = None;
+    let mut chunk = Vec::new();
     let mut now = start;
     while now < end {
         let until = (now + 3_600_000_000).min(end);
@@ -106,24 +192,13 @@ pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow
                 std::thread::sleep(wait);
             }
         }
-        world.advance(until, &mut |stream, row| {
-            let (out, schema) = &mut files[stream as usize];
-            events += 1;
-            if failure.is_none() {
-                if let Err(e) = writeln!(out, "{}", schema.row_to_json(&row)) {
-                    failure = Some(e);
-                }
-            }
-        });
-        if let Some(e) = failure.take() {
-            return Err(e).context("cannot write the event files");
-        }
+        world.advance(until, &mut |stream, row| chunk.push((stream, row)));
+        events += chunk.len() as u64;
+        write(&chunk)?;
+        chunk.clear();
         now = until;
         bar.inc(1);
         bar.set_message(format!("{} events, simulated time {}", events, format_timestamp(now)));
-    }
-    for (mut out, _) in files {
-        out.flush().context("cannot write the event files")?;
     }
     bar.finish_and_clear();
     Ok(events)
@@ -150,6 +225,8 @@ pub struct DemoOptions {
     pub quiet: bool,
     /// Write the PostgreSQL tables and views too.
     pub database: bool,
+    /// `--config` overrides of the pipelines (e.g. config/fluvio.yaml: streams from Fluvio).
+    pub overrides: Vec<crate::spec::Override>,
 }
 
 /// The BI views over the store tables, applied after the demo's tables exist.
@@ -195,7 +272,7 @@ pub fn demo(
     let kpi_dir = options.out.join("kpis");
     let _ = std::fs::remove_dir_all(&kpi_dir);
     let files: Vec<PathBuf> = DEMO_PIPELINES.iter().map(|f| options.pipelines.join(f)).collect();
-    let plan = match crate::load_plans(&files, &[]) {
+    let plan = match crate::load_plans(&files, &options.overrides) {
         Ok(plan) => Arc::new(plan),
         Err(message) => {
             eprintln!("{message}");

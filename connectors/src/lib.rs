@@ -13,11 +13,14 @@ pub mod calendar;
 pub mod clock;
 pub mod decode;
 pub mod file;
+pub mod fluvio;
+pub mod positions;
 pub mod postgres;
 pub mod simulator;
 pub mod stdout;
 
 pub use clock::EventClock;
+pub use positions::SourcePositions;
 pub use shelfflow_operators::{ConfigError, Diff, Row, Schema, Time, Value};
 
 use std::collections::BTreeMap;
@@ -26,7 +29,7 @@ use std::path::PathBuf;
 
 /// Every source connector, by its YAML `connector:` name. One line per connector.
 pub fn sources() -> BTreeMap<&'static str, SourceKind> {
-    [file::SOURCE, calendar::SOURCE, postgres::SOURCE, simulator::SOURCE]
+    [file::SOURCE, calendar::SOURCE, fluvio::SOURCE, postgres::SOURCE, simulator::SOURCE]
         .into_iter()
         .map(|kind| (kind.name, kind))
         .collect()
@@ -34,7 +37,7 @@ pub fn sources() -> BTreeMap<&'static str, SourceKind> {
 
 /// Every sink connector, by its YAML `connector:` name. One line per connector.
 pub fn sinks() -> BTreeMap<&'static str, SinkKind> {
-    [file::SINK, postgres::SINK, stdout::SINK, simulator::SINK]
+    [file::SINK, fluvio::SINK, postgres::SINK, stdout::SINK, simulator::SINK]
         .into_iter()
         .map(|kind| (kind.name, kind))
         .collect()
@@ -84,7 +87,8 @@ impl fmt::Debug for SinkKind {
 ///
 /// Contract: a source is read by exactly one worker, sequentially, so its records keep their
 /// order and its watermark (and therefore which records are late) does not depend on the worker
-/// count.
+/// count. A *partitioned* source (a Fluvio topic) is read by every worker, each reading its
+/// share of the partitions with one watermark per partition, which keeps the same guarantee.
 pub trait SourceConfig: fmt::Debug + Send + Sync {
     /// Pure checks of the config against the declared schema (no I/O).
     fn validate(&self, schema: &Schema) -> Vec<ConfigError>;
@@ -94,6 +98,21 @@ pub trait SourceConfig: fmt::Debug + Send + Sync {
     fn is_finite(&self) -> bool;
     /// Opens the source for reading rows of `schema`.
     fn open(&self, schema: &Schema) -> Result<Box<dyn SourceReader>, ConnectorError>;
+    /// Whether every worker reads a share of the source ([`SourceConfig::open_share`]) instead
+    /// of one worker reading all of it.
+    fn partitioned(&self) -> bool {
+        false
+    }
+    /// Opens worker `worker`'s share (of `workers`) of a partitioned source; `None` when it
+    /// has nothing to read.
+    fn open_share(
+        &self,
+        schema: &Schema,
+        worker: usize,
+        workers: usize,
+    ) -> Result<Option<Box<dyn SourceReader>>, ConnectorError> {
+        Ok((worker == 0 && workers > 0).then(|| self.open(schema)).transpose()?)
+    }
     /// A stream of the store simulation, which the runtime drives inside the dataflow (it reacts
     /// to the pipeline's own outputs) instead of reading it on a thread.
     fn simulation(&self) -> Option<&simulator::SimulatedStream> {
@@ -168,6 +187,9 @@ pub struct SourceBatch {
     pub dead: Vec<DeadLetter>,
     /// Rows that no longer exist (a live table's deleted or updated rows), with their time.
     pub retracted: Vec<(Row, Time)>,
+    /// Where the reader is after this batch, for sources with offsets: `(partition, next
+    /// offset)` such as `("shelf-events/0", 1234)`.
+    pub positions: Vec<(String, i64)>,
 }
 
 impl SourceBatch {
@@ -176,6 +198,7 @@ impl SourceBatch {
         self.rows.clear();
         self.dead.clear();
         self.retracted.clear();
+        self.positions.clear();
     }
 
     /// Stamps an already typed row with `clock` and keeps it, or, when it cannot be timed (late,
@@ -264,6 +287,8 @@ pub struct SinkContext {
     pub description: Option<String>,
     /// Hash of the pipeline definition, recorded with committed progress.
     pub definition_hash: String,
+    /// Where the run's sources have read to, by frontier (stored with committed progress).
+    pub positions: SourcePositions,
 }
 
 /// The change of one key at one timestamp.
@@ -323,6 +348,14 @@ pub enum ConnectorError {
         /// What the server or client reported.
         message: String,
     },
+    /// A Fluvio cluster refused a request or could not be reached.
+    #[error("{target}: {message}")]
+    Cluster {
+        /// The topic (or cluster) concerned.
+        target: String,
+        /// What the cluster or client reported.
+        message: String,
+    },
     /// polars could not read or write a CSV or Parquet file.
     #[error("{path}: {message}")]
     Format {
@@ -345,7 +378,9 @@ impl ConnectorError {
     /// The error's domain.
     pub fn domain(&self) -> ErrorDomain {
         match self {
-            ConnectorError::Io { .. } | ConnectorError::Database { .. } => ErrorDomain::External,
+            ConnectorError::Io { .. }
+            | ConnectorError::Database { .. }
+            | ConnectorError::Cluster { .. } => ErrorDomain::External,
             ConnectorError::Format { .. } | ConnectorError::Schema { .. } => ErrorDomain::User,
         }
     }

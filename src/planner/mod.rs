@@ -34,6 +34,8 @@ pub struct Plan {
     pub tick: u64,
     /// The dead-letter JSONL file.
     pub dead_letter_path: PathBuf,
+    /// The Fluvio topic dead letters also go to.
+    pub dead_letter_topic: Option<shelfflow_connectors::fluvio::FluvioSinkConfig>,
     /// Sources, then tables, in file order.
     pub inputs: Vec<InputPlan>,
     /// Operators in dependency order.

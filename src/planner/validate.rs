@@ -58,6 +58,26 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
     }
     let dead_letter_path =
         spec.dead_letter.path.clone().unwrap_or_else(|| output_dir.join("dead_letter.jsonl"));
+    let dead_letter_topic = spec.dead_letter.fluvio.as_ref().map(|f| {
+        let cluster = shelfflow_connectors::fluvio::Cluster {
+            profile: f.profile.clone(),
+            endpoint: f.endpoint.clone(),
+        };
+        let topic = f
+            .topic
+            .clone()
+            .unwrap_or_else(|| format!("{}-dlq", shelfflow_connectors::fluvio::topic_name(&name)));
+        shelfflow_connectors::fluvio::FluvioSinkConfig::to_topic(topic, &cluster)
+    });
+    if let Some(config) = &dead_letter_topic {
+        use shelfflow_connectors::SinkConfig;
+        for e in config.validate(&shelfflow_operators::Schema::new(Vec::new())) {
+            v.error("dead_letter.fluvio", e);
+        }
+        if !v.errors.is_empty() {
+            return Err(Diagnostics(v.errors).sorted());
+        }
+    }
     let mut plan = Plan {
         name,
         description: spec.description.clone(),
@@ -65,6 +85,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         definition_hash: doc.definition_hash(),
         tick: tick.max(1),
         dead_letter_path,
+        dead_letter_topic,
         inputs,
         operators,
         sinks,
@@ -588,6 +609,7 @@ impl Validator<'_> {
                 output_dir: output_dir.to_owned(),
                 description: common.description.clone(),
                 definition_hash: self.doc.definition_hash(),
+                positions: Default::default(),
             };
             plans.push(SinkPlan {
                 name: name.clone(),

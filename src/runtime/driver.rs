@@ -43,6 +43,8 @@ struct Owned {
     handle: Option<InputSession<Time, Row, Diff>>,
     feed: mpsc::Receiver<Fed>,
     frontier: Time,
+    /// `Some(worker)` for this worker's share of a partitioned input.
+    share: Option<usize>,
     /// A table that keeps changing (a polled database table): once loaded, its frontier follows
     /// the sources' and its changes are stamped with it; it closes when every source has ended.
     live: bool,
@@ -62,6 +64,7 @@ fn spawn_reader(
     mut clock: EventClock,
     unique_key: Option<Vec<usize>>,
     metrics: Arc<Metrics>,
+    worker: usize,
 ) -> Result<mpsc::Receiver<Fed>, RunError> {
     let (send, feed) = mpsc::sync_channel(FEED_DEPTH);
     let table = name.to_owned();
@@ -72,6 +75,7 @@ fn spawn_reader(
         .spawn(move || loop {
             let mut batch = SourceBatch::default();
             let result = reader.read(BATCH, &mut clock, &mut batch);
+            metrics.positions.record(&table, worker, clock.frontier(), &batch.positions);
             if let (Some(key), Ok(_)) = (&unique_key, &result) {
                 // A row deleted (or replaced) frees its key.
                 for (row, _) in &batch.retracted {
@@ -178,7 +182,7 @@ pub fn run_worker(
     let leader = index == 0;
     // A failure to open an input or output stops the run, but this worker still builds and
     // drains its dataflow, so the other workers are never left waiting for it.
-    let (slots, mut failure) = open_sinks(plan, options, leader);
+    let (slots, mut failure) = open_sinks(plan, options, metrics, leader);
     if failure.is_some() {
         metrics.request_stop();
     }
@@ -265,12 +269,18 @@ pub fn run_worker(
             metrics.caught_up[i].store(true, Ordering::Relaxed);
             continue; // a stream of the simulated store
         };
-        if i % peers != index {
+        let input = &plan.inputs[i];
+        let share = input.config.partitioned().then_some(index);
+        if share.is_none() && i % peers != index {
             continue; // dropping the handle closes this worker's share of the input
         }
-        let input = &plan.inputs[i];
-        let reader = match input.config.open(&input.schema) {
-            Ok(reader) => reader,
+        let opened = match share {
+            Some(_) => input.config.open_share(&input.schema, index, peers),
+            None => input.config.open(&input.schema).map(Some),
+        };
+        let reader = match opened {
+            Ok(Some(reader)) => reader,
+            Ok(None) => continue, // no partition for this worker
             Err(source) => {
                 failure
                     .get_or_insert(RunError::Connector { component: input.name.clone(), source });
@@ -282,14 +292,18 @@ pub fn run_worker(
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
         let unique_key =
             (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
-        let feed = match spawn_reader(&input.name, reader, clock, unique_key, metrics.clone()) {
-            Ok(feed) => feed,
-            Err(e) => {
-                failure.get_or_insert(e);
-                metrics.request_stop();
-                continue;
-            }
-        };
+        let feed =
+            match spawn_reader(&input.name, reader, clock, unique_key, metrics.clone(), index) {
+                Ok(feed) => feed,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    metrics.request_stop();
+                    continue;
+                }
+            };
+        if share.is_some() {
+            metrics.set_frontier(i, share, 0); // holds the input's frontier until it reads
+        }
         owned.push(Owned {
             index: i,
             name: input.name.clone(),
@@ -297,11 +311,13 @@ pub fn run_worker(
             handle: Some(handle),
             feed,
             frontier: 0,
+            share,
             live: input.role == InputRole::Table && !input.config.is_finite(),
         });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
-        if i % peers == index && plan.inputs[i].config.simulation().is_none() {
+        let config = &plan.inputs[i].config;
+        if i % peers == index && config.simulation().is_none() && !config.partitioned() {
             frontier.store(0, Ordering::Relaxed);
         }
     }
@@ -338,14 +354,14 @@ pub fn run_worker(
             }
             if follow == Time::MAX {
                 table.handle = None;
-                metrics.frontiers[table.index].store(Time::MAX, Ordering::Relaxed);
+                metrics.set_frontier(table.index, table.share, Time::MAX);
                 continue;
             }
             table.frontier = follow;
             let handle = table.handle.as_mut().expect("open");
             handle.advance_to(follow);
             handle.flush();
-            metrics.frontiers[table.index].store(follow, Ordering::Relaxed);
+            metrics.set_frontier(table.index, table.share, follow);
         }
         // Reference tables first until they have loaded (they hold the frontier at 0), then the
         // input furthest behind.
@@ -424,17 +440,17 @@ pub fn run_worker(
         next.frontier = frontier;
         if status == ReadStatus::Finished {
             next.handle = None;
-            metrics.frontiers[next.index].store(u64::MAX, Ordering::Relaxed);
+            metrics.set_frontier(next.index, next.share, u64::MAX);
         } else {
             if *handle.time() < frontier {
                 handle.advance_to(frontier);
             }
             handle.flush();
-            metrics.frontiers[next.index].store(frontier, Ordering::Relaxed);
+            metrics.set_frontier(next.index, next.share, frontier);
         }
         let idle = status == ReadStatus::Idle;
         if status != ReadStatus::More {
-            metrics.caught_up[next.index].store(true, Ordering::Relaxed);
+            metrics.set_caught_up(next.index, next.share);
         }
 
         // The dead-letter input follows the slowest open input; it closes with the last one.
@@ -523,6 +539,7 @@ pub fn run_worker(
 fn open_sinks(
     plan: &Plan,
     options: &RunOptions,
+    metrics: &Metrics,
     leader: bool,
 ) -> (Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, Option<RunError>) {
     let slot = |name: &str, key: Vec<usize>, width: usize, output, counter| {
@@ -573,14 +590,44 @@ fn open_sinks(
             match index {
                 Some(i) => {
                     let sink = &plan.sinks[i];
-                    sink.config.open(&sink.context).map_err(|source| RunError::Connector {
+                    let mut context = sink.context.clone();
+                    context.positions = metrics.positions.clone();
+                    sink.config.open(&context).map_err(|source| RunError::Connector {
                         component: sink.name.clone(),
                         source,
                     })
                 }
-                None => Ok(Box::new(DeadLetterWriter::create(&plan.dead_letter_path).map_err(
-                    |source| RunError::Connector { component: "dead_letter".to_owned(), source },
-                )?)),
+                None => {
+                    let failed = |source| RunError::Connector {
+                        component: "dead_letter".to_owned(),
+                        source,
+                    };
+                    let file = DeadLetterWriter::create(&plan.dead_letter_path).map_err(failed)?;
+                    match &plan.dead_letter_topic {
+                        None => Ok(Box::new(file)),
+                        Some(topic) => {
+                            let schema = dead_letter_schema();
+                            let context = shelfflow_connectors::SinkContext {
+                                pipeline: plan.name.clone(),
+                                sink: "dead_letter".to_owned(),
+                                key: vec![0],
+                                output_dir: plan.dead_letter_path.clone(),
+                                description: None,
+                                definition_hash: plan.definition_hash.clone(),
+                                positions: metrics.positions.clone(),
+                                schema,
+                            };
+                            let fluvio = shelfflow_connectors::fluvio::FluvioWriter::open(
+                                topic, &context, false,
+                            )
+                            .map_err(failed)?;
+                            Ok(Box::new(super::sink::TeeWriter(vec![
+                                Box::new(file),
+                                Box::new(fluvio),
+                            ])))
+                        }
+                    }
+                }
             }
         };
     let mut slots = Vec::new();

@@ -1,8 +1,12 @@
 //! Run counters, shared by the workers and the progress line. Workers add once per batch, never
 //! per record.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use shelfflow_connectors::SourcePositions;
+use shelfflow_operators::Time;
 
 /// Counters of one run.
 #[derive(Debug)]
@@ -24,6 +28,11 @@ pub struct Metrics {
     pub stop: AtomicBool,
     /// Batch latencies in microseconds: from reading a batch to its results being committed.
     pub latencies: Mutex<Vec<u32>>,
+    /// Per partitioned input (read by several workers), per worker: its share's frontier and
+    /// whether the share has caught up.
+    shares: Mutex<BTreeMap<usize, BTreeMap<usize, (Time, bool)>>>,
+    /// Where the sources with offsets have read to, for the sinks' progress rows.
+    pub positions: SourcePositions,
 }
 
 impl Metrics {
@@ -38,6 +47,40 @@ impl Metrics {
             caught_up: (0..inputs).map(|_| AtomicBool::new(false)).collect(),
             stop: AtomicBool::new(false),
             latencies: Mutex::new(Vec::new()),
+            shares: Mutex::new(BTreeMap::new()),
+            positions: SourcePositions::default(),
+        }
+    }
+
+    /// Sets the frontier of input `input`, or of worker `share`'s share of it: a partitioned
+    /// input's frontier is the smallest of its shares'.
+    pub fn set_frontier(&self, input: usize, share: Option<usize>, frontier: Time) {
+        let frontier = match share {
+            None => frontier,
+            Some(worker) => {
+                let Ok(mut shares) = self.shares.lock() else { return };
+                let shares = shares.entry(input).or_default();
+                shares.entry(worker).or_insert((0, false)).0 = frontier;
+                shares.values().map(|(f, _)| *f).min().unwrap_or(frontier)
+            }
+        };
+        self.frontiers[input].store(frontier, Ordering::Relaxed);
+    }
+
+    /// Marks input `input` (or worker `share`'s share of it) as caught up; a partitioned input
+    /// has caught up when all its shares have.
+    pub fn set_caught_up(&self, input: usize, share: Option<usize>) {
+        let all = match share {
+            None => true,
+            Some(worker) => {
+                let Ok(mut shares) = self.shares.lock() else { return };
+                let shares = shares.entry(input).or_default();
+                shares.entry(worker).or_insert((0, false)).1 = true;
+                shares.values().all(|(_, c)| *c)
+            }
+        };
+        if all {
+            self.caught_up[input].store(true, Ordering::Relaxed);
         }
     }
 

@@ -278,6 +278,19 @@ pub fn changes_by_key<'a>(updates: &'a [(Row, Diff)], key: &[usize]) -> Vec<Chan
         .collect()
 }
 
+/// Writes the same changes to several writers (the dead-letter file and topic).
+pub struct TeeWriter(pub Vec<Box<dyn SinkWriter>>);
+
+impl SinkWriter for TeeWriter {
+    fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        self.0.iter_mut().try_for_each(|w| w.write(time, changes))
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        self.0.iter_mut().try_for_each(|w| w.finish())
+    }
+}
+
 /// Writes the pipeline's dead-letter collection to its JSONL file.
 pub struct DeadLetterWriter {
     file: DeadLetterFile,

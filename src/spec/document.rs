@@ -10,12 +10,53 @@ use super::diagnostic::{Diagnostic, Diagnostics};
 use super::spans::{Position, Spans};
 
 /// `--set path=value`: replaces (or adds) the value at a dotted YAML path.
+///
+/// Setting a component's `connector` to another connector also removes the old connector's own
+/// keys (the common keys such as `schema` stay), so the new connector's keys can follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
     /// Dotted path, e.g. `sources.shelf_events.path`.
     pub path: String,
     /// The new value, read as a YAML scalar (so `5` is a number and `true` a bool).
     pub value: String,
+    /// From a `--config` file: applies only to files that have its parent path, and applying to
+    /// none is not an error.
+    pub optional: bool,
+}
+
+/// The overrides of a `--config` file: a YAML mapping shaped like a pipeline, whose every leaf
+/// (a scalar or a list) becomes one override at its dotted path, in file order.
+pub fn config_overrides(file: &Path) -> Result<Vec<Override>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let value: Value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| format!("{}: invalid YAML: {e}", file.display()))?;
+    fn flatten(prefix: &str, value: &Value, out: &mut Vec<Override>) -> Result<(), String> {
+        match value {
+            Value::Mapping(map) => {
+                for (key, value) in map {
+                    let Some(key) = key.as_str() else {
+                        return Err(format!("{prefix}: keys must be strings"));
+                    };
+                    let path =
+                        if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
+                    flatten(&path, value, out)?;
+                }
+                Ok(())
+            }
+            leaf => {
+                let text = serde_yaml_ng::to_string(leaf).map_err(|e| e.to_string())?;
+                out.push(Override { path: prefix.to_owned(), value: text, optional: true });
+                Ok(())
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if !value.is_mapping() {
+        return Err(format!("{}: expected a mapping shaped like a pipeline", file.display()));
+    }
+    flatten("", &value, &mut out).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(out)
 }
 
 impl std::str::FromStr for Override {
@@ -26,7 +67,7 @@ impl std::str::FromStr for Override {
         if path.trim().is_empty() {
             return Err(format!("expected `path=value`, found `{text}`"));
         }
-        Ok(Override { path: path.trim().to_owned(), value: value.to_owned() })
+        Ok(Override { path: path.trim().to_owned(), value: value.to_owned(), optional: false })
     }
 }
 
@@ -210,6 +251,9 @@ impl Document {
             ));
         }
         for o in overrides {
+            if o.optional && !has_parent(&doc.value, &o.path) {
+                continue;
+            }
             if let Err(e) = apply_override(&mut doc.value, o) {
                 errors.push(
                     doc.error_at(
@@ -375,6 +419,17 @@ fn apply_override(root: &mut Value, o: &Override) -> Result<(), String> {
         })?;
         let key = Value::String((*segment).to_owned());
         if n + 1 == segments.len() {
+            if let (2, "connector") = (n, *segment) {
+                let common: &[&str] = match segments[0] {
+                    "sources" => &super::SOURCE_KEYS,
+                    "tables" => &super::TABLE_KEYS,
+                    "sinks" => &super::SINK_KEYS,
+                    _ => &[],
+                };
+                if !common.is_empty() && map.get(&key) != Some(&value) {
+                    map.retain(|k, _| k.as_str().is_some_and(|k| common.contains(&k)));
+                }
+            }
             map.insert(key, value);
             return Ok(());
         }

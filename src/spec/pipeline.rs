@@ -52,6 +52,25 @@ pub struct DeadLetterSpec {
     /// JSONL file (default `<output_dir>/dead_letter.jsonl`).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// Also write every dead letter to a Fluvio topic.
+    #[serde(default)]
+    pub fluvio: Option<DeadLetterFluvio>,
+}
+
+/// `dead_letter.fluvio`: the topic dead letters also go to, one JSON record each, keyed by the
+/// input they came from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct DeadLetterFluvio {
+    /// The topic (created when absent); default `<pipeline>-dlq`.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// A profile of `~/.fluvio/config`; default its current profile.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The SC's public address, instead of a profile.
+    #[serde(default)]
+    pub endpoint: Option<String>,
 }
 
 /// Keys shared by every source.

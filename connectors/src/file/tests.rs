@@ -81,6 +81,7 @@ fn context(dir: &Path, key: Vec<usize>) -> SinkContext {
         output_dir: dir.join("out"),
         description: None,
         definition_hash: String::new(),
+        positions: Default::default(),
     }
 }
 

@@ -69,6 +69,8 @@ struct Session {
     pipeline: String,
     sink: String,
     hash: String,
+    /// Where the sources had read to when each time closed, stored with the progress row.
+    positions: crate::SourcePositions,
     max_backoff: Duration,
     give_up_after: Duration,
     committed: Arc<AtomicU64>,
@@ -223,15 +225,18 @@ impl Session {
             }
         }
         let frontier = group.last as i64;
+        let positions = self.positions.at(group.last).map(|p| p.to_string());
         tx.execute(
             "INSERT INTO public.shelfflow_progress
-                 (pipeline, sink, target, frontier, frontier_at, definition_hash, committed_at)
-             VALUES ($1, $2, $3, $4::bigint, 'epoch'::timestamptz + $4::bigint * interval '1 microsecond', $5, now())
+                 (pipeline, sink, target, frontier, frontier_at, source_positions, definition_hash,
+                  committed_at)
+             VALUES ($1, $2, $3, $4::bigint, 'epoch'::timestamptz + $4::bigint * interval '1 microsecond',
+                     $6::text::jsonb, $5, now())
              ON CONFLICT (pipeline, sink) DO UPDATE SET
                  target = EXCLUDED.target, frontier = EXCLUDED.frontier,
-                 frontier_at = EXCLUDED.frontier_at, definition_hash = EXCLUDED.definition_hash,
-                 committed_at = EXCLUDED.committed_at",
-            &[&self.pipeline, &self.sink, &self.def.qualified(), &frontier, &self.hash],
+                 frontier_at = EXCLUDED.frontier_at, source_positions = EXCLUDED.source_positions,
+                 definition_hash = EXCLUDED.definition_hash, committed_at = EXCLUDED.committed_at",
+            &[&self.pipeline, &self.sink, &self.def.qualified(), &frontier, &self.hash, &positions],
         )?;
         tx.commit()
     }
@@ -388,6 +393,7 @@ impl PostgresWriter {
             pipeline: ctx.pipeline.clone(),
             sink: ctx.sink.clone(),
             hash: ctx.definition_hash.clone(),
+            positions: ctx.positions.clone(),
             max_backoff: config.max_backoff,
             give_up_after: config.give_up_after,
             committed: Arc::new(AtomicU64::new(0)),

@@ -17,6 +17,7 @@ fn context() -> SinkContext {
         output_dir: "out".into(),
         description: None,
         definition_hash: String::new(),
+        positions: Default::default(),
     }
 }
 
