@@ -178,6 +178,18 @@ pub enum ReadStatus {
     Finished,
 }
 
+impl ReadStatus {
+    /// What a read call that got as far as it could reports: `More` if it produced `records`
+    /// (so `Idle` and `Finished` always come with an empty batch), else `at_end`.
+    pub fn after(records: usize, at_end: ReadStatus) -> ReadStatus {
+        if records > 0 {
+            ReadStatus::More
+        } else {
+            at_end
+        }
+    }
+}
+
 /// Records produced by one read call.
 #[derive(Debug, Default)]
 pub struct SourceBatch {

@@ -129,3 +129,21 @@ pub fn rows(url: &str, table: &str) -> Vec<String> {
     rows.sort();
     rows
 }
+
+/// Asserts two sorted row lists are equal; on failure names the counts and the first rows found
+/// on only one side.
+pub fn assert_same_rows(expected: &[String], actual: &[String], what: &str) {
+    if expected == actual {
+        return;
+    }
+    let only = |a: &[String], b: &[String]| -> Vec<String> {
+        a.iter().filter(|r| b.binary_search(r).is_err()).take(5).cloned().collect()
+    };
+    panic!(
+        "{what}: {} expected rows, {} actual\n  missing: {:#?}\n  unexpected: {:#?}",
+        expected.len(),
+        actual.len(),
+        only(expected, actual),
+        only(actual, expected)
+    );
+}

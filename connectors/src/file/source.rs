@@ -63,16 +63,6 @@ fn push_record(
     out.dead.push(DeadLetter { position: position(), reason, raw: raw(), time: clock.frontier() });
 }
 
-/// What a read call that reached the end of its input reports: `More` if it produced records
-/// (so `Idle` and `Finished` always come with an empty batch), else `at_end`.
-fn status(records: usize, at_end: ReadStatus) -> ReadStatus {
-    if records > 0 {
-        ReadStatus::More
-    } else {
-        at_end
-    }
-}
-
 /// Reads a JSONL file in large chunks, one record per line.
 ///
 /// Blank lines are skipped; `\r\n` endings and a last line without a newline are accepted.
@@ -166,12 +156,12 @@ impl SourceReader for JsonlReader {
             }
             if self.follow {
                 self.restart_if_truncated()?;
-                return Ok(status(records, ReadStatus::Idle));
+                return Ok(ReadStatus::after(records, ReadStatus::Idle));
             }
             if let Some((number, line)) = self.lines.take_rest() {
                 records += usize::from(self.push_line(number, line, clock, out));
             }
-            return Ok(status(records, ReadStatus::Finished));
+            return Ok(ReadStatus::after(records, ReadStatus::Finished));
         }
         Ok(ReadStatus::More)
     }
@@ -371,7 +361,7 @@ impl SourceReader for TableReader {
             push_record(out, clock, row, || self.position(index), || self.raw(index));
             records += 1;
         }
-        Ok(status(records, ReadStatus::Finished))
+        Ok(ReadStatus::after(records, ReadStatus::Finished))
     }
 }
 

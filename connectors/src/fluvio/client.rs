@@ -4,7 +4,6 @@
 //! `block_on` over the client's futures (the client's background tasks run on its global
 //! executor), so no async runtime leaks into the rest of the engine.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fluvio::metadata::partition::PartitionSpec;
@@ -46,11 +45,8 @@ pub(crate) async fn partition_count(
     Ok(topics.iter().find(|t| t.name == topic).map(|t| t.spec.partitions()))
 }
 
-/// The end offset (high watermark) of each partition of `topic`.
-pub(crate) async fn end_offsets(
-    fluvio: &Fluvio,
-    topic: &str,
-) -> Result<BTreeMap<u32, i64>, ConnectorError> {
+/// How many partitions of `topic` the cluster has placed on an SPU so far.
+async fn placed_partitions(fluvio: &Fluvio, topic: &str) -> Result<usize, ConnectorError> {
     let admin = fluvio.admin().await;
     let partitions = admin
         .list::<PartitionSpec, String>(Vec::new())
@@ -59,11 +55,8 @@ pub(crate) async fn end_offsets(
     let prefix = format!("{topic}-");
     Ok(partitions
         .iter()
-        .filter_map(|p| {
-            let partition = p.name.strip_prefix(&prefix)?.parse::<u32>().ok()?;
-            Some((partition, p.status.leader.hw))
-        })
-        .collect())
+        .filter(|p| p.name.strip_prefix(&prefix).is_some_and(|n| n.parse::<u32>().is_ok()))
+        .count())
 }
 
 /// Creates `topic` unless it exists.
@@ -94,8 +87,7 @@ pub(crate) async fn ensure_topic(
     }
     // The partitions need a leader before records can be produced.
     for _ in 0..100 {
-        let ends = end_offsets(fluvio, topic).await?;
-        if ends.len() == partitions as usize {
+        if placed_partitions(fluvio, topic).await? == partitions as usize {
             return Ok(());
         }
         fluvio_future::timer::sleep(Duration::from_millis(50)).await;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fluvio::consumer::{ConsumerConfigExtBuilder, ConsumerStream, OffsetManagementStrategy};
+use fluvio::consumer::{ConsumerConfigExtBuilder, OffsetManagementStrategy};
 use fluvio::Offset;
 use futures_util::StreamExt;
 
@@ -29,12 +29,15 @@ const CHUNK: usize = 4096;
 /// Chunks the consumer thread may run ahead of the decoder.
 const DEPTH: usize = 16;
 
-/// One record as read.
+/// The most bytes one fetch of a partition returns. Large enough that few fetches cut a batch
+/// (see [`Consumer::run`]); small enough to keep a fetch's memory modest.
+const MAX_FETCH_BYTES: i32 = 8 << 20;
+
+/// What the consumer thread hands over: a record, or the end of a partition (`stop_at_end`).
 #[derive(Debug)]
-struct Raw {
-    partition: u32,
-    offset: i64,
-    value: Vec<u8>,
+enum Fetched {
+    Record { partition: u32, offset: i64, value: Vec<u8> },
+    End { partition: u32 },
 }
 
 /// The per-partition watermarks of one reader; pure, so it is tested without a cluster.
@@ -123,13 +126,15 @@ pub struct FluvioReader {
     topic: String,
     decoder: JsonDecoder,
     idle_timeout: Duration,
-    /// This worker's partitions and where each reading stops (`stop_at_end`).
-    partitions: BTreeMap<u32, Option<i64>>,
+    /// This worker's partitions.
+    partitions: Vec<u32>,
+    /// Whether the source ends at the partitions' ends as of opening (`stop_at_end`).
+    stop_at_end: bool,
     /// The next offset of each partition.
     next: BTreeMap<u32, i64>,
     watermarks: Option<Watermarks>,
-    feed: Option<mpsc::Receiver<Result<Vec<Raw>, ConnectorError>>>,
-    pending: std::collections::VecDeque<Raw>,
+    feed: Option<mpsc::Receiver<Result<Vec<Fetched>, ConnectorError>>>,
+    pending: std::collections::VecDeque<Fetched>,
 }
 
 impl FluvioReader {
@@ -142,7 +147,7 @@ impl FluvioReader {
     ) -> Result<FluvioReader, ConnectorError> {
         let topic = config.topic.clone();
         let cluster = config.cluster();
-        let (fluvio, count, ends) = fluvio_future::task::run_block_on(async {
+        let (fluvio, count) = fluvio_future::task::run_block_on(async {
             let fluvio = client::connect(&cluster).await?;
             let count = client::partition_count(&fluvio, &topic).await?.ok_or_else(|| {
                 error(
@@ -150,8 +155,7 @@ impl FluvioReader {
                     "no such topic (create it, or start `shelfflow simulate --to fluvio`)",
                 )
             })?;
-            let ends = client::end_offsets(&fluvio, &topic).await?;
-            Ok::<_, ConnectorError>((fluvio, count, ends))
+            Ok::<_, ConnectorError>((fluvio, count))
         })?;
         let wanted: Vec<u32> = config.partitions.clone().unwrap_or_else(|| (0..count).collect());
         if let Some(missing) = wanted.iter().find(|&&p| p >= count) {
@@ -159,33 +163,32 @@ impl FluvioReader {
         }
         let mine: Vec<u32> =
             wanted.into_iter().filter(|&p| p as usize % workers.max(1) == worker).collect();
-        let partitions: BTreeMap<u32, Option<i64>> = mine
-            .iter()
-            .map(|&p| (p, config.stop_at_end.then(|| ends.get(&p).copied().unwrap_or(0))))
-            .collect();
         let mut reader = FluvioReader {
             topic: topic.clone(),
             decoder: JsonDecoder::new(schema),
             idle_timeout: config.idle_timeout,
-            partitions,
+            partitions: mine.clone(),
+            stop_at_end: config.stop_at_end,
             next: BTreeMap::new(),
             watermarks: None,
             feed: None,
             pending: Default::default(),
         };
         if mine.is_empty() || (config.stop_at_end && config.start == Start::End) {
+            reader.partitions.clear();
             return Ok(reader);
         }
         let (send, feed) = mpsc::sync_channel(DEPTH);
-        let consumer = config.consumer.clone();
-        let start = config.start;
+        let consumer = Consumer {
+            topic: topic.clone(),
+            partitions: mine,
+            start: config.start,
+            name: config.consumer.clone(),
+            stop_at_end: config.stop_at_end,
+        };
         std::thread::Builder::new()
-            .name(format!("fluvio:{topic}"))
-            .spawn(move || {
-                fluvio_future::task::run_block_on(consume(
-                    fluvio, topic, mine, start, consumer, send,
-                ))
-            })
+            .name(format!("fluvio:{}", config.topic))
+            .spawn(move || fluvio_future::task::run_block_on(consumer.run(fluvio, send)))
             .map_err(|e| error(&config.topic, format!("cannot start the consumer thread: {e}")))?;
         reader.feed = Some(feed);
         Ok(reader)
@@ -216,6 +219,12 @@ impl FluvioReader {
             match chunk {
                 Ok(records) => self.pending.extend(records?),
                 Err(None) => break,
+                // With `stop_at_end` the streams end after the partitions' ends were handed
+                // over; otherwise they never end on their own.
+                Err(Some(())) if self.stop_at_end => {
+                    self.feed = None;
+                    break;
+                }
                 Err(Some(())) => {
                     return Err(error(&self.topic, "the consumer stopped"));
                 }
@@ -225,83 +234,201 @@ impl FluvioReader {
     }
 }
 
-/// The consumer thread: streams `partitions` from `start` and hands records over in chunks.
-async fn consume(
-    fluvio: fluvio::Fluvio,
+/// The consumer thread's settings.
+struct Consumer {
     topic: String,
     partitions: Vec<u32>,
     start: Start,
-    consumer: Option<String>,
-    send: mpsc::SyncSender<Result<Vec<Raw>, ConnectorError>>,
-) {
-    let stream = async {
-        if let (Some(name), Start::Beginning | Start::End) = (&consumer, start) {
-            // Starting over: the consumer's old position would otherwise win.
-            for &p in &partitions {
-                let _ = fluvio.delete_consumer_offset(name.clone(), (topic.clone(), p)).await;
+    name: Option<String>,
+    stop_at_end: bool,
+}
+
+/// One partition's stream, tagged with the partition and the stream's generation (it grows
+/// each time the partition's stream is reopened).
+type Tagged = futures_util::stream::BoxStream<'static, (u32, u32, Result<Fetched, ConnectorError>)>;
+
+/// Where the consumer thread is in one partition.
+#[derive(Default)]
+struct Progress {
+    /// The generation of the partition's current stream; items of older ones are dropped.
+    generation: u32,
+    /// Stops the current stream.
+    abort: Option<futures_util::stream::AbortHandle>,
+    /// The offset the next record must have (unknown until the first record).
+    next: Option<i64>,
+    /// The offset the stream was last reopened at, so a real gap (records removed by
+    /// retention) is accepted instead of reopening forever.
+    reopened_at: Option<i64>,
+    /// The offset at which the partition's end was last confirmed (`stop_at_end`).
+    end_checked_at: Option<i64>,
+}
+
+impl Consumer {
+    /// Streams the partitions and hands records over in chunks.
+    ///
+    /// Each partition has its own stream; with `stop_at_end`, each ends at the partition's end
+    /// as the SPU reports it when the stream opens, and the end is handed over as
+    /// [`Fetched::End`] once a stream reopened there ends at once. Offsets within a partition are contiguous, so a record past the
+    /// expected offset means the client skipped records: the 0.50 client takes a batch cut at
+    /// the fetch's `max_bytes` for a whole one and acknowledges past its missing tail (fixed
+    /// upstream in fluvio-community/fluvio#4627). The partition's stream is then reopened at
+    /// the first missing offset, and records seen twice are dropped.
+    async fn run(
+        self,
+        fluvio: fluvio::Fluvio,
+        send: mpsc::SyncSender<Result<Vec<Fetched>, ConnectorError>>,
+    ) {
+        let mut progress: BTreeMap<u32, Progress> = BTreeMap::new();
+        let mut streams = futures_util::stream::SelectAll::new();
+        for &partition in &self.partitions {
+            let state = progress.entry(partition).or_default();
+            match self.open(&fluvio, partition, self.first_offset(), state).await {
+                Ok(stream) => streams.push(stream),
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                    return;
+                }
             }
         }
-        let mut builder = ConsumerConfigExtBuilder::default();
-        builder.topic(topic.clone()).offset_start(match start {
-            Start::End => Offset::end(),
-            Start::Beginning | Start::Committed => Offset::beginning(),
-        });
-        for &p in &partitions {
-            builder.partition(p);
-        }
-        if let Some(name) = &consumer {
-            builder.offset_consumer(name.clone()).offset_strategy(OffsetManagementStrategy::Auto);
-        }
-        let config = builder.build().map_err(|e| error(&topic, format!("{e:#}")))?;
-        fluvio
-            .consumer_with_config(config)
-            .await
-            .map_err(|e| error(&topic, format!("cannot consume: {e:#}")))
-    };
-    let mut stream = match stream.await {
-        Ok(stream) => stream,
-        Err(e) => {
-            let _ = send.send(Err(e));
-            return;
-        }
-    };
-    let mut chunk = Vec::with_capacity(CHUNK);
-    loop {
-        let next = if chunk.is_empty() {
-            stream.next().await
-        } else {
-            // Hand the chunk over as soon as the stream has nothing ready.
-            let timeout = fluvio_future::timer::sleep(Duration::from_millis(2));
-            match futures_util::future::select(stream.next(), Box::pin(timeout)).await {
-                futures_util::future::Either::Left((next, _)) => next,
-                futures_util::future::Either::Right(_) => {
-                    if send.send(Ok(std::mem::take(&mut chunk))).is_err() {
-                        break;
+        let mut chunk = Vec::with_capacity(CHUNK);
+        loop {
+            let next = if chunk.is_empty() {
+                streams.next().await
+            } else {
+                // Hand the chunk over as soon as the streams have nothing ready.
+                let timeout = fluvio_future::timer::sleep(Duration::from_millis(2));
+                match futures_util::future::select(streams.next(), Box::pin(timeout)).await {
+                    futures_util::future::Either::Left((next, _)) => next,
+                    futures_util::future::Either::Right(_) => {
+                        if send.send(Ok(std::mem::take(&mut chunk))).is_err() {
+                            return;
+                        }
+                        continue;
                     }
+                }
+            };
+            let Some((partition, generation, item)) = next else {
+                if !chunk.is_empty() {
+                    let _ = send.send(Ok(chunk));
+                }
+                return;
+            };
+            let state = progress.get_mut(&partition).expect("opened above");
+            if generation != state.generation {
+                continue; // from a stream that was replaced
+            }
+            let fetched = match item {
+                Ok(fetched) => fetched,
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                    return;
+                }
+            };
+            if let (Fetched::End { .. }, Some(next)) = (&fetched, state.next) {
+                // A cut batch at the very end shows no gap: make sure by asking once more from
+                // the next offset; only a stream that ends right away is the partition's end.
+                if state.end_checked_at != Some(next) {
+                    let at = Offset::absolute(next).expect("offsets are not negative");
+                    match self.open(&fluvio, partition, at, state).await {
+                        Ok(stream) => streams.push(stream),
+                        Err(e) => {
+                            let _ = send.send(Err(e));
+                            return;
+                        }
+                    }
+                    state.end_checked_at = Some(next);
                     continue;
                 }
             }
-        };
-        match next {
-            Some(Ok(record)) => {
-                chunk.push(Raw {
-                    partition: record.partition(),
-                    offset: record.offset(),
-                    value: record.value().to_vec(),
-                });
-                if chunk.len() >= CHUNK && send.send(Ok(std::mem::take(&mut chunk))).is_err() {
-                    break;
+            if let Fetched::Record { offset, .. } = &fetched {
+                let offset = *offset;
+                match state.next {
+                    Some(next) if offset < next => continue, // sent again after a reopen
+                    Some(next) if offset > next && state.reopened_at != Some(next) => {
+                        tracing::debug!(
+                            topic = %self.topic, partition, expected = next, got = offset,
+                            "offset gap: reopening the partition's stream"
+                        );
+                        let at = Offset::absolute(next).expect("offsets are not negative");
+                        match self.open(&fluvio, partition, at, state).await {
+                            Ok(stream) => streams.push(stream),
+                            Err(e) => {
+                                let _ = send.send(Err(e));
+                                return;
+                            }
+                        }
+                        state.reopened_at = Some(next);
+                        continue;
+                    }
+                    _ => state.next = Some(offset + 1),
                 }
             }
-            Some(Err(code)) => {
-                let _ = send.send(Err(error(&topic, format!("consumer error: {code}"))));
-                break;
+            chunk.push(fetched);
+            if chunk.len() >= CHUNK && send.send(Ok(std::mem::take(&mut chunk))).is_err() {
+                return;
             }
-            None => break,
         }
     }
-    if consumer.is_some() {
-        let _ = stream.offset_flush().await;
+
+    /// Where the streams start.
+    fn first_offset(&self) -> Offset {
+        match self.start {
+            Start::End => Offset::end(),
+            Start::Beginning | Start::Committed => Offset::beginning(),
+        }
+    }
+
+    /// Opens (or reopens, at `at`) one partition's stream, replacing the one `state` holds.
+    async fn open(
+        &self,
+        fluvio: &fluvio::Fluvio,
+        partition: u32,
+        at: Offset,
+        state: &mut Progress,
+    ) -> Result<Tagged, ConnectorError> {
+        let topic = &self.topic;
+        if let Some(abort) = state.abort.take() {
+            abort.abort();
+        } else if let (Some(name), Start::Beginning | Start::End) = (&self.name, self.start) {
+            // Starting over: the consumer's old position would otherwise win.
+            let key = (topic.clone(), partition);
+            let _ = fluvio.delete_consumer_offset(name.clone(), key).await;
+        }
+        state.generation += 1;
+        let generation = state.generation;
+        let mut builder = ConsumerConfigExtBuilder::default();
+        builder
+            .topic(topic.clone())
+            .partition(partition)
+            .disable_continuous(self.stop_at_end)
+            .max_bytes(MAX_FETCH_BYTES)
+            .offset_start(at);
+        if let Some(name) = &self.name {
+            builder.offset_consumer(name.clone()).offset_strategy(OffsetManagementStrategy::Auto);
+        }
+        let config = builder.build().map_err(|e| error(topic, format!("{e:#}")))?;
+        let records = fluvio
+            .consumer_with_config(config)
+            .await
+            .map_err(|e| error(topic, format!("cannot consume partition {partition}: {e:#}")))?;
+        let (records, abort) = futures_util::stream::abortable(records);
+        state.abort = Some(abort);
+        let failed = topic.clone();
+        let records = records.map(move |record| {
+            let item = match record {
+                Ok(record) => Ok(Fetched::Record {
+                    partition,
+                    offset: record.offset(),
+                    value: record.value().to_vec(),
+                }),
+                Err(code) => Err(error(&failed, format!("partition {partition}: {code}"))),
+            };
+            (partition, generation, item)
+        });
+        let end = futures_util::stream::once(async move {
+            (partition, generation, Ok(Fetched::End { partition }))
+        });
+        Ok(records.chain(end).boxed())
     }
 }
 
@@ -314,14 +441,7 @@ impl SourceReader for FluvioReader {
     ) -> Result<ReadStatus, ConnectorError> {
         let now = Instant::now();
         let watermarks = self.watermarks.get_or_insert_with(|| {
-            let mut w =
-                Watermarks::new(self.partitions.keys().copied(), clock, self.idle_timeout, now);
-            for (&p, end) in &self.partitions {
-                if *end == Some(0) {
-                    w.finish(p);
-                }
-            }
-            w
+            Watermarks::new(self.partitions.iter().copied(), clock, self.idle_timeout, now)
         });
         if watermarks.all_finished() {
             return Ok(ReadStatus::Finished);
@@ -330,28 +450,30 @@ impl SourceReader for FluvioReader {
         let now = Instant::now();
         let watermarks = self.watermarks.as_mut().expect("created above");
         let mut records = 0;
-        while let Some(raw) = self.pending.pop_front() {
-            let end = self.partitions.get(&raw.partition).copied().flatten();
-            if end.is_some_and(|end| raw.offset >= end) {
-                continue; // produced after a backfill started
-            }
+        while let Some(fetched) = self.pending.pop_front() {
+            let (partition, offset, value) = match fetched {
+                Fetched::Record { partition, offset, value } => (partition, offset, value),
+                Fetched::End { partition } => {
+                    if self.stop_at_end {
+                        watermarks.finish(partition);
+                    }
+                    continue;
+                }
+            };
             records += 1;
-            self.next.insert(raw.partition, raw.offset + 1);
-            let decoded = self.decoder.decode(&raw.value).map_err(|e| e.to_string());
+            self.next.insert(partition, offset + 1);
+            let decoded = self.decoder.decode(&value).map_err(|e| e.to_string());
             let timed = decoded.and_then(|row| {
-                watermarks.stamp(raw.partition, &row, clock.frontier(), now).map(|t| (row, t))
+                watermarks.stamp(partition, &row, clock.frontier(), now).map(|t| (row, t))
             });
             match timed {
                 Ok(timed) => out.rows.push(timed),
                 Err(reason) => out.dead.push(DeadLetter {
-                    position: format!("{}/{}@{}", self.topic, raw.partition, raw.offset),
+                    position: format!("{}/{partition}@{offset}", self.topic),
                     reason,
-                    raw: String::from_utf8_lossy(&raw.value).into_owned(),
+                    raw: String::from_utf8_lossy(&value).into_owned(),
                     time: clock.frontier(),
                 }),
-            }
-            if end.is_some_and(|end| raw.offset + 1 >= end) {
-                watermarks.finish(raw.partition);
             }
             if records >= max {
                 break;
@@ -360,12 +482,8 @@ impl SourceReader for FluvioReader {
         clock.advance_to(watermarks.frontier(now));
         out.positions
             .extend(self.next.iter().map(|(&p, &next)| (format!("{}/{p}", self.topic), next)));
-        Ok(if records > 0 {
-            ReadStatus::More
-        } else if watermarks.all_finished() {
-            ReadStatus::Finished
-        } else {
-            ReadStatus::Idle
-        })
+        let at_end =
+            if watermarks.all_finished() { ReadStatus::Finished } else { ReadStatus::Idle };
+        Ok(ReadStatus::after(records, at_end))
     }
 }
