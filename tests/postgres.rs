@@ -2,60 +2,28 @@
 //! `kill -9` at random moments, and no loss or duplicate across a 30 s database outage.
 
 mod support {
+    pub mod binary;
+    pub mod events;
     pub mod postgres;
 }
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::binary::shelfflow;
 use support::postgres::{self as pg, psql, rows};
+use support::{binary, events};
 
-fn shelfflow() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_shelfflow"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
+/// A deterministic stream of shelf events, as a JSONL file.
+fn write_events(path: &Path, count: usize) {
+    std::fs::write(path, events::jsonl(&events::shelf_events(count))).expect("write events");
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("postgres").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// A deterministic stream of shelf events (a linear congruential generator, no I/O).
-fn write_events(path: &Path, count: usize) {
-    let mut state: u64 = 0x5eed;
-    let mut next = move |n: u64| {
-        state =
-            state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) % n
-    };
-    let start = 1_767_254_400_000i64; // 2026-01-01T08:00:00Z in ms
-    let mut text = String::with_capacity(count * 140);
-    for i in 0..count {
-        let (kind, quantity) = match next(100) {
-            0..60 => ("pickup", 1 + next(3)),
-            60..75 => ("putback", 1),
-            _ => ("refill", 5 + next(10)),
-        };
-        let customer =
-            if kind == "refill" { "null".to_owned() } else { format!("\"C{:03}\"", next(300)) };
-        let ms = start + (i as i64) * 50;
-        let ts =
-            chrono::DateTime::from_timestamp_millis(ms).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ");
-        writeln!(
-            text,
-            "{{\"event_id\":\"e{i}\",\"event_type\":\"{kind}\",\"shelf_id\":\"S{:03}\",\"quantity\":{quantity},\"customer_id\":{customer},\"timestamp\":\"{ts}\"}}",
-            next(200)
-        )
-        .unwrap();
-    }
-    std::fs::write(path, text).expect("write events");
+    binary::scratch("postgres", name)
 }
 
 /// A pipeline with upsert tables (keyed, nullable key, windowed) and append histories.
@@ -259,48 +227,20 @@ fn kill_9_at_random_moments_then_restart_equals_an_uninterrupted_run() {
     run(&pipeline, &reference);
     let duration = started.elapsed();
     let expected = snapshot(&reference);
-    let final_frontier = psql(&reference, "SELECT max(frontier) FROM shelfflow_progress");
+    let complete = pg::committed(&reference);
 
     let url = server.database("pg_kill");
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut partial = 0;
-    for attempt in 0..6 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        // Somewhere in the first 90 % of an uninterrupted run.
-        let at = duration.mul_f64(0.9 * (seed % 1000) as f64 / 1000.0);
-        let mut child = shelfflow()
-            .args(["--quiet", "run"])
-            .arg(&pipeline)
-            .env("DATABASE_URL", &url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("shelfflow starts");
-        std::thread::sleep(at);
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
-        let exists = psql(&url, "SELECT to_regclass('public.shelfflow_progress') IS NOT NULL");
-        let progress = if exists == "t" {
-            psql(&url, "SELECT coalesce(min(frontier)::text, 'none') FROM shelfflow_progress")
-        } else {
-            "none".to_owned()
-        };
-        println!("attempt {attempt}: killed after {at:?} ({status}), committed up to {progress}");
-        if progress != "none" && progress != final_frontier {
-            partial += 1;
-        }
-    }
+    let command = || {
+        let mut cmd = shelfflow();
+        cmd.args(["--quiet", "run"]).arg(&pipeline);
+        cmd
+    };
+    let partial = pg::kill_at_seeded_moments(command, &url, duration, 6, &complete);
     run(&pipeline, &url);
     assert!(partial >= 1, "no kill landed in the middle of a run: the test proved nothing");
     let actual = snapshot(&url);
     for table in TABLES {
-        assert_eq!(actual[table].len(), expected[table].len(), "{table}: row count");
-        assert!(
-            actual[table] == expected[table],
-            "{table}: rows differ from the uninterrupted run"
-        );
+        pg::assert_same_rows(&expected[table], &actual[table], &format!("after kills: {table}"));
     }
 }
 

@@ -147,3 +147,56 @@ pub fn assert_same_rows(expected: &[String], actual: &[String], what: &str) {
         only(actual, expected)
     );
 }
+
+/// Each PostgreSQL sink's committed frontier by sink (empty before the first commit).
+pub fn committed(url: &str) -> std::collections::BTreeMap<String, String> {
+    if psql(url, "SELECT to_regclass('public.shelfflow_progress') IS NOT NULL") != "t" {
+        return Default::default();
+    }
+    psql(url, "SELECT sink || ' ' || frontier FROM shelfflow_progress")
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(s, f)| (s.to_owned(), f.to_owned())))
+        .collect()
+}
+
+/// Starts `command` `attempts` times against `url` and kills it with SIGKILL at seeded moments
+/// within `(0.1..0.9) × duration` (an uninterrupted run's length). Returns how many kills left
+/// a partial commit: some sink committed, and some sink short of `complete` (the progress of an
+/// uninterrupted run). Sinks commit on their own, so one sink's frontier says nothing alone.
+pub fn kill_at_seeded_moments(
+    mut command: impl FnMut() -> Command,
+    url: &str,
+    duration: std::time::Duration,
+    attempts: usize,
+    complete: &std::collections::BTreeMap<String, String>,
+) -> usize {
+    use std::process::Stdio;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut partial = 0;
+    for attempt in 0..attempts {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let at = duration.mul_f64(0.1 + 0.8 * (seed % 1000) as f64 / 1000.0);
+        let mut child = command()
+            .env("DATABASE_URL", url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("shelfflow starts");
+        std::thread::sleep(at);
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let progress = committed(url);
+        let behind = complete.iter().filter(|(sink, f)| progress.get(*sink) != Some(f)).count();
+        println!(
+            "attempt {attempt}: killed after {at:?} ({status}); {} of {} sinks committed, {behind} short of the end",
+            progress.len(),
+            complete.len()
+        );
+        if !progress.is_empty() && behind > 0 {
+            partial += 1;
+        }
+    }
+    partial
+}

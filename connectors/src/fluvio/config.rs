@@ -35,6 +35,7 @@ start: beginning         # beginning | end | committed (the consumer's committed
 consumer: shelfflow-store # optional: commit read offsets under this consumer name
 idle_timeout: 5s         # a partition without records this long stops holding the watermark
 stop_at_end: false       # true: end once every partition reaches its end offset at start
+max_fetch_bytes: 8388608 # the most bytes one fetch of a partition returns
 "#;
 
 const SINK_SAMPLE: &str = r#"topic: shelf-state       # created when absent
@@ -127,6 +128,13 @@ pub struct FluvioSourceConfig {
     /// opened (a backfill), instead of following the topic.
     #[serde(default)]
     pub stop_at_end: bool,
+    /// The most bytes one fetch of a partition returns (memory per partition in flight).
+    #[serde(default = "default_max_fetch_bytes")]
+    pub max_fetch_bytes: u32,
+}
+
+const fn default_max_fetch_bytes() -> u32 {
+    8 << 20
 }
 
 const fn default_start() -> Start {
@@ -162,6 +170,9 @@ impl SourceConfig for FluvioSourceConfig {
         }
         if self.idle_timeout.is_zero() {
             errors.push(ConfigError::new("idle_timeout", "must be longer than 0s"));
+        }
+        if !(1024..=i32::MAX as u32).contains(&self.max_fetch_bytes) {
+            errors.push(ConfigError::new("max_fetch_bytes", "must be from 1024 to 2147483647"));
         }
         errors
     }

@@ -29,10 +29,6 @@ const CHUNK: usize = 4096;
 /// Chunks the consumer thread may run ahead of the decoder.
 const DEPTH: usize = 16;
 
-/// The most bytes one fetch of a partition returns. Large enough that few fetches cut a batch
-/// (see [`Consumer::run`]); small enough to keep a fetch's memory modest.
-const MAX_FETCH_BYTES: i32 = 8 << 20;
-
 /// What the consumer thread hands over: a record, or the end of a partition (`stop_at_end`).
 #[derive(Debug)]
 enum Fetched {
@@ -185,6 +181,7 @@ impl FluvioReader {
             start: config.start,
             name: config.consumer.clone(),
             stop_at_end: config.stop_at_end,
+            max_fetch_bytes: i32::try_from(config.max_fetch_bytes).unwrap_or(i32::MAX),
         };
         std::thread::Builder::new()
             .name(format!("fluvio:{}", config.topic))
@@ -241,6 +238,7 @@ struct Consumer {
     start: Start,
     name: Option<String>,
     stop_at_end: bool,
+    max_fetch_bytes: i32,
 }
 
 /// One partition's stream, tagged with the partition and the stream's generation (it grows
@@ -256,9 +254,10 @@ struct Progress {
     abort: Option<futures_util::stream::AbortHandle>,
     /// The offset the next record must have (unknown until the first record).
     next: Option<i64>,
-    /// The offset the stream was last reopened at, so a real gap (records removed by
-    /// retention) is accepted instead of reopening forever.
-    reopened_at: Option<i64>,
+    /// Whether the stream was reopened and has not delivered a record since. A reopened
+    /// stream starts with the batch holding the offset asked for, so its first record is at or
+    /// before it, unless retention removed those records: a real gap, accepted.
+    reopened: bool,
     /// The offset at which the partition's end was last confirmed (`stop_at_end`).
     end_checked_at: Option<i64>,
 }
@@ -268,11 +267,13 @@ impl Consumer {
     ///
     /// Each partition has its own stream; with `stop_at_end`, each ends at the partition's end
     /// as the SPU reports it when the stream opens, and the end is handed over as
-    /// [`Fetched::End`] once a stream reopened there ends at once. Offsets within a partition are contiguous, so a record past the
-    /// expected offset means the client skipped records: the 0.50 client takes a batch cut at
-    /// the fetch's `max_bytes` for a whole one and acknowledges past its missing tail (fixed
-    /// upstream in fluvio-community/fluvio#4627). The partition's stream is then reopened at
-    /// the first missing offset, and records seen twice are dropped.
+    /// [`Fetched::End`] once a stream reopened there ends at once.
+    ///
+    /// Offsets within a partition are contiguous, so a record past the expected offset means
+    /// the client skipped records: the 0.50 client takes a batch cut at the fetch's `max_bytes`
+    /// for a whole one and acknowledges past its missing tail (fixed upstream in
+    /// fluvio-community/fluvio#4627). The partition's stream is then reopened at the first
+    /// missing offset, and records seen twice are dropped.
     async fn run(
         self,
         fluvio: fluvio::Fluvio,
@@ -328,36 +329,38 @@ impl Consumer {
                 // A cut batch at the very end shows no gap: make sure by asking once more from
                 // the next offset; only a stream that ends right away is the partition's end.
                 if state.end_checked_at != Some(next) {
-                    let at = Offset::absolute(next).expect("offsets are not negative");
-                    match self.open(&fluvio, partition, at, state).await {
-                        Ok(stream) => streams.push(stream),
-                        Err(e) => {
-                            let _ = send.send(Err(e));
-                            return;
-                        }
-                    }
                     state.end_checked_at = Some(next);
+                    if let Err(e) = self.reopen(&fluvio, partition, next, state, &mut streams).await
+                    {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
                     continue;
                 }
             }
             if let Fetched::Record { offset, .. } = &fetched {
                 let offset = *offset;
+                let reopened = std::mem::take(&mut state.reopened);
                 match state.next {
                     Some(next) if offset < next => continue, // sent again after a reopen
-                    Some(next) if offset > next && state.reopened_at != Some(next) => {
+                    Some(next) if offset > next && reopened => {
+                        tracing::warn!(
+                            topic = %self.topic, partition, from = next, to = offset,
+                            "records no longer in the topic (retention): skipped"
+                        );
+                        state.next = Some(offset + 1);
+                    }
+                    Some(next) if offset > next => {
                         tracing::debug!(
                             topic = %self.topic, partition, expected = next, got = offset,
                             "offset gap: reopening the partition's stream"
                         );
-                        let at = Offset::absolute(next).expect("offsets are not negative");
-                        match self.open(&fluvio, partition, at, state).await {
-                            Ok(stream) => streams.push(stream),
-                            Err(e) => {
-                                let _ = send.send(Err(e));
-                                return;
-                            }
+                        if let Err(e) =
+                            self.reopen(&fluvio, partition, next, state, &mut streams).await
+                        {
+                            let _ = send.send(Err(e));
+                            return;
                         }
-                        state.reopened_at = Some(next);
                         continue;
                     }
                     _ => state.next = Some(offset + 1),
@@ -376,6 +379,21 @@ impl Consumer {
             Start::End => Offset::end(),
             Start::Beginning | Start::Committed => Offset::beginning(),
         }
+    }
+
+    /// Reopens a partition's stream at offset `next`.
+    async fn reopen(
+        &self,
+        fluvio: &fluvio::Fluvio,
+        partition: u32,
+        next: i64,
+        state: &mut Progress,
+        streams: &mut futures_util::stream::SelectAll<Tagged>,
+    ) -> Result<(), ConnectorError> {
+        let at = Offset::absolute(next).expect("offsets are not negative");
+        streams.push(self.open(fluvio, partition, at, state).await?);
+        state.reopened = true;
+        Ok(())
     }
 
     /// Opens (or reopens, at `at`) one partition's stream, replacing the one `state` holds.
@@ -401,7 +419,7 @@ impl Consumer {
             .topic(topic.clone())
             .partition(partition)
             .disable_continuous(self.stop_at_end)
-            .max_bytes(MAX_FETCH_BYTES)
+            .max_bytes(self.max_fetch_bytes)
             .offset_start(at);
         if let Some(name) = &self.name {
             builder.offset_consumer(name.clone()).offset_strategy(OffsetManagementStrategy::Auto);
