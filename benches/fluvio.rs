@@ -1,6 +1,6 @@
 //! Fluvio through the store pipeline into PostgreSQL, against a throwaway local Fluvio cluster
-//! (`fluvio-run` on PATH or in `~/.fluvio/bin`) and PostgreSQL (`$DATABASE_URL`, else one started
-//! with `deploy/postgres.sh`):
+//! (`fluvio-run` on PATH or in `~/.fluvio/bin`) and PostgreSQL (the server of `$DATABASE_URL`,
+//! else one started with `deploy/postgres.sh` for this run):
 //!
 //! 1. `shelfflow simulate --to fluvio` publishes `FLUVIO_BENCH_DAYS` (default 2) simulated days.
 //! 2. Raw consume: a plain Fluvio consumer reads `shelf-events` and `wh-events` to their end.
@@ -10,34 +10,21 @@
 //! `cargo bench --bench fluvio`.
 
 #[allow(dead_code)] // the test harness; the benchmark uses a part of it
-#[path = "../tests/support/fluvio.rs"]
-mod fluvio_cluster;
+#[path = "../tests/support"]
+mod support {
+    pub mod binary;
+    pub mod fluvio;
+    pub mod postgres;
+}
+
+#[path = "support/peak.rs"]
+mod peak;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::Stdio;
 use std::time::Instant;
 
-fn shelfflow() -> Command {
-    let mut cmd =
-        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/shelfflow"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
-
-fn database_url() -> String {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("deploy/postgres.sh"))
-        .arg("start")
-        .arg(root.join("target/bench-postgres"))
-        .output()
-        .expect("deploy/postgres.sh runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    stdout.lines().find_map(|l| l.strip_prefix("DATABASE_URL=")).expect("a URL").to_owned()
-}
+use support::binary::shelfflow;
 
 fn check(out: std::process::Output) -> std::process::Output {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -45,7 +32,8 @@ fn check(out: std::process::Output) -> std::process::Output {
 }
 
 fn main() {
-    let Some(cluster) = fluvio_cluster::start() else { return };
+    let Some(cluster) = support::fluvio::start() else { return };
+    let Some(server) = support::postgres::shared() else { return };
     let days: u32 =
         std::env::var("FLUVIO_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(2);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -72,20 +60,7 @@ fn main() {
     let raw = started.elapsed().as_secs_f64();
     println!("raw consume: {records} records in {raw:.2}s = {:.0} records/s", records as f64 / raw);
 
-    let url = {
-        let base = database_url();
-        let admin = format!("{}/postgres", base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b));
-        let _ = Command::new("psql")
-            .args([&admin, "-c", "DROP DATABASE IF EXISTS fluvio_bench WITH (FORCE)"])
-            .output();
-        check(
-            Command::new("psql")
-                .args([&admin, "-c", "CREATE DATABASE fluvio_bench"])
-                .output()
-                .unwrap(),
-        );
-        format!("{}/fluvio_bench", base.rsplit_once('/').map_or(base.as_str(), |(b, _)| b))
-    };
+    let url = server.database("fluvio_bench");
     let summary = root.join("target/bench-fluvio-summary.json");
     let mut cmd = shelfflow();
     cmd.args(["--quiet", "run", "pipelines/store_ops.yaml", "--config", "config/fluvio.yaml"]);
@@ -99,18 +74,11 @@ fn main() {
     cmd.arg("--summary-json").arg(&summary);
     cmd.env("DATABASE_URL", &url).env("SHELFFLOW_DATA", &data).env("SIM_DAYS", days.to_string());
     cmd.env("SHELFFLOW_OUT", root.join("target/bench-fluvio-out"));
-    let started = Instant::now();
-    check(cmd.output().unwrap());
-    let wall = started.elapsed().as_secs_f64();
+    cmd.stdout(Stdio::null());
+    let (wall, peak_mib) = peak::measure(&mut cmd);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     let events = json["events_in"].as_f64().unwrap_or(0.0);
-    // Peak RSS of the largest child process so far (the pipeline run).
-    let peak_mib = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage.ru_maxrss as f64 / 1024.0
-    };
     println!(
         "store pipeline Fluvio -> PostgreSQL: {events} events in {wall:.2}s = {:.0} events/s \
          (ratio to raw consume {:.2}), batch latency p50 {} ms p99 {} ms, peak RSS {peak_mib:.0} MiB",

@@ -1,5 +1,5 @@
-//! The PostgreSQL sink benchmark, against a real server (`$DATABASE_URL`, else one started with
-//! `deploy/postgres.sh`):
+//! The PostgreSQL sink benchmark, against a real server (the one of `$DATABASE_URL`, else one
+//! started with `deploy/postgres.sh` for this run), in a fresh database `sink_bench`:
 //!
 //! 1. Throughput: 1,000,000 changes over 100,000 keys (1,000 per closed time) through the sink in
 //!    append and in upsert mode, next to a raw binary `COPY` of the same rows into a bare table in
@@ -9,8 +9,6 @@
 //!
 //! `cargo bench --bench postgres` (`PG_BENCH_ROWS=200000` for a shorter run).
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use postgres::binary_copy::BinaryCopyInWriter;
@@ -22,23 +20,12 @@ use shelfflow_connectors::{Change, ChangeOp, SinkContext, SinkWriter};
 use shelfflow_operators::value::{Field, Type};
 use shelfflow_operators::{Row, Schema, Value};
 
+#[allow(dead_code)] // the test harness; the benchmark uses a part of it
+#[path = "../tests/support/postgres.rs"]
+mod pg;
+
 const KEYS: usize = 100_000;
 const PER_TIME: usize = 1_000;
-
-fn database_url() -> String {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("deploy/postgres.sh"))
-        .arg("start")
-        .arg(root.join("target/bench-postgres"))
-        .output()
-        .expect("deploy/postgres.sh runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    stdout.lines().find_map(|l| l.strip_prefix("DATABASE_URL=")).expect("a URL").to_owned()
-}
 
 fn schema() -> Schema {
     let mut schema = Schema::new(vec![
@@ -91,7 +78,8 @@ fn writer(url: &str, table: &str, mode: &str) -> PostgresWriter {
 fn main() {
     let rows: usize =
         std::env::var("PG_BENCH_ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(1_000_000);
-    let url = database_url();
+    let Some(server) = pg::shared() else { return };
+    let url = server.database("sink_bench");
     println!("PostgreSQL sink benchmark ({rows} changes over {KEYS} keys, {PER_TIME} per time)");
     let data: Vec<Row> = (0..rows).map(row).collect();
 

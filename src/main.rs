@@ -128,6 +128,11 @@ enum Command {
         /// With --to fluvio: partitions of the topics it creates.
         #[arg(long, default_value_t = 2)]
         partitions: u32,
+        /// With --to fluvio: close the loop through this topic. The store executes the plans,
+        /// orders and discounts that pipelines publish there (feedback sinks with `fluvio:`, as
+        /// in config/fluvio.yaml), as they arrive.
+        #[arg(long, value_name = "TOPIC", num_args = 0..=1, default_missing_value = "store-feedback")]
+        feedback: Option<String>,
     },
     /// The main job: the simulated store and every store pipeline in one process, closed loop,
     /// with a summary at the end.
@@ -290,8 +295,23 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             store::generate_data(seed, start, &out, quiet)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Simulate { days, seed, start, speed, data, to, endpoint, profile, partitions } => {
+        Command::Simulate {
+            days,
+            seed,
+            start,
+            speed,
+            data,
+            to,
+            endpoint,
+            profile,
+            partitions,
+            feedback,
+        } => {
             let dir = to.strip_prefix("jsonl:");
+            if dir.is_some() && feedback.is_some() {
+                eprintln!("error: --feedback needs --to fluvio\n  hint: the loop closes through a Fluvio topic; for JSONL files use `shelfflow demo`");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
             if dir.is_none() && to != "fluvio" {
                 eprintln!("error: unknown destination `{to}`\n  hint: use jsonl:DIR or fluvio");
                 return Ok(ExitCode::from(EXIT_INVALID));
@@ -315,8 +335,25 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => {
                     let cluster = shelfflow_connectors::fluvio::Cluster { profile, endpoint };
-                    let events = store::simulate_to_fluvio(&settings, &cluster, partitions, quiet)?;
-                    (events, format!("Fluvio ({})", cluster.describe()))
+                    let published = store::simulate_to_fluvio(
+                        &settings,
+                        &cluster,
+                        partitions,
+                        feedback.as_deref(),
+                        quiet,
+                    )?;
+                    let mut destination = format!("Fluvio ({})", cluster.describe());
+                    if let Some(topic) = &feedback {
+                        destination.push_str(&format!(
+                            "; the store executed {} plans, orders and discounts from {topic}{}",
+                            published.fed,
+                            match published.rejected {
+                                0 => String::new(),
+                                n => format!(" ({n} records there were not feedback)"),
+                            }
+                        ));
+                    }
+                    (published.events, destination)
                 }
             };
             if !quiet {

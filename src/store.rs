@@ -77,13 +77,20 @@ pub fn simulate_to_jsonl(settings: &Settings, dir: &Path, quiet: bool) -> anyhow
             .with_context(|| format!("cannot create {}", path.display()))?;
         files.push((std::io::BufWriter::new(file), stream_schema(stream)));
     }
-    let events = simulate(settings, quiet, |chunk| {
-        for (stream, row) in chunk {
-            let (out, schema) = &mut files[*stream as usize];
-            writeln!(out, "{}", schema.row_to_json(row)).context("cannot write the event files")?;
-        }
-        Ok(())
-    })?;
+    let events = simulate(
+        settings,
+        quiet,
+        Some(HOUR),
+        |_| Ok(()),
+        |chunk| {
+            for (stream, row) in chunk {
+                let (out, schema) = &mut files[*stream as usize];
+                writeln!(out, "{}", schema.row_to_json(row))
+                    .context("cannot write the event files")?;
+            }
+            Ok(())
+        },
+    )?;
     for (mut out, _) in files {
         out.flush().context("cannot write the event files")?;
     }
@@ -112,14 +119,32 @@ fn stream_schema(stream: Stream) -> Schema {
     )
 }
 
+/// What `simulate --to fluvio` did.
+pub struct Published {
+    /// Events written.
+    pub events: u64,
+    /// Plans, orders and discounts read back from the feedback topic and given to the store.
+    pub fed: u64,
+    /// Feedback records that were not feedback (dead letters of the feedback topic).
+    pub rejected: u64,
+}
+
 /// `shelfflow simulate --to fluvio`: the store's four streams to their topics (created with
 /// `partitions` partitions when absent), one JSON record per event keyed by shelf or customer.
+///
+/// With `feedback`, the loop closes through Fluvio: the store follows that topic (from its end)
+/// for the plans, orders and discounts the pipelines publish there (feedback sinks with
+/// `fluvio:`), and executes them as the in-process store would. The store then advances in
+/// steps of its pick delay and takes whatever feedback has arrived before each step: like a
+/// real store, it reacts when the plans reach it, so the run depends on how fast the pipelines
+/// keep up (pick a `--speed` they can follow; `demo` is the deterministic closed loop).
 pub fn simulate_to_fluvio(
     settings: &Settings,
     cluster: &shelfflow_connectors::fluvio::Cluster,
     partitions: u32,
+    feedback: Option<&str>,
     quiet: bool,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Published> {
     use shelfflow_connectors::fluvio::FluvioSinkConfig;
     use shelfflow_connectors::{Change, ChangeOp, SinkWriter};
     let mut writers = Vec::new();
@@ -141,7 +166,18 @@ pub fn simulate_to_fluvio(
             .with_context(|| format!("cannot write to the Fluvio topic {}", config.topic))?;
         writers.push(writer);
     }
-    let events = simulate(settings, quiet, |chunk| {
+    let mut inbox = feedback.map(|topic| FeedbackInbox::open(cluster, topic)).transpose()?;
+    let (mut fed, mut rejected) = (0, 0);
+    let step = if inbox.is_some() { None } else { Some(HOUR) };
+    let before_step = |world: &mut World| -> anyhow::Result<()> {
+        if let Some(inbox) = inbox.as_mut() {
+            let (f, r) = inbox.deliver(world)?;
+            fed += f;
+            rejected += r;
+        }
+        Ok(())
+    };
+    let events = simulate(settings, quiet, step, before_step, |chunk| {
         for stream in Stream::ALL {
             let changes: Vec<Change<'_>> = chunk
                 .iter()
@@ -157,14 +193,68 @@ pub fn simulate_to_fluvio(
     for writer in &mut writers {
         writer.finish()?;
     }
-    Ok(events)
+    Ok(Published { events, fed, rejected })
 }
 
-/// Runs the store open loop at the settings' speed, handing each simulated hour's events to
+/// One simulated hour, in microseconds.
+const HOUR: i64 = 3_600_000_000;
+
+/// The store's feedback topic, followed from its end.
+struct FeedbackInbox {
+    reader: shelfflow_connectors::fluvio::FluvioReader,
+    clock: shelfflow_connectors::EventClock,
+}
+
+impl FeedbackInbox {
+    fn open(cluster: &shelfflow_connectors::fluvio::Cluster, topic: &str) -> anyhow::Result<Self> {
+        use shelfflow_connectors::fluvio::{create_topic, FluvioReader, FluvioSourceConfig};
+        // Created now, so no feedback published before the reader starts is missed.
+        create_topic(cluster, topic, 1)
+            .with_context(|| format!("cannot create the feedback topic {topic}"))?;
+        let config = FluvioSourceConfig::from_end(topic.to_owned(), cluster);
+        let schema = shelfflow_connectors::simulator::feedback::record::schema();
+        let reader = FluvioReader::open(&config, &schema, 0, 1)
+            .with_context(|| format!("cannot read the feedback topic {topic}"))?;
+        Ok(FeedbackInbox { reader, clock: shelfflow_connectors::EventClock::new(None, 1, 0) })
+    }
+
+    /// Gives the store every feedback record that has arrived; how many were feedback, and how
+    /// many were not.
+    fn deliver(&mut self, world: &mut World) -> anyhow::Result<(u64, u64)> {
+        use shelfflow_connectors::simulator::feedback::record;
+        use shelfflow_connectors::{ReadStatus, SourceBatch, SourceReader};
+        let (mut fed, mut rejected) = (0, 0);
+        loop {
+            let mut batch = SourceBatch::default();
+            let status = self.reader.read(4096, &mut self.clock, &mut batch)?;
+            for (row, _) in &batch.rows {
+                match record::from_row(row) {
+                    Some(feedback) => {
+                        world.feed(feedback);
+                        fed += 1;
+                    }
+                    None => rejected += 1,
+                }
+            }
+            for letter in &batch.dead {
+                tracing::warn!(position = %letter.position, reason = %letter.reason, "not a feedback record");
+            }
+            rejected += batch.dead.len() as u64;
+            if status != ReadStatus::More {
+                return Ok((fed, rejected));
+            }
+        }
+    }
+}
+
+/// Runs the store at the settings' speed in steps of `step` (`None`: the store's pick delay),
+/// calling `before_step` before each (to give it feedback) and handing each step's events to
 /// `write`. Returns the number of events.
 fn simulate(
     settings: &Settings,
     quiet: bool,
+    step: Option<i64>,
+    mut before_step: impl FnMut(&mut World) -> anyhow::Result<()>,
     mut write: impl FnMut(&[(Stream, shelfflow_operators::Row)]) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
     let data = settings.data_dir();
@@ -175,29 +265,30 @@ fn simulate(
         )
     })?;
     let mut world = World::new(settings.world_config(), reference);
+    let step = step.unwrap_or(world.config().pick_delay).max(1);
     let end = world.end() + crate::runtime::DRAIN;
     let start = world.now();
-    let bar =
-        progress_bar(quiet, ((end - start) / 3_600_000_000) as u64, "{spinner} [{bar:30}] {msg}");
+    let bar = progress_bar(quiet, ((end - start) / HOUR) as u64, "{spinner} [{bar:30}] {msg}");
     let started = Instant::now();
     let speed = settings.speed();
     let mut events = 0u64;
     let mut chunk = Vec::new();
     let mut now = start;
     while now < end {
-        let until = (now + 3_600_000_000).min(end);
+        let until = (now + step).min(end);
         if let Speed::Factor(factor) = speed {
             let due = Duration::from_micros(((until - start) as f64 / factor) as u64);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
+        before_step(&mut world)?;
         world.advance(until, &mut |stream, row| chunk.push((stream, row)));
         events += chunk.len() as u64;
         write(&chunk)?;
         chunk.clear();
         now = until;
-        bar.inc(1);
+        bar.set_position(((now - start) / HOUR) as u64);
         bar.set_message(format!("{} events, simulated time {}", events, format_timestamp(now)));
     }
     bar.finish_and_clear();

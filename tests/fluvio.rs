@@ -351,3 +351,68 @@ fn the_simulated_store_through_fluvio_gives_the_store_pipeline_the_same_results_
     assert_eq!(shelf_state.len(), state(&topic_out).lines().count());
     assert!(!cluster.consume_all("store-alerts").is_empty());
 }
+
+#[test]
+fn plans_published_to_fluvio_are_executed_by_the_simulated_store_closed_loop() {
+    let Some(cluster) = fl::start() else { return };
+    let Some(server) = pg::shared() else { return };
+    let dir = scratch("fluvio", "loop");
+    let data = dir.join("data");
+    let out = shelfflow()
+        .args(["--quiet", "data", "generate", "--out"])
+        .arg(&data)
+        .output()
+        .expect("shelfflow runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The pipeline opens its sources at once: the topics must exist before the store starts.
+    for topic in ["shelf-events", "pos-transactions", "foot-traffic", "wh-events"] {
+        cluster.create_topic(topic, 2);
+    }
+    cluster.create_topic("store-feedback", 1);
+
+    // The store pipeline follows the topics and publishes its plans and discounts to
+    // `store-feedback`; the cluster is the current profile of FLV_PROFILE_PATH, as for the CLI.
+    let url = server.database("fl_loop");
+    let mut pipeline = shelfflow()
+        .args(["--quiet", "run", "pipelines/store_ops.yaml", "--config", "config/fluvio.yaml"])
+        .env("FLV_PROFILE_PATH", cluster.profile_path())
+        .env("DATABASE_URL", &url)
+        .env("SHELFFLOW_DATA", &data)
+        .env("SHELFFLOW_OUT", dir.join("out"))
+        .env("SIM_DAYS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("shelfflow runs");
+    // One simulated day in about 20 s: fast, but slow enough for the pipeline to keep up.
+    let store = shelfflow()
+        .args(["simulate", "--days", "1", "--speed", "5000x", "--to", "fluvio", "--feedback"])
+        .arg("--data")
+        .arg(&data)
+        .env("FLV_PROFILE_PATH", cluster.profile_path())
+        .output()
+        .expect("shelfflow runs");
+    // SIGTERM: the pipeline stops gracefully, committing what it has.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pipeline.id() as libc::pid_t, libc::SIGTERM) };
+    let status = pipeline.wait().unwrap();
+    let mut errors = String::new();
+    std::io::Read::read_to_string(pipeline.stderr.as_mut().unwrap(), &mut errors).unwrap();
+    assert!(status.success(), "the pipeline failed: {errors}");
+    let summary = String::from_utf8_lossy(&store.stderr);
+    assert!(store.status.success(), "{summary}");
+
+    // Restock plans went out through Fluvio, and came back as picks in the warehouse: the store
+    // emits `wh_out` only when staff execute a plan.
+    let feedback = cluster.consume_all("store-feedback");
+    let plans = feedback.iter().filter(|(_, _, v)| v.contains(r#""kind":"restock_plan""#)).count();
+    assert!(plans > 0, "no restock plan on store-feedback: {feedback:?}");
+    let picks = cluster
+        .consume_all("wh-events")
+        .iter()
+        .filter(|(_, _, v)| v.contains(r#""event_type":"wh_out""#))
+        .count();
+    assert!(picks > 0, "the store executed no plan; it said: {summary}");
+    assert!(summary.contains("the store executed"), "{summary}");
+    println!("{plans} restock plans published, {picks} warehouse picks; {}", summary.trim());
+}

@@ -242,6 +242,13 @@ pub trait SourceReader: Send {
         clock: &mut EventClock,
         out: &mut SourceBatch,
     ) -> Result<ReadStatus, ConnectorError>;
+
+    /// Whether every part of the source has delivered nothing for its idle timeout, so its
+    /// frontier may follow the pipeline's other sources (a record arriving behind it later is
+    /// late). Sources without an idle timeout never are.
+    fn idle(&self) -> bool {
+        false
+    }
 }
 
 /// A record that could not become a row, kept with everything needed to find and fix it.

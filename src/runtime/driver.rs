@@ -56,6 +56,14 @@ enum Fed {
     Failed(ConnectorError),
 }
 
+/// Which frontiers an idle input follows (see [`Metrics::idle_follow`]).
+struct Follow {
+    input: usize,
+    share: Option<usize>,
+    /// The pipeline's sources.
+    sources: Vec<usize>,
+}
+
 /// Starts the thread that reads and decodes one input. For a table (`unique_key` given), a row
 /// whose key was already read is a dead letter: a table has one row per key.
 fn spawn_reader(
@@ -65,6 +73,7 @@ fn spawn_reader(
     unique_key: Option<Vec<usize>>,
     metrics: Arc<Metrics>,
     worker: usize,
+    follow: Follow,
 ) -> Result<mpsc::Receiver<Fed>, RunError> {
     let (send, feed) = mpsc::sync_channel(FEED_DEPTH);
     let table = name.to_owned();
@@ -75,6 +84,12 @@ fn spawn_reader(
         .spawn(move || loop {
             let mut batch = SourceBatch::default();
             let result = reader.read(BATCH, &mut clock, &mut batch);
+            if matches!(result, Ok(ReadStatus::Idle)) && reader.idle() {
+                // Nothing arrives: follow the other sources instead of holding them back.
+                if let Some(to) = metrics.idle_follow(follow.input, follow.share, &follow.sources) {
+                    clock.advance_to(to);
+                }
+            }
             metrics.positions.record(&table, worker, clock.frontier(), &batch.positions);
             if let (Some(key), Ok(_)) = (&unique_key, &result) {
                 // A row deleted (or replaced) frees its key.
@@ -293,7 +308,12 @@ pub fn run_worker(
         let unique_key =
             (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
         let feed =
-            match spawn_reader(&input.name, reader, clock, unique_key, metrics.clone(), index) {
+            match spawn_reader(&input.name, reader, clock, unique_key, metrics.clone(), index, {
+                let sources = (0..plan.inputs.len())
+                    .filter(|&j| plan.inputs[j].role == InputRole::Source)
+                    .collect();
+                Follow { input: i, share, sources }
+            }) {
                 Ok(feed) => feed,
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -366,22 +386,24 @@ pub fn run_worker(
         // Reference tables first until they have loaded (they hold the frontier at 0), then the
         // input furthest behind.
         let loaded_live = |o: &Owned| o.live && metrics.caught_up[o.index].load(Ordering::Relaxed);
-        let Some(next) =
-            owned.iter_mut().filter(|o| o.handle.is_some() && !loaded_live(o)).min_by_key(|o| {
-                (
-                    o.role == InputRole::Source
-                        || metrics.caught_up[o.index].load(Ordering::Relaxed),
-                    o.frontier,
-                )
-            })
-        else {
+        let mut order: Vec<usize> = (0..owned.len())
+            .filter(|&k| owned[k].handle.is_some() && !loaded_live(&owned[k]))
+            .collect();
+        if order.is_empty() {
             if owned.iter().any(|o| o.handle.is_some()) {
                 // Only live tables left here: they follow sources read elsewhere.
                 worker.step_or_park(Some(Duration::from_millis(1)));
                 continue;
             }
             break;
-        };
+        }
+        order.sort_by_key(|&k| {
+            let o = &owned[k];
+            (
+                o.role == InputRole::Source || metrics.caught_up[o.index].load(Ordering::Relaxed),
+                o.frontier,
+            )
+        });
         // A source ahead of the simulated store waits for it: rows far ahead of the other inputs
         // (a calendar) would make joins with them compute every future time at once.
         let store_at = simulated
@@ -389,29 +411,38 @@ pub fn run_worker(
             .map(|&i| metrics.frontiers[i].load(Ordering::Relaxed))
             .min()
             .unwrap_or(u64::MAX);
-        if next.role == InputRole::Source && next.frontier > store_at {
+        order.retain(|&k| owned[k].role != InputRole::Source || owned[k].frontier <= store_at);
+        // The input furthest behind that has a batch ready: one that has nothing (a followed
+        // topic without new records) does not hold back the others.
+        let mut ready = None;
+        for &k in &order {
+            match owned[k].feed.try_recv() {
+                Ok(fed) => {
+                    ready = Some((k, fed));
+                    break;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    let e =
+                        RunError::Dataflow(format!("the reader of `{}` stopped", owned[k].name));
+                    failure.get_or_insert(e);
+                    metrics.request_stop();
+                    break;
+                }
+            }
+        }
+        if metrics.stopping() {
+            break;
+        }
+        let Some((k, fed)) = ready else {
             worker.step_or_park(Some(Duration::from_millis(1)));
             continue;
-        }
-        let (mut batch, status, frontier, read_at) = match next
-            .feed
-            .recv_timeout(Duration::from_millis(1))
-        {
-            Ok(Fed::Batch { batch, status, frontier, read_at }) => {
-                (batch, status, frontier, read_at)
-            }
-            Ok(Fed::Failed(source)) => {
+        };
+        let next = &mut owned[k];
+        let (mut batch, status, frontier, read_at) = match fed {
+            Fed::Batch { batch, status, frontier, read_at } => (batch, status, frontier, read_at),
+            Fed::Failed(source) => {
                 failure.get_or_insert(RunError::Connector { component: next.name.clone(), source });
-                metrics.request_stop();
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                worker.step_or_park(Some(Duration::ZERO));
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let e = RunError::Dataflow(format!("the reader of `{}` stopped", next.name));
-                failure.get_or_insert(e);
                 metrics.request_stop();
                 break;
             }

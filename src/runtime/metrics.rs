@@ -67,6 +67,38 @@ impl Metrics {
         self.frontiers[input].store(frontier, Ordering::Relaxed);
     }
 
+    /// The frontier an idle input (or share) may follow: the slowest other open source among
+    /// `sources`, or, for a share, the furthest other share of the same input, whichever is
+    /// lower; `None` when there is nothing to follow.
+    pub fn idle_follow(
+        &self,
+        input: usize,
+        share: Option<usize>,
+        sources: &[usize],
+    ) -> Option<Time> {
+        let open = |f: &Time| *f != Time::MAX;
+        let others = sources
+            .iter()
+            .filter(|&&i| i != input)
+            .map(|&i| self.frontiers[i].load(Ordering::Relaxed))
+            .filter(open)
+            .min();
+        let shares = share.and_then(|worker| {
+            let shares = self.shares.lock().ok()?;
+            shares
+                .get(&input)?
+                .iter()
+                .filter(|(w, _)| **w != worker)
+                .map(|(_, (f, _))| *f)
+                .filter(open)
+                .max()
+        });
+        match (others, shares) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Marks input `input` (or worker `share`'s share of it) as caught up; a partitioned input
     /// has caught up when all its shares have.
     pub fn set_caught_up(&self, input: usize, share: Option<usize>) {

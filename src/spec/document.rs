@@ -25,15 +25,19 @@ pub struct Override {
 }
 
 /// The overrides of a `--config` file: a YAML mapping shaped like a pipeline, whose every leaf
-/// (a scalar or a list) becomes one override at its dotted path, in file order.
+/// (a scalar or a list, or any value of a component's key) becomes one override at its dotted
+/// path, in file order.
 pub fn config_overrides(file: &Path) -> Result<Vec<Override>, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let value: Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| format!("{}: invalid YAML: {e}", file.display()))?;
     fn flatten(prefix: &str, value: &Value, out: &mut Vec<Override>) -> Result<(), String> {
+        // `section.component.key` is a leaf whatever its value: a mapping there (a sink's
+        // `fluvio:`, a source's `schema:`) replaces the key's whole value.
+        let component_key = prefix.split('.').count() >= 3;
         match value {
-            Value::Mapping(map) => {
+            Value::Mapping(map) if !component_key => {
                 for (key, value) in map {
                     let Some(key) = key.as_str() else {
                         return Err(format!("{prefix}: keys must be strings"));

@@ -59,6 +59,15 @@ async fn placed_partitions(fluvio: &Fluvio, topic: &str) -> Result<usize, Connec
         .count())
 }
 
+/// Creates `topic` with `partitions` partitions unless it exists (for a reader that must not
+/// miss what a writer started later produces).
+pub fn create_topic(cluster: &Cluster, topic: &str, partitions: u32) -> Result<(), ConnectorError> {
+    fluvio_future::task::run_block_on(async {
+        let fluvio = connect(cluster).await?;
+        ensure_topic(&fluvio, topic, partitions, None).await
+    })
+}
+
 /// Creates `topic` unless it exists.
 pub(crate) async fn ensure_topic(
     fluvio: &Fluvio,

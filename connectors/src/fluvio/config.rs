@@ -146,6 +146,21 @@ const fn default_idle_timeout() -> Duration {
 }
 
 impl FluvioSourceConfig {
+    /// A source following `topic` from its end with default settings (the store's feedback).
+    pub fn from_end(topic: String, cluster: &Cluster) -> FluvioSourceConfig {
+        FluvioSourceConfig {
+            topic,
+            profile: cluster.profile.clone(),
+            endpoint: cluster.endpoint.clone(),
+            partitions: None,
+            start: Start::End,
+            consumer: None,
+            idle_timeout: default_idle_timeout(),
+            stop_at_end: false,
+            max_fetch_bytes: default_max_fetch_bytes(),
+        }
+    }
+
     /// The cluster it reads.
     pub fn cluster(&self) -> Cluster {
         Cluster { profile: self.profile.clone(), endpoint: self.endpoint.clone() }

@@ -13,6 +13,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 
+pub use client::create_topic;
 pub use config::{
     check_topic, topic_name, Cluster, Compression, FluvioSinkConfig, FluvioSourceConfig, Start,
     SINK, SOURCE,

@@ -98,6 +98,13 @@ impl Watermarks {
         }
     }
 
+    /// Whether no partition is active at `now`: each is finished or idle.
+    pub fn all_idle(&self, now: Instant) -> bool {
+        self.partitions
+            .values()
+            .all(|p| p.finished || now.duration_since(p.last_record) >= self.idle_timeout)
+    }
+
     /// Whether every partition is finished.
     pub fn all_finished(&self) -> bool {
         self.partitions.values().all(|p| p.finished)
@@ -503,5 +510,9 @@ impl SourceReader for FluvioReader {
         let at_end =
             if watermarks.all_finished() { ReadStatus::Finished } else { ReadStatus::Idle };
         Ok(ReadStatus::after(records, at_end))
+    }
+
+    fn idle(&self) -> bool {
+        self.watermarks.as_ref().is_some_and(|w| w.all_idle(Instant::now()))
     }
 }

@@ -27,6 +27,9 @@ pub const SINK: SinkKind = SinkKind {
 const SAMPLE: &str = r#"feedback: restock_plans   # restock_plans | supplier_orders | discounts
 columns:                  # optional: input column of each field, when named differently
   quantity: requested_qty
+fluvio:                   # optional: the store runs elsewhere (`simulate --to fluvio --feedback`)
+  topic: store-feedback   #   feedback records go to this topic instead
+  endpoint: 127.0.0.1:9003 #  optional: or `profile`, default the current profile
 "#;
 
 fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn SinkConfig>, ConfigError> {
@@ -59,7 +62,7 @@ fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn SinkConfig>, ConfigError
             )));
         }
     }
-    Ok(Box::new(FeedbackSpec { kind, columns: config.columns }))
+    Ok(Box::new(FeedbackSpec { kind, columns: config.columns, fluvio: config.fluvio }))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +71,38 @@ struct FeedbackConfig {
     feedback: String,
     #[serde(default)]
     columns: IndexMap<String, String>,
+    #[serde(default)]
+    fluvio: Option<FeedbackTopic>,
+}
+
+/// Where a feedback sink publishes when the store runs in another process (`shelfflow simulate
+/// --to fluvio --feedback TOPIC` reads it back): one JSON record per plan, order or discount
+/// (see [`record`]), keyed by shelf.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackTopic {
+    /// The topic (created when absent).
+    #[serde(default = "default_feedback_topic")]
+    pub topic: String,
+    /// A profile of `~/.fluvio/config`; default its current profile.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The SC's public address, instead of a profile.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+/// The topic the store reads its feedback from by default.
+pub const FEEDBACK_TOPIC: &str = "store-feedback";
+
+fn default_feedback_topic() -> String {
+    FEEDBACK_TOPIC.to_owned()
+}
+
+impl FeedbackTopic {
+    fn cluster(&self) -> crate::fluvio::Cluster {
+        crate::fluvio::Cluster { profile: self.profile.clone(), endpoint: self.endpoint.clone() }
+    }
 }
 
 /// What a feedback sink carries.
@@ -111,6 +146,8 @@ pub struct FeedbackSpec {
     pub kind: FeedbackKind,
     /// Field → input column, where they differ.
     pub columns: IndexMap<String, String>,
+    /// Publish to a Fluvio topic instead of feeding the in-process store.
+    pub fluvio: Option<FeedbackTopic>,
 }
 
 impl FeedbackSpec {
@@ -166,6 +203,15 @@ impl FeedbackSpec {
 impl SinkConfig for FeedbackSpec {
     fn validate(&self, schema: &Schema) -> Vec<ConfigError> {
         let mut errors = Vec::new();
+        if let Some(fluvio) = &self.fluvio {
+            errors.extend(crate::fluvio::check_topic("fluvio.topic", &fluvio.topic));
+            if fluvio.profile.is_some() && fluvio.endpoint.is_some() {
+                errors.push(ConfigError::new(
+                    "fluvio.endpoint",
+                    "give `profile` or `endpoint`, not both",
+                ));
+            }
+        }
         for (field, ty) in self.kind.fields() {
             let column = self.column(field);
             match schema.index_of(&column) {
@@ -204,18 +250,171 @@ impl SinkConfig for FeedbackSpec {
             FeedbackKind::SupplierOrders => "supplier orders to the suppliers",
             FeedbackKind::Discounts => "discounts to the store's shelves and tills",
         };
-        format!("simulated store ({what})")
+        match &self.fluvio {
+            Some(to) => {
+                format!("{what}, to fluvio topic {} ({})", to.topic, to.cluster().describe())
+            }
+            None => format!("simulated store ({what})"),
+        }
     }
 
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn SinkWriter>, ConnectorError> {
-        Err(ConnectorError::Schema {
-            path: ctx.output_dir.clone(),
-            message: "feedback into the simulated store needs a simulator source in the pipeline"
-                .to_owned(),
-        })
+        let Some(to) = &self.fluvio else {
+            return Err(ConnectorError::Schema {
+                path: ctx.output_dir.clone(),
+                message:
+                    "feedback into the simulated store needs a simulator source in the pipeline"
+                        .to_owned(),
+            });
+        };
+        let config = crate::fluvio::FluvioSinkConfig::to_topic(to.topic.clone(), &to.cluster());
+        let records =
+            SinkContext { key: vec![record::SHELF_ID], schema: record::schema(), ..ctx.clone() };
+        Ok(Box::new(FeedbackWriter {
+            spec: self.clone(),
+            positions: self.positions(&ctx.schema),
+            out: crate::fluvio::FluvioWriter::open(&config, &records, false)?,
+        }))
     }
 
+    /// The in-process store's feedback, unless it goes to Fluvio.
     fn feedback(&self) -> Option<&FeedbackSpec> {
-        Some(self)
+        self.fluvio.is_none().then_some(self)
+    }
+}
+
+/// A feedback sink publishing to Fluvio: each change becomes what it tells the store, as a
+/// feedback record.
+struct FeedbackWriter {
+    spec: FeedbackSpec,
+    positions: Vec<usize>,
+    out: crate::fluvio::FluvioWriter,
+}
+
+impl SinkWriter for FeedbackWriter {
+    fn write(
+        &mut self,
+        time: crate::Time,
+        changes: &[crate::Change<'_>],
+    ) -> Result<(), ConnectorError> {
+        let rows: Vec<crate::Row> = changes
+            .iter()
+            .filter_map(|change| {
+                let diff = match change.op {
+                    crate::ChangeOp::Upsert => 1,
+                    crate::ChangeOp::Delete => -1,
+                };
+                self.spec.interpret(&self.positions, change.row, diff)
+            })
+            .map(|feedback| record::to_row(&feedback))
+            .collect();
+        let changes: Vec<crate::Change<'_>> =
+            rows.iter().map(|row| crate::Change { op: crate::ChangeOp::Upsert, row }).collect();
+        self.out.write(time, &changes)
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        self.out.finish()
+    }
+}
+
+/// Feedback as records on a topic: `kind` (`restock_plan`, `supplier_order`, `discount`,
+/// `discount_withdrawn`), `id` (plan or order), `shelf_id`, `quantity`, `at` (when the plan was
+/// created or the order is delivered), `date` and `discount`; fields a kind does not use are
+/// null.
+pub mod record {
+    use shelfflow_operators::value::{Field, Type};
+
+    use super::super::world::Feedback;
+    use crate::{Row, Schema, Value};
+
+    /// The `shelf_id` column (the record key).
+    pub const SHELF_ID: usize = 2;
+
+    /// The records' schema.
+    pub fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("kind", Type::String, false),
+            Field::new("id", Type::String, true),
+            Field::new("shelf_id", Type::String, false),
+            Field::new("quantity", Type::Int, true),
+            Field::new("at", Type::Timestamp, true),
+            Field::new("date", Type::Date, true),
+            Field::new("discount", Type::Float, true),
+        ])
+    }
+
+    /// A feedback as a record.
+    pub fn to_row(feedback: &Feedback) -> Row {
+        let (kind, id, shelf, quantity, at, date, discount) = match feedback {
+            Feedback::RestockPlan { plan_id, shelf_id, quantity, created_at } => (
+                "restock_plan",
+                Some(plan_id),
+                shelf_id,
+                Some(*quantity),
+                Some(*created_at),
+                None,
+                None,
+            ),
+            Feedback::SupplierOrder { order_id, shelf_id, quantity, delivery_at } => (
+                "supplier_order",
+                Some(order_id),
+                shelf_id,
+                Some(*quantity),
+                Some(*delivery_at),
+                None,
+                None,
+            ),
+            Feedback::Discount { shelf_id, date, discount } => {
+                ("discount", None, shelf_id, None, None, Some(*date), Some(*discount))
+            }
+            Feedback::DiscountWithdrawn { shelf_id, date } => {
+                ("discount_withdrawn", None, shelf_id, None, None, Some(*date), None)
+            }
+        };
+        let or_null = |v: Option<Value>| v.unwrap_or(Value::Null);
+        vec![
+            Value::str(kind),
+            or_null(id.map(|i| Value::str(i))),
+            Value::str(shelf),
+            or_null(quantity.map(Value::Int)),
+            or_null(at.map(Value::Timestamp)),
+            or_null(date.map(Value::Date)),
+            or_null(discount.map(Value::Float)),
+        ]
+        .into()
+    }
+
+    /// The feedback a record (decoded against [`schema`]) carries; `None` when it is not one.
+    pub fn from_row(row: &[Value]) -> Option<Feedback> {
+        let text = |i: usize| row[i].as_str().map(str::to_owned);
+        let time = || match row[4] {
+            Value::Timestamp(t) => Some(t),
+            _ => None,
+        };
+        let date = || match row[5] {
+            Value::Date(d) => Some(d),
+            _ => None,
+        };
+        let shelf_id = text(SHELF_ID)?;
+        match row[0].as_str()? {
+            "restock_plan" => Some(Feedback::RestockPlan {
+                plan_id: text(1)?,
+                shelf_id,
+                quantity: row[3].as_int()?,
+                created_at: time()?,
+            }),
+            "supplier_order" => Some(Feedback::SupplierOrder {
+                order_id: text(1)?,
+                shelf_id,
+                quantity: row[3].as_int()?,
+                delivery_at: time()?,
+            }),
+            "discount" => {
+                Some(Feedback::Discount { shelf_id, date: date()?, discount: row[6].as_f64()? })
+            }
+            "discount_withdrawn" => Some(Feedback::DiscountWithdrawn { shelf_id, date: date()? }),
+            _ => None,
+        }
     }
 }
