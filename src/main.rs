@@ -97,8 +97,9 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
-    /// Simulate the store on its own (open loop: nobody executes plans; see `demo`) and write
-    /// its four event streams as JSONL files.
+    /// Simulate the store on its own and write its four event streams as JSONL files or to
+    /// Fluvio topics; open loop (nobody executes plans), unless --feedback closes it through
+    /// Fluvio (see also `demo`, the closed loop in one process).
     Simulate {
         /// Simulated days.
         #[arg(long, default_value_t = 7)]

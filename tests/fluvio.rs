@@ -304,7 +304,9 @@ fn the_simulated_store_through_fluvio_gives_the_store_pipeline_the_same_results_
             .env("DATABASE_URL", &url)
             .env("SHELFFLOW_DATA", &data)
             .env("SHELFFLOW_OUT", &out_dir)
-            .env("SIM_DAYS", "1");
+            .env("SIM_DAYS", "1")
+            // The cluster of every Fluvio source and sink, the feedback to the store included.
+            .env("FLV_PROFILE_PATH", cluster.profile_path());
         quiet(cmd);
         (url, out_dir)
     };
@@ -321,19 +323,8 @@ fn the_simulated_store_through_fluvio_gives_the_store_pipeline_the_same_results_
         .chain(["sinks.fluvio_store_alerts.enabled=false".to_owned()])
         .chain(["sinks.fluvio_restock_plans.enabled=false".to_owned()])
         .collect();
-    let from_topics = streams
-        .iter()
-        .flat_map(|(source, _)| {
-            [
-                format!("sources.{source}.endpoint={}", cluster.endpoint),
-                format!("sources.{source}.stop_at_end=true"),
-            ]
-        })
-        .chain(
-            ["fluvio_shelf_state", "fluvio_store_alerts", "fluvio_restock_plans"]
-                .map(|s| format!("sinks.{s}.endpoint={}", cluster.endpoint)),
-        )
-        .collect();
+    let from_topics =
+        streams.iter().map(|(source, _)| format!("sources.{source}.stop_at_end=true")).collect();
     let (file_url, file_out) = run_store("fl_store_files", from_files);
     let (topic_url, topic_out) = run_store("fl_store_topics", from_topics);
     for table in
