@@ -6,6 +6,7 @@
 //! 2. Raw consume: a plain Fluvio consumer reads `shelf-events` and `wh-events` to their end.
 //! 3. The store pipeline (`store_ops.yaml` with `config/fluvio.yaml`, read to the end) runs from
 //!    the same topics into PostgreSQL and the changelog topics: events/s, wall time, peak memory.
+//! 4. The same pipeline from the same events as JSONL files, for the connector's share.
 //!
 //! `cargo bench --bench fluvio`.
 
@@ -53,38 +54,65 @@ fn main() {
             .unwrap(),
     );
     println!("published {days} simulated days in {:.1}s", started.elapsed().as_secs_f64());
+    // The same events as JSONL files, to tell the connector's cost from the pipeline's.
+    let files = root.join("target/bench-fluvio-jsonl");
+    check(
+        shelfflow()
+            .args(["--quiet", "simulate", "--days", &days.to_string(), "--data"])
+            .arg(&data)
+            .arg("--to")
+            .arg(format!("jsonl:{}", files.display()))
+            .output()
+            .unwrap(),
+    );
 
     let started = Instant::now();
     let records =
         cluster.consume_all("shelf-events").len() + cluster.consume_all("wh-events").len();
     let raw = started.elapsed().as_secs_f64();
-    println!("raw consume: {records} records in {raw:.2}s = {:.0} records/s", records as f64 / raw);
+    let raw_rate = records as f64 / raw;
+    println!("raw Fluvio consume (plain consumer): {records} records in {raw:.2}s = {raw_rate:.0} records/s");
 
-    let url = server.database("fluvio_bench");
-    let summary = root.join("target/bench-fluvio-summary.json");
-    let mut cmd = shelfflow();
-    cmd.args(["--quiet", "run", "pipelines/store_ops.yaml", "--config", "config/fluvio.yaml"]);
-    for source in ["shelf_events", "wh_events"] {
-        cmd.args(["--set", &format!("sources.{source}.endpoint={}", cluster.endpoint)]);
-        cmd.args(["--set", &format!("sources.{source}.stop_at_end=true")]);
-    }
-    for sink in ["fluvio_shelf_state", "fluvio_store_alerts", "fluvio_restock_plans"] {
-        cmd.args(["--set", &format!("sinks.{sink}.endpoint={}", cluster.endpoint)]);
-    }
-    cmd.arg("--summary-json").arg(&summary);
-    cmd.env("DATABASE_URL", &url).env("SHELFFLOW_DATA", &data).env("SIM_DAYS", days.to_string());
-    cmd.env("SHELFFLOW_OUT", root.join("target/bench-fluvio-out"));
-    cmd.stdout(Stdio::null());
-    let (wall, peak_mib) = peak::measure(&mut cmd);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-    let events = json["events_in"].as_f64().unwrap_or(0.0);
+    // The store pipeline into PostgreSQL and the changelog topics, from the topics and from the
+    // files; the cluster is the harness's profile.
+    let store = |name: &str, from_files: bool| {
+        let url = server.database(name);
+        let summary = root.join(format!("target/{name}-summary.json"));
+        let mut cmd = shelfflow();
+        cmd.args(["--quiet", "run", "pipelines/store_ops.yaml", "--config", "config/fluvio.yaml"]);
+        for source in ["shelf_events", "wh_events"] {
+            if from_files {
+                cmd.args(["--set", &format!("sources.{source}.connector=file")]);
+                let path = files.join(format!("{source}.jsonl"));
+                cmd.args(["--set", &format!("sources.{source}.path={}", path.display())]);
+            } else {
+                cmd.args(["--set", &format!("sources.{source}.stop_at_end=true")]);
+            }
+        }
+        cmd.arg("--summary-json").arg(&summary);
+        cmd.env("DATABASE_URL", &url).env("SHELFFLOW_DATA", &data);
+        cmd.env("SIM_DAYS", days.to_string()).env("FLV_PROFILE_PATH", cluster.profile_path());
+        cmd.env("SHELFFLOW_OUT", root.join(format!("target/{name}-out")));
+        cmd.stdout(Stdio::null());
+        let (wall, peak_mib) = peak::measure(&mut cmd);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        let events = json["events_in"].as_f64().unwrap_or(0.0);
+        let latency = (json["batch_latency_p50_ms"].clone(), json["batch_latency_p99_ms"].clone());
+        (events, wall, peak_mib, latency)
+    };
+    let (events, wall, peak_mib, (p50, p99)) = store("fluvio_bench_topics", false);
     println!(
-        "store pipeline Fluvio -> PostgreSQL: {events} events in {wall:.2}s = {:.0} events/s \
-         (ratio to raw consume {:.2}), batch latency p50 {} ms p99 {} ms, peak RSS {peak_mib:.0} MiB",
+        "store pipeline, Fluvio -> PostgreSQL: {events} events in {wall:.2}s = {:.0} events/s \
+         ({:.2} of the raw consume rate), batch latency p50 {p50} ms p99 {p99} ms, peak RSS \
+         {peak_mib:.0} MiB",
         events / wall,
-        (events / wall) / (records as f64 / raw),
-        json["batch_latency_p50_ms"],
-        json["batch_latency_p99_ms"],
+        events / wall / raw_rate,
+    );
+    let (events, wall, peak_mib, (p50, p99)) = store("fluvio_bench_files", true);
+    println!(
+        "store pipeline, JSONL -> PostgreSQL:  {events} events in {wall:.2}s = {:.0} events/s, \
+         batch latency p50 {p50} ms p99 {p99} ms, peak RSS {peak_mib:.0} MiB",
+        events / wall,
     );
 }

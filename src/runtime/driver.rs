@@ -48,6 +48,8 @@ struct Owned {
     /// A table that keeps changing (a polled database table): once loaded, its frontier follows
     /// the sources' and its changes are stamped with it; it closes when every source has ended.
     live: bool,
+    /// Its last batch said there is nothing new for now (a followed topic or file at its end).
+    quiet: bool,
 }
 
 /// What a reader thread sends: one decoded batch, or the error that ended it.
@@ -333,6 +335,7 @@ pub fn run_worker(
             frontier: 0,
             share,
             live: input.role == InputRole::Table && !input.config.is_finite(),
+            quiet: false,
         });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
@@ -412,30 +415,36 @@ pub fn run_worker(
             .min()
             .unwrap_or(u64::MAX);
         order.retain(|&k| owned[k].role != InputRole::Source || owned[k].frontier <= store_at);
-        // The input furthest behind that has a batch ready: one that has nothing (a followed
-        // topic without new records) does not hold back the others.
+        // The input furthest behind, waited for briefly, so inputs advance together; quiet
+        // inputs (nothing new when last read: a followed topic without records) are not waited
+        // for, only drained, so they never hold back the others.
         let mut ready = None;
-        for &k in &order {
-            match owned[k].feed.try_recv() {
-                Ok(fed) => {
-                    ready = Some((k, fed));
-                    break;
-                }
-                Err(mpsc::TryRecvError::Empty) => {}
-                Err(mpsc::TryRecvError::Disconnected) => {
-                    let e =
-                        RunError::Dataflow(format!("the reader of `{}` stopped", owned[k].name));
-                    failure.get_or_insert(e);
-                    metrics.request_stop();
-                    break;
-                }
+        let mut disconnected = None;
+        if let Some(&k) = order.iter().find(|&&k| !owned[k].quiet) {
+            match owned[k].feed.recv_timeout(Duration::from_millis(1)) {
+                Ok(fed) => ready = Some((k, fed)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => disconnected = Some(k),
             }
         }
-        if metrics.stopping() {
+        for &k in order.iter().filter(|&&k| owned[k].quiet) {
+            if ready.is_some() || disconnected.is_some() {
+                break;
+            }
+            match owned[k].feed.try_recv() {
+                Ok(fed) => ready = Some((k, fed)),
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => disconnected = Some(k),
+            }
+        }
+        if let Some(k) = disconnected {
+            let e = RunError::Dataflow(format!("the reader of `{}` stopped", owned[k].name));
+            failure.get_or_insert(e);
+            metrics.request_stop();
             break;
         }
         let Some((k, fed)) = ready else {
-            worker.step_or_park(Some(Duration::from_millis(1)));
+            worker.step_or_park(Some(Duration::ZERO));
             continue;
         };
         let next = &mut owned[k];
@@ -480,6 +489,7 @@ pub fn run_worker(
             metrics.set_frontier(next.index, next.share, frontier);
         }
         let idle = status == ReadStatus::Idle;
+        next.quiet = idle;
         if status != ReadStatus::More {
             metrics.set_caught_up(next.index, next.share);
         }
