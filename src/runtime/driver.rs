@@ -48,13 +48,21 @@ struct Owned {
     /// A table that keeps changing (a polled database table): once loaded, its frontier follows
     /// the sources' and its changes are stamped with it; it closes when every source has ended.
     live: bool,
-    /// Its last batch said there is nothing new for now (a followed topic or file at its end).
+    /// Its last batch said it has been quiet past its idle timeout (a followed topic without
+    /// records): it is drained, never waited for.
     quiet: bool,
 }
 
 /// What a reader thread sends: one decoded batch, or the error that ended it.
 enum Fed {
-    Batch { batch: SourceBatch, status: ReadStatus, frontier: Time, read_at: Instant },
+    Batch {
+        batch: SourceBatch,
+        status: ReadStatus,
+        frontier: Time,
+        read_at: Instant,
+        /// The source has been quiet past its idle timeout (see [`SourceReader::idle`]).
+        quiet: bool,
+    },
     Failed(ConnectorError),
 }
 
@@ -86,7 +94,8 @@ fn spawn_reader(
         .spawn(move || loop {
             let mut batch = SourceBatch::default();
             let result = reader.read(BATCH, &mut clock, &mut batch);
-            if matches!(result, Ok(ReadStatus::Idle)) && reader.idle() {
+            let quiet = matches!(result, Ok(ReadStatus::Idle)) && reader.idle();
+            if quiet {
                 // Nothing arrives: follow the other sources instead of holding them back.
                 if let Some(to) = metrics.idle_follow(follow.input, follow.share, &follow.sources) {
                     clock.advance_to(to);
@@ -124,6 +133,7 @@ fn spawn_reader(
                     status,
                     frontier: clock.frontier(),
                     read_at: Instant::now(),
+                    quiet,
                 },
                 Err(e) => Fed::Failed(e),
             };
@@ -416,7 +426,7 @@ pub fn run_worker(
             .unwrap_or(u64::MAX);
         order.retain(|&k| owned[k].role != InputRole::Source || owned[k].frontier <= store_at);
         // The input furthest behind, waited for briefly, so inputs advance together; quiet
-        // inputs (nothing new when last read: a followed topic without records) are not waited
+        // inputs (idle past their timeout: a followed topic without records) are not waited
         // for, only drained, so they never hold back the others.
         let mut ready = None;
         let mut disconnected = None;
@@ -449,7 +459,10 @@ pub fn run_worker(
         };
         let next = &mut owned[k];
         let (mut batch, status, frontier, read_at) = match fed {
-            Fed::Batch { batch, status, frontier, read_at } => (batch, status, frontier, read_at),
+            Fed::Batch { batch, status, frontier, read_at, quiet } => {
+                next.quiet = quiet;
+                (batch, status, frontier, read_at)
+            }
             Fed::Failed(source) => {
                 failure.get_or_insert(RunError::Connector { component: next.name.clone(), source });
                 metrics.request_stop();
@@ -489,7 +502,6 @@ pub fn run_worker(
             metrics.set_frontier(next.index, next.share, frontier);
         }
         let idle = status == ReadStatus::Idle;
-        next.quiet = idle;
         if status != ReadStatus::More {
             metrics.set_caught_up(next.index, next.share);
         }
