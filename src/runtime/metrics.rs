@@ -190,3 +190,30 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_input_follows_the_slowest_other_open_source() {
+        let metrics = Metrics::new(4, 0);
+        metrics.set_frontier(1, None, 50);
+        metrics.set_frontier(2, None, 80);
+        metrics.set_frontier(3, None, Time::MAX); // finished: nothing to follow
+        assert_eq!(metrics.idle_follow(0, None, &[0, 1, 2, 3]), Some(50));
+        assert_eq!(metrics.idle_follow(0, None, &[0, 3]), None);
+    }
+
+    #[test]
+    fn an_idle_share_follows_the_other_shares_of_its_input() {
+        let metrics = Metrics::new(2, 0);
+        metrics.set_frontier(0, Some(0), 0);
+        metrics.set_frontier(0, Some(1), 70);
+        metrics.set_frontier(0, Some(2), 90);
+        assert_eq!(metrics.idle_follow(0, Some(0), &[0]), Some(90));
+        // Another source further behind bounds it.
+        metrics.set_frontier(1, None, 60);
+        assert_eq!(metrics.idle_follow(0, Some(0), &[0, 1]), Some(60));
+    }
+}

@@ -499,6 +499,27 @@ mod tests {
     }
 
     #[test]
+    fn a_config_file_sets_a_component_key_to_a_whole_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.yaml");
+        std::fs::write(&file, "sinks:\n  k:\n    fluvio:\n      topic: t\n    enabled: true\n")
+            .unwrap();
+        let overrides = config_overrides(&file).unwrap();
+        let paths: Vec<&str> = overrides.iter().map(|o| o.path.as_str()).collect();
+        assert_eq!(paths, ["sinks.k.fluvio", "sinks.k.enabled"]);
+        let doc = Document::parse(
+            Path::new("p.yaml"),
+            "sinks:\n  k:\n    connector: simulator\n",
+            &overrides,
+        )
+        .unwrap();
+        assert_eq!(doc.value["sinks"]["k"]["fluvio"]["topic"], Value::String("t".into()));
+        // A pipeline without the component ignores it.
+        let other = Document::parse(Path::new("q.yaml"), "sinks: {}\n", &overrides).unwrap();
+        assert!(other.value["sinks"].get("k").is_none());
+    }
+
+    #[test]
     fn syntax_errors_are_located() {
         let err = Document::parse(Path::new("p.yaml"), "a: [1, 2\nb: 3\n", &[]).unwrap_err();
         let d = &err.0[0];

@@ -83,9 +83,11 @@ fn an_idle_partition_stops_holding_the_frontier_and_its_late_records_are_dead_le
     // Partition 1 wakes up behind the source's frontier: late, with the reason.
     let reason = w.stamp(1, &at(20), 200 * S, later).unwrap_err();
     assert!(reason.contains("partition 1 was idle"), "{reason}");
-    // Every partition idle: everything read so far is complete.
+    // Every partition idle: everything read so far is complete, and the source is idle.
+    assert!(!w.all_idle(later));
     let much_later = later + Duration::from_secs(60);
     assert_eq!(w.frontier(much_later), 200 * S);
+    assert!(w.all_idle(much_later));
 }
 
 #[test]

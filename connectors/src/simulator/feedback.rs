@@ -417,4 +417,49 @@ pub mod record {
             _ => None,
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_kind_of_feedback_survives_the_record() {
+            let all = [
+                Feedback::RestockPlan {
+                    plan_id: "P1".into(),
+                    shelf_id: "S1".into(),
+                    quantity: 12,
+                    created_at: 1_767_254_400_000_000,
+                },
+                Feedback::SupplierOrder {
+                    order_id: "O1".into(),
+                    shelf_id: "S2".into(),
+                    quantity: 40,
+                    delivery_at: 1_767_340_800_000_000,
+                },
+                Feedback::Discount { shelf_id: "S3".into(), date: 20_454, discount: 0.3 },
+                Feedback::DiscountWithdrawn { shelf_id: "S3".into(), date: 20_454 },
+            ];
+            for feedback in all {
+                let row = to_row(&feedback);
+                assert_eq!(row.len(), schema().len());
+                assert_eq!(from_row(&row), Some(feedback));
+            }
+        }
+
+        #[test]
+        fn a_record_that_is_not_feedback_is_none() {
+            let mut row = to_row(&Feedback::DiscountWithdrawn { shelf_id: "S".into(), date: 1 });
+            row[0] = Value::str("refund");
+            assert_eq!(from_row(&row), None);
+            let mut plan = to_row(&Feedback::RestockPlan {
+                plan_id: "P".into(),
+                shelf_id: "S".into(),
+                quantity: 1,
+                created_at: 0,
+            });
+            plan[3] = Value::Null; // no quantity
+            assert_eq!(from_row(&plan), None);
+        }
+    }
 }
