@@ -111,7 +111,7 @@ pub trait SourceConfig: fmt::Debug + Send + Sync {
         worker: usize,
         workers: usize,
     ) -> Result<Option<Box<dyn SourceReader>>, ConnectorError> {
-        Ok((worker == 0 && workers > 0).then(|| self.open(schema)).transpose()?)
+        (worker == 0 && workers > 0).then(|| self.open(schema)).transpose()
     }
     /// A stream of the store simulation, which the runtime drives inside the dataflow (it reacts
     /// to the pipeline's own outputs) instead of reading it on a thread.

@@ -8,6 +8,9 @@ use std::sync::Mutex;
 use shelfflow_connectors::SourcePositions;
 use shelfflow_operators::Time;
 
+/// Per partitioned input, per worker: its share's frontier and whether it has caught up.
+type Shares = BTreeMap<usize, BTreeMap<usize, (Time, bool)>>;
+
 /// Counters of one run.
 #[derive(Debug)]
 pub struct Metrics {
@@ -30,7 +33,7 @@ pub struct Metrics {
     pub latencies: Mutex<Vec<u32>>,
     /// Per partitioned input (read by several workers), per worker: its share's frontier and
     /// whether the share has caught up.
-    shares: Mutex<BTreeMap<usize, BTreeMap<usize, (Time, bool)>>>,
+    shares: Mutex<Shares>,
     /// Where the sources with offsets have read to, for the sinks' progress rows.
     pub positions: SourcePositions,
 }

@@ -183,7 +183,7 @@ impl FluvioReader {
         }
         let (send, feed) = mpsc::sync_channel(DEPTH);
         let consumer = Consumer {
-            topic: topic.clone(),
+            topic,
             partitions: mine,
             start: config.start,
             name: config.consumer.clone(),

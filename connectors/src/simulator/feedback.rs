@@ -382,7 +382,6 @@ pub mod record {
             or_null(date.map(Value::Date)),
             or_null(discount.map(Value::Float)),
         ]
-        .into()
     }
 
     /// The feedback a record (decoded against [`schema`]) carries; `None` when it is not one.
