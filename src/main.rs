@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::spec::{Diagnostics, Document, Override};
 
@@ -56,12 +56,8 @@ enum Command {
         /// Pipeline YAML files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        overrides: Vec<Override>,
-        /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
-        #[arg(long = "config", value_name = "FILE")]
-        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
         /// Also compare database sinks with the tables they write and print the DDL a change
         /// needs (exit code 1 when a table must be changed by hand first).
         #[arg(long)]
@@ -73,12 +69,8 @@ enum Command {
         /// Pipeline YAML files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        overrides: Vec<Override>,
-        /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
-        #[arg(long = "config", value_name = "FILE")]
-        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
         /// Timely worker threads.
         #[arg(long, default_value_t = 1)]
         workers: usize,
@@ -166,9 +158,8 @@ enum Command {
         /// or to a throwaway local server started with deploy/postgres.sh when it is not set.
         #[arg(long)]
         no_db: bool,
-        /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
-        #[arg(long = "config", value_name = "FILE")]
-        configs: Vec<PathBuf>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Print the operator graph.
     Graph {
@@ -177,9 +168,8 @@ enum Command {
         /// Graphviz DOT instead of text.
         #[arg(long)]
         dot: bool,
-        /// Override values.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        overrides: Vec<Override>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
     },
     /// Print the changes of one collection (source, table or operator output) as they happen.
     Tap {
@@ -187,13 +177,42 @@ enum Command {
         file: PathBuf,
         /// Collection name, e.g. `stock` or `refill_alert.history`.
         collection: String,
-        /// Override values.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        overrides: Vec<Override>,
+        #[command(flatten)]
+        overrides: OverrideArgs,
         /// Timely worker threads.
         #[arg(long, default_value_t = 1)]
         workers: usize,
     },
+}
+
+/// The overrides every pipeline command takes.
+#[derive(Debug, Args)]
+struct OverrideArgs {
+    /// Override values, e.g. `--set sources.shelf_events.path=/data/events.jsonl`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<Override>,
+    /// Apply a config file of overrides (e.g. config/fluvio.yaml), before any --set.
+    #[arg(long = "config", value_name = "FILE")]
+    configs: Vec<PathBuf>,
+}
+
+impl OverrideArgs {
+    /// The overrides of the `--config` files, then the `--set` ones; `None` (the error printed)
+    /// when a config file cannot be read.
+    fn resolve(self) -> Option<Vec<Override>> {
+        let mut all = Vec::new();
+        for file in &self.configs {
+            match spec::config_overrides(file) {
+                Ok(overrides) => all.extend(overrides),
+                Err(message) => {
+                    eprintln!("error: {message}\n  hint: a config file is a mapping shaped like a pipeline, e.g. `sources: {{shelf_events: {{connector: fluvio, topic: shelf-events}}}}`");
+                    return None;
+                }
+            }
+        }
+        all.extend(self.sets);
+        Some(all)
+    }
 }
 
 fn main() -> ExitCode {
@@ -227,8 +246,8 @@ fn init_tracing(quiet: bool) {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Validate { files, overrides, configs, check_db } => {
-            let Some(overrides) = with_configs(&configs, overrides) else {
+        Command::Validate { files, overrides, check_db } => {
+            let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
             let mut invalid = false;
@@ -263,8 +282,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Run { files, overrides, configs, workers, watch, metrics, summary_json } => {
-            let Some(overrides) = with_configs(&configs, overrides) else {
+        Command::Run { files, overrides, workers, watch, metrics, summary_json } => {
+            let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
             let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
@@ -375,9 +394,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             workers,
             summary_json,
             no_db,
-            configs,
+            overrides,
         } => {
-            let Some(overrides) = with_configs(&configs, Vec::new()) else {
+            let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
             store::demo(
@@ -396,20 +415,28 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary_json.as_deref(),
             )
         }
-        Command::Graph { file, dot, overrides } => match load_plan(&file, &overrides) {
-            Ok(plan) => {
-                print!(
-                    "{}",
-                    if dot { planner::render_dot(&plan) } else { planner::render_text(&plan) }
-                );
-                Ok(ExitCode::SUCCESS)
+        Command::Graph { file, dot, overrides } => {
+            let Some(overrides) = overrides.resolve() else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            match load_plan(&file, &overrides) {
+                Ok(plan) => {
+                    print!(
+                        "{}",
+                        if dot { planner::render_dot(&plan) } else { planner::render_text(&plan) }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(diagnostics) => {
+                    eprintln!("{diagnostics}");
+                    Ok(ExitCode::from(EXIT_INVALID))
+                }
             }
-            Err(diagnostics) => {
-                eprintln!("{diagnostics}");
-                Ok(ExitCode::from(EXIT_INVALID))
-            }
-        },
+        }
         Command::Tap { file, collection, overrides, workers } => {
+            let Some(overrides) = overrides.resolve() else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
             let plan = match load_plan(&file, &overrides) {
                 Ok(plan) => plan,
                 Err(diagnostics) => {
@@ -443,23 +470,6 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::Plan, Diagnostics> {
     let doc = Document::load(file, overrides)?;
     planner::plan(&doc)
-}
-
-/// The overrides of `--config` files, then the `--set` ones; `None` (the error printed) when a
-/// config file cannot be read.
-fn with_configs(configs: &[PathBuf], sets: Vec<Override>) -> Option<Vec<Override>> {
-    let mut all = Vec::new();
-    for file in configs {
-        match spec::config_overrides(file) {
-            Ok(overrides) => all.extend(overrides),
-            Err(message) => {
-                eprintln!("error: {message}\n  hint: a config file is a mapping shaped like a pipeline, e.g. `sources: {{shelf_events: {{connector: fluvio, topic: shelf-events}}}}`");
-                return None;
-            }
-        }
-    }
-    all.extend(sets);
-    Some(all)
 }
 
 /// Loads, validates and (when several) merges pipeline files. An override applies to the files
