@@ -430,7 +430,8 @@ pub fn run_worker(
         // for, only drained, so they never hold back the others.
         let mut ready = None;
         let mut disconnected = None;
-        if let Some(&k) = order.iter().find(|&&k| !owned[k].quiet) {
+        let waited = order.iter().find(|&&k| !owned[k].quiet).copied();
+        if let Some(k) = waited {
             match owned[k].feed.recv_timeout(Duration::from_millis(1)) {
                 Ok(fed) => ready = Some((k, fed)),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -454,7 +455,9 @@ pub fn run_worker(
             break;
         }
         let Some((k, fed)) = ready else {
-            worker.step_or_park(Some(Duration::ZERO));
+            // Nothing ready: step the dataflow, parking briefly unless we just waited.
+            let park = if waited.is_some() { Duration::ZERO } else { Duration::from_millis(1) };
+            worker.step_or_park(Some(park));
             continue;
         };
         let next = &mut owned[k];
