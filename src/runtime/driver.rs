@@ -71,7 +71,7 @@ struct Follow {
     input: usize,
     share: Option<usize>,
     /// The pipeline's sources.
-    sources: Vec<usize>,
+    sources: Arc<[usize]>,
 }
 
 /// Starts the thread that reads and decodes one input. For a table (`unique_key` given), a row
@@ -290,6 +290,8 @@ pub fn run_worker(
         (handles, dead_handle)
     });
 
+    let sources: Arc<[usize]> =
+        (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
     let mut owned = Vec::new();
     for (i, handle) in handles.into_iter().enumerate() {
         let Some(handle) = handle else {
@@ -319,20 +321,23 @@ pub fn run_worker(
         let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
         let unique_key =
             (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
-        let feed =
-            match spawn_reader(&input.name, reader, clock, unique_key, metrics.clone(), index, {
-                let sources = (0..plan.inputs.len())
-                    .filter(|&j| plan.inputs[j].role == InputRole::Source)
-                    .collect();
-                Follow { input: i, share, sources }
-            }) {
-                Ok(feed) => feed,
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    metrics.request_stop();
-                    continue;
-                }
-            };
+        let follow = Follow { input: i, share, sources: sources.clone() };
+        let feed = match spawn_reader(
+            &input.name,
+            reader,
+            clock,
+            unique_key,
+            metrics.clone(),
+            index,
+            follow,
+        ) {
+            Ok(feed) => feed,
+            Err(e) => {
+                failure.get_or_insert(e);
+                metrics.request_stop();
+                continue;
+            }
+        };
         if share.is_some() {
             metrics.set_frontier(i, share, 0); // holds the input's frontier until it reads
         }
@@ -364,8 +369,6 @@ pub fn run_worker(
     let mut in_flight: VecDeque<(Time, Instant)> = VecDeque::new();
     let mut latencies = Vec::new();
     let mut redeployed = false;
-    let sources: Vec<usize> =
-        (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
     while !metrics.stopping() {
         // Live tables, once loaded, follow the slowest source (on any worker); they close when
         // every source has ended.

@@ -88,12 +88,9 @@ impl FluvioWriter {
     /// object (`{}` for a collection of at most one row).
     fn key(&self, row: &[Value]) -> Vec<u8> {
         match self.key_columns.as_slice() {
-            [column] => match &row[*column] {
-                Value::Null => b"null".to_vec(),
-                value => value.to_json().as_str().map_or_else(
-                    || value.to_json().to_string().into_bytes(),
-                    |s| s.as_bytes().to_vec(),
-                ),
+            [column] => match row[*column].to_json() {
+                serde_json::Value::String(text) => text.into_bytes(),
+                other => other.to_string().into_bytes(),
             },
             _ => self.keys.render(row).to_string().into_bytes(),
         }
