@@ -245,3 +245,57 @@ fn set_overrides_a_source_path_and_a_missing_file_is_a_clean_error() {
     assert!(stderr.contains("shelf_events") && stderr.contains("missing.jsonl"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Runs `pipeline` with `sets` (`path=value`) into `out`; returns the files it wrote.
+fn run_with(pipeline: &str, out: &Path, sets: &[&str]) -> BTreeMap<String, String> {
+    let mut cmd = shelfflow(out);
+    cmd.args(["run", pipeline, "--set", &format!("output_dir={}", out.display())]);
+    for set in sets {
+        cmd.args(["--set", set]);
+    }
+    let status = cmd.status().expect("shelfflow runs");
+    assert!(status.success(), "{pipeline} {sets:?} failed");
+    std::fs::read_dir(out)
+        .expect("output dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), read(&p)))
+        .collect()
+}
+
+/// The `time` of every line of a JSONL changelog.
+fn change_times(changelog: &str) -> Vec<i64> {
+    changelog
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            DateTime::parse_from_rfc3339(v["time"].as_str().expect("time")).unwrap().timestamp()
+        })
+        .collect()
+}
+
+#[test]
+fn catch_up_coarse_gives_the_same_final_state_with_coarser_changes() {
+    const EXAMPLE: &str = "pipelines/examples/catch_up.yaml";
+    let (a, b) = (tempfile::tempdir().expect("temp"), tempfile::tempdir().expect("temp"));
+    let exact = run_with(EXAMPLE, a.path(), &["catch_up=exact"]);
+    let coarse = run_with(EXAMPLE, b.path(), &[]);
+    assert_eq!(exact["movement_csv.csv"], coarse["movement_csv.csv"], "final states differ");
+    assert!(exact["movement_csv.csv"].lines().count() > 2, "the snapshot has shelves");
+    let (fine, minute) =
+        (change_times(&exact["movement_changes.jsonl"]), change_times(&coarse["movement_changes.jsonl"]));
+    assert!(fine.iter().any(|t| t % 60 != 0), "exact timing has changes within a minute");
+    assert!(minute.iter().all(|t| t % 60 == 0), "history is timed on the minute: {minute:?}");
+    assert!(minute.len() < fine.len(), "coarse history has fewer changes ({} vs {})", minute.len(), fine.len());
+}
+
+#[test]
+fn set_changes_top_level_keys_such_as_the_tick() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with(PIPELINE, out.path(), &["tick=1h"]);
+    let changelog = files.iter().find(|(name, _)| name.ends_with(".jsonl") && !name.starts_with("dead")).expect("a changelog");
+    let times = change_times(changelog.1);
+    assert!(!times.is_empty() && times.iter().all(|t| t % 3_600 == 0), "every change on the hour: {times:?}");
+    let bad = shelfflow(out.path()).args(["validate", PIPELINE, "--set", "catch_up=sometimes"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "an invalid top-level value is a config error");
+}

@@ -74,6 +74,7 @@ fn digests(dir: &Path, case: &str, into: &mut BTreeMap<String, String>) {
 
 fn run(args: &[String], out: &Path) {
     let status = shelfflow()
+        .env("SHELFFLOW_OUT", out)
         .arg("--quiet")
         .args(args)
         .args(["--set".to_owned(), format!("output_dir={}", out.display())])

@@ -41,6 +41,27 @@ impl Untimed {
     }
 }
 
+/// `t` rounded up to a multiple of `tick`: the dataflow time of an event at `t`.
+pub const fn round_up(t: u64, tick: u64) -> u64 {
+    t.div_ceil(tick) * tick
+}
+
+/// `t` rounded down to a multiple of `tick`: the frontier a watermark at `t` allows.
+pub const fn round_down(t: u64, tick: u64) -> u64 {
+    t / tick * tick
+}
+
+/// How records of a source's history are timed while it catches up (`catch_up: coarse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUp {
+    /// The grain of history: records older than `lag` are stamped on multiples of it.
+    pub tick: u64,
+    /// A record whose event time is at least this far behind the wall clock is history.
+    pub lag: u64,
+    /// The wall clock in microseconds since the epoch (fixed once, when the source opens).
+    pub now: u64,
+}
+
 /// Event-time bookkeeping of one source.
 #[derive(Debug, Clone)]
 pub struct EventClock {
@@ -49,13 +70,37 @@ pub struct EventClock {
     lateness: u64,
     max_seen: Option<u64>,
     frontier: Time,
+    /// While set, history is stamped on the catch-up grain.
+    catch_up: Option<CatchUp>,
+    /// The latest time given on the catch-up grain: live records are never timed before it.
+    history_until: Time,
 }
 
 impl EventClock {
     /// A clock reading event time from column `event_time` (`None`: every record at time 0, as
     /// for reference tables), with `tick` and `lateness` in microseconds.
     pub fn new(event_time: Option<usize>, tick: u64, lateness: u64) -> EventClock {
-        EventClock { event_time, tick: tick.max(1), lateness, max_seen: None, frontier: 0 }
+        EventClock {
+            event_time,
+            tick: tick.max(1),
+            lateness,
+            max_seen: None,
+            frontier: 0,
+            catch_up: None,
+            history_until: 0,
+        }
+    }
+
+    /// Times history on the coarser grain of `catch_up` until the first live record. Which
+    /// records are late does not change, so final states equal those of exact timing.
+    pub fn with_catch_up(mut self, catch_up: Option<CatchUp>) -> EventClock {
+        self.catch_up = catch_up.map(|c| CatchUp { tick: c.tick.max(self.tick), ..c });
+        self
+    }
+
+    /// Whether the source is still stamping history on the catch-up grain.
+    pub fn catching_up(&self) -> bool {
+        self.catch_up.is_some()
     }
 
     /// The time below which no further record of this source can arrive.
@@ -71,7 +116,7 @@ impl EventClock {
     /// Declares that no record before `time` will follow (a source that knows its own schedule,
     /// like a calendar), rounded down to the tick. The frontier never moves back.
     pub fn advance_to(&mut self, time: Time) {
-        self.frontier = self.frontier.max(time / self.tick * self.tick);
+        self.frontier = self.frontier.max(round_down(time, self.tick));
     }
 
     /// Gives a decoded row its dataflow time, advancing the watermark.
@@ -83,16 +128,33 @@ impl EventClock {
             _ => return Err(Untimed::MissingTime),
         };
         let Ok(micros) = u64::try_from(micros) else { return Err(Untimed::BeforeEpoch) };
-        let time = micros.div_ceil(self.tick) * self.tick;
+        let time = round_up(micros, self.tick);
         if time < self.frontier {
             return Err(Untimed::Late { frontier: self.frontier });
         }
         if self.max_seen.is_none_or(|m| micros > m) {
             self.max_seen = Some(micros);
             let watermark = micros.saturating_sub(self.lateness);
-            self.frontier = self.frontier.max(watermark / self.tick * self.tick);
+            self.frontier = self.frontier.max(round_down(watermark, self.tick));
         }
-        Ok(time)
+        Ok(self.grain(micros, time))
+    }
+
+    /// The time a record at `micros` (exactly timed at `time`) is given: on the catch-up grain
+    /// while it is history, never before the last such time once the source is live.
+    fn grain(&mut self, micros: u64, time: Time) -> Time {
+        match self.catch_up {
+            Some(c) if micros.saturating_add(c.lag) < c.now => {
+                let coarse = round_up(micros, c.tick);
+                self.history_until = self.history_until.max(coarse);
+                coarse
+            }
+            Some(_) => {
+                self.catch_up = None;
+                time.max(self.history_until)
+            }
+            None => time.max(self.history_until),
+        }
     }
 }
 
@@ -117,6 +179,33 @@ mod tests {
         assert_eq!(clock.stamp(&ts(90)), Err(Untimed::Late { frontier: 95 * S }));
         let half = vec![Value::Timestamp((100 * S + S / 2) as i64)];
         assert_eq!(clock.stamp(&half), Ok(101 * S));
+    }
+
+    #[test]
+    fn catch_up_stamps_history_coarsely_and_live_records_after_it() {
+        let now = 10_000 * S;
+        let catch_up = CatchUp { tick: 3_600 * S, lag: 60 * S, now };
+        let mut clock = EventClock::new(Some(0), S, 5 * S).with_catch_up(Some(catch_up));
+        assert_eq!(clock.stamp(&ts(100)), Ok(3_600 * S));
+        assert_eq!(clock.stamp(&ts(3_700)), Ok(7_200 * S));
+        // Lateness is judged on exact times, as without catch-up.
+        assert_eq!(clock.stamp(&ts(90)), Err(Untimed::Late { frontier: 3_695 * S }));
+        assert!(clock.catching_up());
+        // The first live record ends the catch-up; nothing live is timed before the history.
+        assert_eq!(clock.stamp(&ts(9_990)), Ok(9_990 * S));
+        assert!(!clock.catching_up());
+        assert_eq!(clock.stamp(&ts(9_991)), Ok(9_991 * S));
+        let mut early = EventClock::new(Some(0), S, 5_000 * S).with_catch_up(Some(catch_up));
+        assert_eq!(early.stamp(&ts(7_100)), Ok(7_200 * S));
+        assert_eq!(early.stamp(&ts(9_950)), Ok(9_950 * S));
+        // A live record behind the last history time is timed with it, not before it.
+        assert_eq!(early.stamp(&ts(7_150)), Ok(7_200 * S));
+    }
+
+    #[test]
+    fn rounding_to_the_tick() {
+        assert_eq!((round_up(0, 10), round_up(1, 10), round_up(10, 10)), (0, 10, 10));
+        assert_eq!((round_down(9, 10), round_down(10, 10), round_down(19, 10)), (0, 10, 10));
     }
 
     #[test]

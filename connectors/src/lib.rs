@@ -19,7 +19,7 @@ pub mod postgres;
 pub mod simulator;
 pub mod stdout;
 
-pub use clock::EventClock;
+pub use clock::{CatchUp, EventClock};
 pub use positions::SourcePositions;
 pub use shelfflow_operators::{ConfigError, Diff, Row, Schema, Time, Value};
 
@@ -332,6 +332,11 @@ pub struct Change<'a> {
 pub trait SinkWriter: Send {
     /// Writes every change of one closed timestamp, in key order, at most one per key.
     fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError>;
+    /// Called after the writes of every time that closed together (one step of the dataflow),
+    /// so a followed pipeline's output is current without a flush per timestamp.
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
     /// Flushes; snapshot sinks write their final state now.
     fn finish(&mut self) -> Result<(), ConnectorError>;
 }

@@ -26,6 +26,7 @@ pub mod union;
 pub mod window;
 
 pub mod plan;
+pub mod rowwise;
 pub mod sequential;
 #[cfg(test)]
 mod testing;

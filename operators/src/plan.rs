@@ -245,6 +245,12 @@ pub trait PlannedOperator: fmt::Debug + Send + Sync {
     /// computing the others. Their collections must still be returned by `build` (empty is fine).
     fn retain_outputs(&mut self, _needed: &[bool]) {}
 
+    /// For `map` and `filter`: the row-by-row step this operator is, so the runtime can fuse a
+    /// chain of them into one operator (see [`crate::rowwise`]).
+    fn row_step(&self) -> Option<crate::rowwise::RowStep> {
+        None
+    }
+
     /// Builds the dataflow; `inputs` are `(collection name, collection)` in `inputs()` order.
     /// Returns one collection per entry of `outputs()`.
     fn build<'s>(

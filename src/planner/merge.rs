@@ -36,6 +36,12 @@ pub fn merge(plans: Vec<Plan>) -> Result<Plan, Vec<String>> {
                 merged.file.display()
             ));
         }
+        if plan.catch_up != merged.catch_up {
+            errors.push(format!(
+                "{file}: its catch_up differs from that of {}: pipelines run together share one",
+                merged.file.display()
+            ));
+        }
         merged.name = format!("{}+{}", merged.name, plan.name);
         merged.definition_hash = format!("{}+{}", merged.definition_hash, plan.definition_hash);
         for input in plan.inputs {

@@ -32,6 +32,9 @@ pub struct Plan {
     pub definition_hash: String,
     /// Event-time granularity in microseconds.
     pub tick: u64,
+    /// `catch_up: coarse`: the grain of history and the lag behind the wall clock that makes a
+    /// record history, in microseconds.
+    pub catch_up: Option<(u64, u64)>,
     /// The dead-letter JSONL file.
     pub dead_letter_path: PathBuf,
     /// The Fluvio topic dead letters also go to.
@@ -131,6 +134,25 @@ impl Plan {
             let needed: Vec<bool> = op.outputs.iter().map(|o| read.contains(o)).collect();
             op.planned.retain_outputs(&needed);
         }
+    }
+}
+
+impl Plan {
+    /// Which operators a run must build: those whose outputs reach, directly or through other
+    /// operators, one of the `roots` (the collections that sinks write, a tap prints or the
+    /// simulated store reads back). An operator that feeds only a disabled or absent sink is not
+    /// built, so it costs nothing.
+    pub fn needed_operators<'a>(&'a self, roots: impl IntoIterator<Item = &'a str>) -> Vec<bool> {
+        let mut needed: std::collections::HashSet<&str> = roots.into_iter().collect();
+        let mut built = vec![false; self.operators.len()];
+        // Operators are in dependency order: walk back from the last one.
+        for (i, op) in self.operators.iter().enumerate().rev() {
+            if op.outputs.iter().any(|o| needed.contains(o.as_str())) {
+                built[i] = true;
+                needed.extend(op.inputs.iter().map(String::as_str));
+            }
+        }
+        built
     }
 }
 

@@ -35,6 +35,17 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         );
     }
 
+    let catch_up_tick = spec.catch_up_tick.as_micros() as u64;
+    let catch_up = (spec.catch_up == crate::spec::CatchUpMode::Coarse).then(|| {
+        if catch_up_tick < tick {
+            v.error(
+                "catch_up_tick",
+                ConfigError::new("", format!("expected at least the tick ({}), found {}", humantime::format_duration(spec.tick), humantime::format_duration(spec.catch_up_tick)))
+                    .hint("history is timed coarser than live records, e.g. `catch_up_tick: 1h`"),
+            );
+        }
+        (catch_up_tick.max(tick).max(1), spec.catch_up_lag.as_micros() as u64)
+    });
     let clashing = v.check_unique_names(&spec);
     let mut collections: IndexMap<String, Schema> = IndexMap::new();
     let mut inputs = Vec::new();
@@ -84,6 +95,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         file: doc.file.clone(),
         definition_hash: doc.definition_hash(),
         tick: tick.max(1),
+        catch_up,
         dead_letter_path,
         dead_letter_topic,
         inputs,

@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use differential_dataflow::input::{Input, InputSession};
 use std::sync::mpsc;
 
-use shelfflow_connectors::{ConnectorError, EventClock, ReadStatus, SourceBatch, SourceReader};
-use shelfflow_operators::{ArrangementCache, Coll, Diff, Row, Time};
+use shelfflow_connectors::{
+    CatchUp, ConnectorError, EventClock, ReadStatus, SourceBatch, SourceReader,
+};
+use shelfflow_operators::{Coll, Diff, Row, Time};
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concatenate, ConnectLoop, Feedback};
 use timely::dataflow::ProbeHandle;
@@ -22,7 +24,7 @@ use super::metrics::Metrics;
 use super::sink::{
     attach, dead_letter_row, dead_letter_schema, DeadLetterWriter, SinkSlot, SlotOutput, TapWriter,
 };
-use super::{simulation, RunError, RunOptions};
+use super::{build, simulation, RunError, RunOptions};
 use crate::planner::{InputRole, Plan};
 
 /// Records read from one input per call, between two looks at the dataflow.
@@ -191,10 +193,18 @@ fn apply_live_changes(
     }
 }
 
+/// Microseconds since the epoch now.
+fn wall_clock() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_micros() as u64)
+}
+
 /// What one worker hands back.
 pub struct WorkerReport {
     /// Sink write errors (worker 0 only).
     pub errors: Vec<RunError>,
+    /// Per sink (worker 0 only): the last time it has written every change of.
+    pub written_until: Vec<(String, Option<Time>)>,
 }
 
 /// Runs one worker to completion.
@@ -262,15 +272,11 @@ pub fn run_worker(
             }
         }
         let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
-        let mut cache = ArrangementCache::new();
-        for op in &plan.operators {
-            let inputs: Vec<(&str, Coll<'_>)> =
-                op.inputs.iter().map(|name| (name.as_str(), colls[name].clone())).collect();
-            let outputs = op.planned.build(&inputs, &mut cache);
-            for (name, coll) in op.outputs.iter().zip(outputs) {
-                colls.insert(name.clone(), coll);
-            }
-        }
+        let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
+        let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
+        let roots: Vec<&str> =
+            roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
+        let colls = build::build_operators(plan, colls, &roots);
         for (slot, input) in &slots {
             let coll = match input {
                 Some(name) => colls[name].clone(),
@@ -318,7 +324,8 @@ pub fn run_worker(
             }
         };
         tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
-        let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness);
+        let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness)
+            .with_catch_up(plan.catch_up.map(|(tick, lag)| CatchUp { tick, lag, now: wall_clock() }));
         let unique_key =
             (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
         let follow = Follow { input: i, share, sources: sources.clone() };
@@ -563,8 +570,14 @@ pub fn run_worker(
     }
     drop(owned);
     drop(dead_handle);
-    while !probe.done() {
+    while !probe.done() && !metrics.stopping() {
         worker.step_or_park(Some(Duration::from_millis(1)));
+    }
+    if !probe.done() {
+        // A stop: what is still in flight is left, and the sinks keep the times they completed.
+        for dataflow in worker.installed_dataflows() {
+            worker.drop_dataflow(dataflow);
+        }
     }
     let now = Instant::now();
     latencies.extend(
@@ -575,8 +588,10 @@ pub fn run_worker(
     metrics.record_latencies(&latencies);
 
     let mut errors = Vec::new();
-    for (slot, _) in slots {
+    let mut written_until = Vec::new();
+    for (slot, _) in slots.iter().filter(|_| leader) {
         let mut slot = slot.borrow_mut();
+        written_until.push((slot.name.clone(), slot.last_time));
         let result = match slot.error.take() {
             Some(e) => Err(e),
             None => slot.finish(),
@@ -588,7 +603,7 @@ pub fn run_worker(
     if let Some(e) = failure {
         errors.insert(0, e);
     }
-    Ok(WorkerReport { errors })
+    Ok(WorkerReport { errors, written_until })
 }
 
 /// Opens the writers (on the leader only) and pairs each with the collection it writes; `None`

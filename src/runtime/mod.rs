@@ -1,5 +1,6 @@
 //! Running a plan on timely workers, with a live progress line and a final summary.
 
+mod build;
 mod driver;
 mod metrics;
 mod simulation;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use shelfflow_connectors::ConnectorError;
 use shelfflow_operators::value::format_timestamp;
+use shelfflow_operators::Time;
 
 use crate::planner::Plan;
 
@@ -105,8 +107,12 @@ pub struct Summary {
     pub changes: Vec<(String, u64)>,
     /// Wall time.
     pub elapsed: Duration,
-    /// Batch latency percentiles (p50, p99) in microseconds.
+    /// Batch latency percentiles (p50, p99) in microseconds: from reading a batch of input
+    /// records to every sink having written their results.
     pub latency: Option<(u32, u32)>,
+    /// Stopped by a signal before the inputs ended: each sink has written every change up to
+    /// the time given (none if it wrote nothing).
+    pub stopped: Option<Vec<(String, Option<Time>)>>,
 }
 
 impl Summary {
@@ -121,6 +127,7 @@ impl Summary {
             "events_per_second": self.events_per_second(),
             "batch_latency_p50_ms": self.latency.map(|(p50, _)| f64::from(p50) / 1e3),
             "batch_latency_p99_ms": self.latency.map(|(_, p99)| f64::from(p99) / 1e3),
+            "stopped": self.stopped.as_ref().map(|sinks| sinks.iter().map(|(sink, t)| serde_json::json!({"sink": sink, "written_until": t.map(|t| format_timestamp(t as i64))})).collect::<Vec<_>>()),
         })
     }
 
@@ -146,10 +153,17 @@ impl std::fmt::Display for Summary {
         if let Some((p50, p99)) = self.latency {
             writeln!(
                 f,
-                "batch latency p50 {:.1} ms, p99 {:.1} ms",
+                "batch latency p50 {:.1} ms, p99 {:.1} ms (read to written by every sink)",
                 f64::from(p50) / 1e3,
                 f64::from(p99) / 1e3
             )?;
+        }
+        if let Some(sinks) = &self.stopped {
+            writeln!(f, "stopped before the inputs ended; each sink holds whole timestamps:")?;
+            for (sink, until) in sinks {
+                let until = until.map_or("nothing yet".to_owned(), |t| format!("every change up to {}", format_timestamp(t as i64)));
+                writeln!(f, "  {sink:<28} {until}")?;
+            }
         }
         write!(f, "elapsed       {:>11.3}s", self.elapsed.as_secs_f64())
     }
@@ -175,9 +189,13 @@ pub fn run(
     })
     .map_err(RunError::Dataflow)?;
     let mut errors = Vec::new();
+    let mut written_until = Vec::new();
     for result in guards.join() {
         match result {
-            Ok(Ok(report)) => errors.extend(report.errors),
+            Ok(Ok(report)) => {
+                errors.extend(report.errors);
+                written_until.extend(report.written_until);
+            }
             Ok(Err(e)) => errors.push(e),
             Err(panic) => errors.push(RunError::Dataflow(panic)),
         }
@@ -205,6 +223,7 @@ pub fn run(
             .collect(),
         elapsed: started.elapsed(),
         latency,
+        stopped: metrics.stopping().then_some(written_until),
     })
 }
 

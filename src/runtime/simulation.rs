@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use differential_dataflow::AsCollection;
+use shelfflow_connectors::clock::{round_down, round_up};
 use shelfflow_connectors::simulator::{Speed, Stream as StoreStream, World};
 use shelfflow_operators::value::Micros;
 use shelfflow_operators::{Coll, Diff, Row, Time, Value};
@@ -65,9 +66,12 @@ pub fn simulate_store<'s>(
         move |capability, info| {
             let activator = scope.activator_for(info.address);
             let mut world = world;
+            // Held at the earliest time the store may still emit at: its next scheduled action
+            // or the earliest feedback not yet executed, so that while nothing is scheduled
+            // (the night) the pipelines' frontier, and with it the feedback's, moves on at once.
             let mut capability = world.as_ref().map(|w| {
                 let mut cap = capability;
-                cap.downgrade(&(w.now() as Time / tick * tick));
+                cap.downgrade(&round_down(w.now() as Time, tick));
                 cap
             });
             let horizon = world.as_ref().map_or(0, |w| (w.end() + DRAIN) as Time);
@@ -75,8 +79,17 @@ pub fn simulate_store<'s>(
             let started = Instant::now();
             let start = world.as_ref().map_or(0, |w| w.now() as Time);
             move |(input, frontier), output| {
+                let clock = world.as_ref().map_or(0, |w| round_down(w.now() as Time, tick));
                 input.for_each(|cap, data| {
                     let arrival = *cap.time();
+                    // Feedback is executed at its arrival, or now if that has passed: keep a
+                    // capability that early.
+                    let due = arrival.max(clock);
+                    if capability.as_ref().is_some_and(|held| due < *held.time()) {
+                        let mut early = cap.retain(0);
+                        early.downgrade(&due);
+                        capability = Some(early);
+                    }
                     pending.extend(data.drain(..).map(|((fb, row), _, d)| (arrival, fb, d, row)));
                 });
                 let (Some(world), Some(held)) = (world.as_mut(), capability.as_ref()) else {
@@ -86,7 +99,7 @@ pub fn simulate_store<'s>(
                     capability = None;
                     return;
                 }
-                let now = *held.time();
+                let now = world.now() as Time;
                 let known = frontier.frontier().first().copied().unwrap_or(Time::MAX);
                 tracing::trace!(now, known, pending = pending.len(), "store activated");
                 let mut target = known.min(horizon).min(now.saturating_add(CHUNK as Time));
@@ -101,7 +114,7 @@ pub fn simulate_store<'s>(
                     }
                 }
                 if target > now + tick {
-                    target = target / tick * tick;
+                    target = round_down(target, tick);
                 }
                 if target <= now {
                     return;
@@ -110,6 +123,7 @@ pub fn simulate_store<'s>(
                     pending.sort();
                 }
                 let ready = pending.partition_point(|(arrival, ..)| *arrival < target);
+                let floor = *held.time();
                 let mut emitted = 0u64;
                 let mut session = output.session(held);
                 let mut emit = |stream: StoreStream, row: Row| {
@@ -118,10 +132,9 @@ pub fn simulate_store<'s>(
                         Value::Timestamp(t) => t.max(0) as u64,
                         _ => now,
                     };
-                    let time = micros.div_ceil(tick) * tick;
                     let row: Row = projections[slot].iter().map(|&c| row[c].clone()).collect();
                     emitted += 1;
-                    session.give(((slot, row), time.max(now), 1));
+                    session.give(((slot, row), round_up(micros, tick).max(floor), 1));
                 };
                 for (arrival, fb, diff, row) in pending.drain(..ready) {
                     world.advance(arrival as Micros, &mut emit);
@@ -133,8 +146,12 @@ pub fn simulate_store<'s>(
                 world.advance(target as Micros, &mut emit);
                 drop(session);
                 metrics.events_in.fetch_add(emitted, Ordering::Relaxed);
+                // The earliest time anything can still be emitted at.
+                let next_scheduled = world.next_event().map_or(Time::MAX, |t| round_down(t.max(0) as Time, tick));
+                let next_feedback = pending.first().map_or(Time::MAX, |(arrival, ..)| *arrival);
+                let next = next_scheduled.min(next_feedback).max(target);
                 for &input in &inputs {
-                    metrics.frontiers[input].store(target, Ordering::Relaxed);
+                    metrics.frontiers[input].store(next.min(horizon), Ordering::Relaxed);
                 }
                 if target >= horizon {
                     capability = None;
@@ -142,7 +159,7 @@ pub fn simulate_store<'s>(
                         metrics.frontiers[input].store(u64::MAX, Ordering::Relaxed);
                     }
                 } else {
-                    capability.as_mut().expect("held").downgrade(&target);
+                    capability.as_mut().expect("held").downgrade(&next.min(horizon));
                     // Not held back by the feedback frontier nor the clock (a chunk's end, or a
                     // clock that ran ahead while the dataflow was held back): go on at once.
                     if target < known && !paced {

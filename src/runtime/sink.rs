@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use differential_dataflow::consolidation::consolidate;
+use differential_dataflow::consolidation::consolidate_updates_slice;
 use shelfflow_connectors::file::DeadLetterFile;
 use shelfflow_connectors::{Change, ChangeOp, ConnectorError, DeadLetter, SinkWriter};
 use shelfflow_operators::value::format_timestamp;
@@ -33,6 +33,8 @@ pub struct SinkSlot {
     pub counter: Option<usize>,
     /// The first write error, which stops the run.
     pub error: Option<ConnectorError>,
+    /// The last time delivered to the writer: every change up to it is written.
+    pub last_time: Option<Time>,
     /// For collections keyed by all their columns (no natural key), how many copies of each row
     /// exist: a row is written when its count becomes positive and deleted when it drops to 0.
     pub copies: Option<HashMap<Row, Diff>>,
@@ -48,25 +50,25 @@ impl SinkSlot {
         counter: Option<usize>,
     ) -> SinkSlot {
         let copies = (key.len() == width && width > 0).then(HashMap::new);
-        SinkSlot { name: name.to_owned(), key, output, counter, error: None, copies }
+        SinkSlot { name: name.to_owned(), key, output, counter, error: None, last_time: None, copies }
     }
 
     /// Turns multiplicity changes into presence changes for collections keyed by all columns.
-    fn presence(&mut self, updates: Vec<(Row, Diff)>) -> Vec<(Row, Diff)> {
-        let Some(copies) = self.copies.as_mut() else { return updates };
+    fn presence(&mut self, updates: &[(Row, Time, Diff)]) -> Vec<(Row, Time, Diff)> {
+        let Some(copies) = self.copies.as_mut() else { return updates.to_vec() };
         let mut presence = Vec::with_capacity(updates.len());
-        for (row, diff) in updates {
-            let before = copies.get(&row).copied().unwrap_or(0);
+        for (row, time, diff) in updates {
+            let before = copies.get(row).copied().unwrap_or(0);
             let after = before + diff;
             match (before > 0, after > 0) {
-                (false, true) => presence.push((row.clone(), 1)),
-                (true, false) => presence.push((row.clone(), -1)),
+                (false, true) => presence.push((row.clone(), *time, 1)),
+                (true, false) => presence.push((row.clone(), *time, -1)),
                 _ => {}
             }
             if after == 0 {
-                copies.remove(&row);
+                copies.remove(row);
             } else {
-                copies.insert(row, after);
+                copies.insert(row.clone(), after);
             }
         }
         presence
@@ -134,6 +136,17 @@ impl SinkSlot {
         drop(changes);
         *state = new_state;
         Ok(())
+    }
+
+    /// Flushes after a step's deliveries.
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        match self.output.as_mut() {
+            None | Some(SlotOutput::Stored { catch_up: Some(_), .. }) => Ok(()),
+            Some(SlotOutput::Writer(writer)) => writer.flush(),
+            Some(SlotOutput::Stored { entry, .. }) => {
+                entry.lock().unwrap_or_else(|p| p.into_inner()).writer.flush()
+            }
+        }
     }
 
     /// Flushes at the end of a run.
@@ -204,6 +217,10 @@ pub fn state_difference<'a>(
 }
 
 /// Attaches a sink to `coll`. All updates go to worker 0, which writes each closed time once.
+///
+/// Updates wait in one buffer. Whenever the frontier moves, every time it has passed is taken
+/// at once, consolidated time by time, and delivered in time order; the writer is flushed once
+/// after the whole step, not once per timestamp.
 pub fn attach<'s>(
     coll: Coll<'s>,
     slot: Rc<RefCell<SinkSlot>>,
@@ -216,38 +233,14 @@ pub fn attach<'s>(
             Exchange::new(|_: &(Row, Time, Diff)| 0),
             &name,
             move |_capability, _info| {
-                let mut pending: BTreeMap<Time, Vec<(Row, Diff)>> = BTreeMap::new();
+                let mut pending: Vec<(Row, Time, Diff)> = Vec::new();
+                let mut scratch = Scratch::default();
                 move |(input, frontier), _output| {
-                    input.for_each(|_time, data| {
-                        for (row, time, diff) in data.drain(..) {
-                            pending.entry(time).or_default().push((row, diff));
-                        }
-                    });
-                    while let Some(entry) = pending.first_entry() {
-                        if frontier.less_equal(entry.key()) {
-                            break;
-                        }
-                        let time = *entry.key();
-                        let mut updates = entry.remove();
-                        consolidate(&mut updates);
-                        let mut slot = slot.borrow_mut();
-                        if slot.error.is_some() {
-                            continue;
-                        }
-                        let updates = slot.presence(updates);
-                        let key = slot.key.clone();
-                        let changes = changes_by_key(&updates, &key);
-                        if changes.is_empty() {
-                            continue;
-                        }
-                        if let Some(counter) = slot.counter {
-                            metrics.add_changes(counter, changes.len() as u64);
-                        }
-                        if let Err(e) = slot.deliver(time, &changes) {
-                            tracing::error!(sink = %slot.name, error = %e, "sink write failed; stopping");
-                            metrics.request_stop();
-                            slot.error = Some(e);
-                        }
+                    input.for_each(|_time, data| pending.append(data));
+                    let bound = frontier.frontier().first().copied();
+                    let closed = take_closed(&mut pending, bound);
+                    if !closed.is_empty() {
+                        slot.borrow_mut().deliver_closed(closed, &metrics, &mut scratch);
                     }
                 }
             },
@@ -255,27 +248,113 @@ pub fn attach<'s>(
         .probe_with(probe);
 }
 
-/// Turns the consolidated updates of one time into one change per key, in key order: an upsert
-/// when the key has a new row, a delete when its only change is a removal.
-pub fn changes_by_key<'a>(updates: &'a [(Row, Diff)], key: &[usize]) -> Vec<Change<'a>> {
-    let mut by_key: BTreeMap<Vec<&'a Value>, (Option<&'a Row>, Option<&'a Row>)> = BTreeMap::new();
-    for (row, diff) in updates {
-        let k: Vec<&Value> = key.iter().map(|&c| &row[c]).collect();
-        let entry = by_key.entry(k).or_default();
-        if *diff > 0 {
-            entry.0 = Some(row);
-        } else {
-            entry.1 = Some(row);
+/// Removes and returns, sorted by time, the updates at times before `bound` (all of them when
+/// the input has ended). Arrival order is kept within a time.
+fn take_closed(pending: &mut Vec<(Row, Time, Diff)>, bound: Option<Time>) -> Vec<(Row, Time, Diff)> {
+    if pending.is_empty() {
+        return Vec::new();
+    }
+    if !pending.is_sorted_by_key(|u| u.1) {
+        pending.sort_by_key(|u| u.1);
+    }
+    let split = bound.map_or(pending.len(), |b| pending.partition_point(|u| u.1 < b));
+    let rest = pending.split_off(split);
+    std::mem::replace(pending, rest)
+}
+
+/// Buffers reused from one delivery to the next.
+#[derive(Default)]
+struct Scratch {
+    order: Vec<usize>,
+}
+
+impl SinkSlot {
+    /// Consolidates and delivers the updates of every closed time in `closed` (sorted by time),
+    /// then flushes the writer.
+    fn deliver_closed(&mut self, mut closed: Vec<(Row, Time, Diff)>, metrics: &Metrics, scratch: &mut Scratch) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut start = 0;
+        while start < closed.len() {
+            let time = closed[start].1;
+            let end = start + closed[start..].partition_point(|u| u.1 == time);
+            let kept = consolidate_updates_slice(&mut closed[start..end]);
+            let updates = &closed[start..start + kept];
+            let result = match self.copies.is_some() {
+                true => {
+                    let present = self.presence(updates);
+                    self.deliver_updates(time, &present, metrics, scratch)
+                }
+                false => self.deliver_updates(time, updates, metrics, scratch),
+            };
+            if let Err(e) = result {
+                self.fail(e, metrics);
+                return;
+            }
+            self.last_time = Some(time);
+            start = end;
+        }
+        if let Err(e) = self.flush() {
+            self.fail(e, metrics);
         }
     }
-    by_key
-        .into_values()
-        .filter_map(|(added, removed)| match (added, removed) {
-            (Some(row), _) => Some(Change { op: ChangeOp::Upsert, row }),
-            (None, Some(row)) => Some(Change { op: ChangeOp::Delete, row }),
-            (None, None) => None,
-        })
-        .collect()
+
+    /// Turns one time's consolidated updates into changes by key and hands them to the writer.
+    fn deliver_updates(
+        &mut self,
+        time: Time,
+        updates: &[(Row, Time, Diff)],
+        metrics: &Metrics,
+        scratch: &mut Scratch,
+    ) -> Result<(), ConnectorError> {
+        let key = std::mem::take(&mut self.key);
+        let mut changes = Vec::with_capacity(updates.len());
+        changes_by_key(updates, &key, &mut scratch.order, &mut changes);
+        self.key = key;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if let Some(counter) = self.counter {
+            metrics.add_changes(counter, changes.len() as u64);
+        }
+        self.deliver(time, &changes)
+    }
+
+    fn fail(&mut self, error: ConnectorError, metrics: &Metrics) {
+        tracing::error!(sink = %self.name, error = %error, "sink write failed; stopping");
+        metrics.request_stop();
+        self.error = Some(error);
+    }
+}
+
+/// Turns the consolidated updates of one time into one change per key, in key order: an upsert
+/// when the key has a new row (the last added one), a delete when its only change is a removal.
+pub fn changes_by_key<'a>(
+    updates: &'a [(Row, Time, Diff)],
+    key: &[usize],
+    order: &mut Vec<usize>,
+    changes: &mut Vec<Change<'a>>,
+) {
+    let same_key = |a: &Row, b: &Row| key.iter().all(|&c| a[c] == b[c]);
+    order.clear();
+    order.extend(0..updates.len());
+    // Consolidated updates are sorted by row, hence already by a key that is a prefix.
+    let prefix = key.iter().enumerate().all(|(i, &c)| i == c);
+    if !prefix {
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&updates[a].0, &updates[b].0);
+            key.iter().map(|&c| x[c].cmp(&y[c])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    for group in order.chunk_by(|&a, &b| same_key(&updates[a].0, &updates[b].0)) {
+        let last = |positive: bool| group.iter().rev().map(|&i| &updates[i]).find(|u| (u.2 > 0) == positive);
+        match (last(true), last(false)) {
+            (Some((row, ..)), _) => changes.push(Change { op: ChangeOp::Upsert, row }),
+            (None, Some((row, ..))) => changes.push(Change { op: ChangeOp::Delete, row }),
+            (None, None) => {}
+        }
+    }
 }
 
 /// Writes the same changes to several writers (the dead-letter file and topic).
@@ -284,6 +363,10 @@ pub struct TeeWriter(pub Vec<Box<dyn SinkWriter>>);
 impl SinkWriter for TeeWriter {
     fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
         self.0.iter_mut().try_for_each(|w| w.write(time, changes))
+    }
+
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        self.0.iter_mut().try_for_each(|w| w.flush())
     }
 
     fn finish(&mut self) -> Result<(), ConnectorError> {
@@ -426,8 +509,9 @@ mod tests {
         let a_old = vec![Value::str("A"), Value::Int(1)];
         let a_new = vec![Value::str("A"), Value::Int(2)];
         let b_old = vec![Value::str("B"), Value::Int(5)];
-        let updates = vec![(a_old, -1), (a_new.clone(), 1), (b_old.clone(), -1)];
-        let changes = changes_by_key(&updates, &[0]);
+        let updates = vec![(a_old, 0, -1), (a_new.clone(), 0, 1), (b_old.clone(), 0, -1)];
+        let mut changes = Vec::new();
+        changes_by_key(&updates, &[0], &mut Vec::new(), &mut changes);
         assert_eq!(changes.len(), 2);
         assert_eq!((changes[0].op, changes[0].row), (ChangeOp::Upsert, a_new.as_slice()));
         assert_eq!((changes[1].op, changes[1].row), (ChangeOp::Delete, b_old.as_slice()));

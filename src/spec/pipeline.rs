@@ -21,6 +21,16 @@ pub struct PipelineSpec {
     /// Event-time granularity of results, e.g. `1s` or `1m`.
     #[serde(default = "default_tick", with = "humantime_serde")]
     pub tick: Duration,
+    /// How a source's history (records older than `catch_up_lag`) is timed: `exact` (default,
+    /// every record on `tick`) or `coarse` (history on `catch_up_tick`, live records on `tick`).
+    #[serde(default)]
+    pub catch_up: CatchUpMode,
+    /// The grain of history in `coarse` catch-up mode.
+    #[serde(default = "default_catch_up_tick", with = "humantime_serde")]
+    pub catch_up_tick: Duration,
+    /// In `coarse` mode, a record at least this far behind the wall clock is history.
+    #[serde(default = "default_catch_up_lag", with = "humantime_serde")]
+    pub catch_up_lag: Duration,
     /// Directory for outputs whose path is not given (default `out/<name>`).
     #[serde(default)]
     pub output_dir: Option<PathBuf>,
@@ -43,6 +53,25 @@ pub struct PipelineSpec {
 
 const fn default_tick() -> Duration {
     Duration::from_secs(1)
+}
+
+const fn default_catch_up_tick() -> Duration {
+    Duration::from_secs(3_600)
+}
+
+const fn default_catch_up_lag() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// How history is timed (see [`PipelineSpec::catch_up`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUpMode {
+    /// Every record on the pipeline's tick.
+    #[default]
+    Exact,
+    /// History on `catch_up_tick` until the source reaches live records.
+    Coarse,
 }
 
 /// The dead-letter output.

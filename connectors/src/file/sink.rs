@@ -73,7 +73,10 @@ impl SinkWriter for ChangelogWriter {
             )
             .map_err(|source| self.io_error(source))?;
         }
-        // One flush per closed timestamp, so a followed pipeline's output is current.
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ConnectorError> {
         self.out.flush().map_err(|source| self.io_error(source))
     }
 

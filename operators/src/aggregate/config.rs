@@ -8,13 +8,13 @@ use crate::plan::{
 };
 use crate::value::{Field, Schema, Type};
 
-use super::functions::{AggFn, Aggregation};
+use super::functions::{AggFn, Aggregation, Spread};
 use super::operator::PlannedAggregate;
 
 /// Registry entry.
 pub const KIND: OperatorKind = OperatorKind {
     name: "aggregate",
-    summary: "keyed aggregates: count, sum, avg, min, max, count_distinct, first, last",
+    summary: "keyed aggregates: count, sum, avg, min, max, count_distinct, first, last, var/stddev",
     sample: SAMPLE,
     parse,
 };
@@ -30,8 +30,8 @@ aggregates:
 ";
 
 /// The aggregate function names, for hints.
-const FUNCTIONS: [&str; 8] =
-    ["count", "sum", "avg", "min", "max", "count_distinct", "first", "last"];
+const FUNCTIONS: [&str; 14] =
+    ["count", "sum", "avg", "min", "max", "count_distinct", "first", "last", "var_pop", "var_samp", "variance", "stddev_pop", "stddev_samp", "stddev"];
 
 fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigError> {
     Ok(Box::new(parse_config::<AggregateConfig>(value)?))
@@ -177,6 +177,18 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
         "min" => {
             arity(1)?;
             AggFn::Min(arg())
+        }
+        "var_pop" | "var_samp" | "variance" | "stddev_pop" | "stddev_samp" | "stddev" => {
+            arity(1)?;
+            let value = arg();
+            numeric(&value)?;
+            let kind = match name {
+                "var_pop" => Spread::VarPop,
+                "var_samp" | "variance" => Spread::VarSamp,
+                "stddev_pop" => Spread::StddevPop,
+                _ => Spread::StddevSamp,
+            };
+            AggFn::Spread { value, kind }
         }
         "max" => {
             arity(1)?;

@@ -1,7 +1,7 @@
 //! Compiled aggregate functions and how each one is computed.
 
 use crate::expr::Expr;
-use crate::value::{Row, Type, Value};
+use crate::value::{Type, Value};
 
 /// One compiled aggregate.
 #[derive(Debug, Clone)]
@@ -34,6 +34,26 @@ pub enum AggFn {
         /// The ordering time.
         time: Expr,
     },
+    /// `var_pop(x)`, `var_samp(x)`, `stddev_pop(x)`, `stddev_samp(x)` as floats.
+    Spread {
+        /// The value.
+        value: Expr,
+        /// Which statistic.
+        kind: Spread,
+    },
+}
+
+/// A statistic of spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spread {
+    /// Population variance: Σ(x − mean)² / n.
+    VarPop,
+    /// Sample variance: Σ(x − mean)² / (n − 1); NULL for fewer than two values.
+    VarSamp,
+    /// √ of the population variance.
+    StddevPop,
+    /// √ of the sample variance.
+    StddevSamp,
 }
 
 impl AggFn {
@@ -46,7 +66,8 @@ impl AggFn {
             | AggFn::Sum(e)
             | AggFn::Avg(e)
             | AggFn::Min(e)
-            | AggFn::Max(e) => vec![e],
+            | AggFn::Max(e)
+            | AggFn::Spread { value: e, .. } => vec![e],
             AggFn::First { value, time } | AggFn::Last { value, time } => vec![time, value],
         }
     }
@@ -59,19 +80,7 @@ impl AggFn {
             AggFn::Avg(e) => (Type::Float, e.nullable()),
             AggFn::Min(e) | AggFn::Max(e) => (e.ty(), e.nullable()),
             AggFn::First { value, .. } | AggFn::Last { value, .. } => (value.ty(), true),
-        }
-    }
-
-    /// How many running integer sums this aggregate needs on the incremental (abelian) path,
-    /// or `None` when it must see the whole group (min, max, distinct, float sums, ...).
-    fn sums_needed(&self) -> Option<usize> {
-        match self {
-            AggFn::CountStar => Some(0),
-            AggFn::Count(e) => Some(usize::from(e.nullable())),
-            AggFn::Sum(e) | AggFn::Avg(e) if e.ty() == Type::Int => {
-                Some(1 + usize::from(e.nullable()))
-            }
-            _ => None,
+            AggFn::Spread { .. } => (Type::Float, true),
         }
     }
 }
@@ -85,200 +94,276 @@ pub struct Aggregation {
     pub aggs: Vec<AggFn>,
 }
 
-/// Running integer sums: slot 0 counts rows; the others are per-aggregate sums. Used as the
-/// difference type of the abelian path, so an update costs an addition, not a group rescan.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-pub struct Sums(pub [i64; SUM_SLOTS]);
-
-/// The number of running sums the abelian path supports.
-pub const SUM_SLOTS: usize = 4;
-
-impl differential_dataflow::difference::IsZero for Sums {
-    fn is_zero(&self) -> bool {
-        self.0 == [0; SUM_SLOTS]
-    }
-}
-
-impl differential_dataflow::difference::Semigroup for Sums {
-    fn plus_equals(&mut self, rhs: &Self) {
-        for (a, b) in self.0.iter_mut().zip(rhs.0) {
-            *a = a.wrapping_add(b);
-        }
-    }
-}
-
-impl differential_dataflow::difference::Monoid for Sums {
-    fn zero() -> Self {
-        Sums([0; SUM_SLOTS])
-    }
-}
-
-impl differential_dataflow::difference::Abelian for Sums {
-    fn negate(&mut self) {
-        for a in &mut self.0 {
-            *a = a.wrapping_neg();
-        }
-    }
-}
-
-impl differential_dataflow::difference::Multiply<isize> for Sums {
-    type Output = Sums;
-    fn multiply(mut self, rhs: &isize) -> Sums {
-        for a in &mut self.0 {
-            *a = a.wrapping_mul(*rhs as i64);
-        }
-        self
-    }
-}
-
-/// Where each aggregate finds its inputs on the abelian path: (slot of the sum, slot of the
-/// non-NULL count or 0 for "every row").
+/// The running state of one aggregate over one group. Every change of a row updates it in O(1)
+/// or O(log n) of the group's distinct values, and it is read without rescanning the group, so
+/// the cost of a change does not grow with the group.
 #[derive(Debug, Clone)]
-pub(crate) struct SumLayout {
-    slots: Vec<(usize, usize)>,
+pub(crate) enum Acc {
+    /// `count(*)`: the rows; `count(x)`: the non-NULL values.
+    Count(i64),
+    /// An integer sum (wrapping, as the engine's integer arithmetic) and its non-NULL count.
+    IntSum { sum: i64, n: i64 },
+    /// A float sum, exact until it is rounded once when read, and its non-NULL count.
+    FloatSum { sum: ExactSum, n: i64 },
+    /// Count, sum and sum of squares of integers, exact.
+    IntMoments { n: i64, sum: i128, squares: i128 },
+    /// Count, sum and sum of squares of floats, each exact until read.
+    FloatMoments { n: i64, sum: ExactSum, squares: ExactSum },
+    /// The present values with their multiplicities (min, max, count distinct).
+    Values(BTreeMap<Value, i64>),
+    /// The present `(time, value)` pairs with their multiplicities (first, last).
+    Timed(BTreeMap<(Value, Value), i64>),
 }
 
-impl Aggregation {
-    /// The slot layout when every aggregate is a count or an integer sum/avg that fits.
-    pub(crate) fn sum_layout(&self) -> Option<SumLayout> {
-        let mut next = 1;
-        let mut slots = Vec::with_capacity(self.aggs.len());
-        for agg in &self.aggs {
-            let needed = agg.sums_needed()?;
-            let (value, count) = match (agg, needed) {
-                (AggFn::CountStar, _) | (AggFn::Count(_), 0) => (0, 0),
-                (AggFn::Count(_), _) => (next, next),
-                (_, 1) => (next, 0),
-                _ => (next, next + 1),
-            };
-            next += needed;
-            slots.push((value, count));
-        }
-        (next <= SUM_SLOTS).then_some(SumLayout { slots })
-    }
+use std::collections::BTreeMap;
 
-    /// Adds one row's contributions to `sums` (abelian path).
-    pub(crate) fn accumulate(&self, layout: &SumLayout, row: &[Value]) -> Sums {
-        let mut sums = Sums::default();
-        sums.0[0] = 1;
-        for (agg, &(value, count)) in self.aggs.iter().zip(&layout.slots) {
-            match agg {
-                AggFn::CountStar => {}
-                AggFn::Count(e) => {
-                    if value != 0 && !e.eval(row).is_null() {
-                        sums.0[value] = 1;
-                    }
-                }
-                AggFn::Sum(e) | AggFn::Avg(e) => {
-                    if let Value::Int(v) = e.eval(row) {
-                        sums.0[value] = v;
-                        if count != 0 {
-                            sums.0[count] = 1;
-                        }
-                    }
-                }
-                _ => unreachable!("sum_layout admits only counts and integer sums"),
+use crate::sequential::add_multiplicity as add_to;
+
+impl Acc {
+    /// The empty state of `agg`.
+    pub(crate) fn start(agg: &AggFn) -> Acc {
+        match agg {
+            AggFn::CountStar | AggFn::Count(_) => Acc::Count(0),
+            AggFn::Sum(e) | AggFn::Avg(e) if e.ty() == Type::Int => Acc::IntSum { sum: 0, n: 0 },
+            AggFn::Sum(_) | AggFn::Avg(_) => Acc::FloatSum { sum: ExactSum::default(), n: 0 },
+            AggFn::Spread { value, .. } if value.ty() == Type::Int => {
+                Acc::IntMoments { n: 0, sum: 0, squares: 0 }
             }
-        }
-        sums
-    }
-
-    /// The aggregate values from the running sums of a non-empty group (abelian path).
-    pub(crate) fn finish_sums(&self, layout: &SumLayout, sums: &Sums, out: &mut Row) {
-        let rows = sums.0[0];
-        for (agg, &(value, count)) in self.aggs.iter().zip(&layout.slots) {
-            let non_null = if count == 0 { rows } else { sums.0[count] };
-            out.push(match agg {
-                AggFn::CountStar => Value::Int(rows),
-                AggFn::Count(_) => Value::Int(if value == 0 { rows } else { sums.0[value] }),
-                AggFn::Sum(_) if non_null == 0 => Value::Null,
-                AggFn::Sum(_) => Value::Int(sums.0[value]),
-                AggFn::Avg(_) if non_null == 0 => Value::Null,
-                AggFn::Avg(_) => Value::Float(sums.0[value] as f64 / non_null as f64),
-                _ => unreachable!("sum_layout admits only counts and integer sums"),
-            });
+            AggFn::Spread { .. } => Acc::FloatMoments {
+                n: 0,
+                sum: ExactSum::default(),
+                squares: ExactSum::default(),
+            },
+            AggFn::CountDistinct(_) | AggFn::Min(_) | AggFn::Max(_) => Acc::Values(BTreeMap::new()),
+            AggFn::First { .. } | AggFn::Last { .. } => Acc::Timed(BTreeMap::new()),
         }
     }
 
-    /// The projection of a row that the general path keeps per group: every aggregate's
-    /// argument values, in order.
-    pub(crate) fn project(&self, row: &[Value]) -> Row {
-        self.aggs.iter().flat_map(|a| a.args()).map(|e| e.eval(row)).collect()
+    /// Applies a row entering (`diff > 0`) or leaving (`diff < 0`) the group.
+    pub(crate) fn update(&mut self, agg: &AggFn, row: &[Value], diff: i64) {
+        let arg = |e: &Expr| e.eval(row);
+        match (self, agg) {
+            (Acc::Count(n), AggFn::CountStar) => *n += diff,
+            (Acc::Count(n), AggFn::Count(e)) => {
+                if !arg(e).is_null() {
+                    *n += diff;
+                }
+            }
+            (Acc::IntSum { sum, n }, AggFn::Sum(e) | AggFn::Avg(e)) => {
+                if let Value::Int(v) = arg(e) {
+                    *sum = sum.wrapping_add(v.wrapping_mul(diff));
+                    *n += diff;
+                }
+            }
+            (Acc::FloatSum { sum, n }, AggFn::Sum(e) | AggFn::Avg(e)) => {
+                if let Some(v) = arg(e).as_f64() {
+                    sum.add_times(v, diff);
+                    *n += diff;
+                }
+            }
+            (Acc::IntMoments { n, sum, squares }, AggFn::Spread { value, .. }) => {
+                if let Value::Int(v) = arg(value) {
+                    let (v, d) = (i128::from(v), i128::from(diff));
+                    *n += diff;
+                    *sum = sum.wrapping_add(v.wrapping_mul(d));
+                    *squares = squares.wrapping_add((v * v).wrapping_mul(d));
+                }
+            }
+            (Acc::FloatMoments { n, sum, squares }, AggFn::Spread { value, .. }) => {
+                if let Some(v) = arg(value).as_f64() {
+                    *n += diff;
+                    sum.add_times(v, diff);
+                    squares.add_square_times(v, diff);
+                }
+            }
+            (Acc::Values(values), AggFn::CountDistinct(e) | AggFn::Min(e) | AggFn::Max(e)) => {
+                let v = arg(e);
+                if !v.is_null() {
+                    add_to(values, v, diff);
+                }
+            }
+            (Acc::Timed(pairs), AggFn::First { value, time } | AggFn::Last { value, time }) => {
+                let (t, v) = (arg(time), arg(value));
+                if !t.is_null() && !v.is_null() {
+                    add_to(pairs, (t, v), diff);
+                }
+            }
+            _ => unreachable!("an accumulator is started from its own aggregate"),
+        }
     }
 
-    /// The aggregate values of a whole group of projected rows with multiplicities (general
-    /// path). `group` is sorted, as differential dataflow hands it to `reduce`.
-    pub(crate) fn finish_group(&self, group: &[(&Row, isize)], out: &mut Row) {
-        let mut offset = 0;
-        for agg in &self.aggs {
-            let width = agg.args().len();
-            let col = offset;
-            offset += width;
-            let values = || group.iter().map(move |(r, d)| (&r[col], *d));
-            // The non-NULL argument values present in the group.
-            let present = || values().filter(|(v, d)| !v.is_null() && *d > 0).map(|(v, _)| v);
-            out.push(match agg {
-                AggFn::CountStar => Value::Int(group.iter().map(|(_, d)| *d as i64).sum()),
-                AggFn::Count(_) => {
-                    Value::Int(values().filter(|(v, _)| !v.is_null()).map(|(_, d)| d as i64).sum())
-                }
-                AggFn::CountDistinct(_) => {
-                    let mut distinct: Vec<&Value> = present().collect();
-                    distinct.sort();
-                    distinct.dedup();
-                    Value::Int(distinct.len() as i64)
-                }
-                AggFn::Sum(e) => sum(values(), e.ty()).map_or(Value::Null, |(s, _)| s),
-                AggFn::Avg(_) => match sum(values(), Type::Float) {
-                    Some((Value::Float(s), n)) if n > 0 => Value::Float(s / n as f64),
-                    _ => Value::Null,
-                },
-                AggFn::Min(_) => present().min().cloned().unwrap_or_default(),
-                AggFn::Max(_) => present().max().cloned().unwrap_or_default(),
-                AggFn::First { .. } | AggFn::Last { .. } => {
-                    let timed = group
-                        .iter()
-                        .filter(|(r, d)| *d > 0 && !r[col].is_null() && !r[col + 1].is_null())
-                        .map(|(r, _)| (&r[col], &r[col + 1]));
-                    let pick =
-                        if matches!(agg, AggFn::First { .. }) { timed.min() } else { timed.max() };
-                    pick.map(|(_, v)| v.clone()).unwrap_or_default()
-                }
-            });
+    /// The aggregate's value for a non-empty group.
+    pub(crate) fn value(&self, agg: &AggFn) -> Value {
+        let positive = |d: &&i64| **d > 0;
+        match (self, agg) {
+            (Acc::Count(n), _) => Value::Int(*n),
+            (Acc::IntSum { n: 0, .. } | Acc::FloatSum { n: 0, .. }, _) => Value::Null,
+            (Acc::IntSum { sum, .. }, AggFn::Sum(_)) => Value::Int(*sum),
+            (Acc::IntSum { sum, n }, _) => Value::Float(*sum as f64 / *n as f64),
+            (Acc::FloatSum { sum, .. }, AggFn::Sum(_)) => Value::Float(sum.value()),
+            (Acc::FloatSum { sum, n }, _) => Value::Float(sum.value() / *n as f64),
+            (Acc::IntMoments { n, sum, squares }, AggFn::Spread { kind, .. }) => {
+                // n·Σx² − (Σx)² is exact; one division and one rounding follow.
+                let scaled = i128::from(*n)
+                    .checked_mul(*squares)
+                    .and_then(|a| sum.checked_mul(*sum).and_then(|b| a.checked_sub(b)));
+                let n = *n as f64;
+                let spread = match scaled {
+                    Some(s) => s.max(0) as f64 / n,
+                    None => (*squares as f64 - (*sum as f64).powi(2) / n).max(0.0),
+                };
+                kind.finish(spread, n)
+            }
+            (Acc::FloatMoments { n, sum, squares }, AggFn::Spread { kind, .. }) => {
+                let n = *n as f64;
+                let spread = (squares.value() - sum.value().powi(2) / n).max(0.0);
+                kind.finish(spread, n)
+            }
+            (Acc::Values(values), AggFn::CountDistinct(_)) => {
+                Value::Int(values.values().filter(positive).count() as i64)
+            }
+            (Acc::Values(values), AggFn::Min(_)) => {
+                values.iter().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
+            }
+            (Acc::Values(values), _) => {
+                values.iter().rev().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
+            }
+            (Acc::Timed(pairs), AggFn::First { .. }) => {
+                pairs.iter().find(|(_, d)| **d > 0).map(|((_, v), _)| v.clone()).unwrap_or_default()
+            }
+            (Acc::Timed(pairs), _) => pairs
+                .iter()
+                .rev()
+                .find(|(_, d)| **d > 0)
+                .map(|((_, v), _)| v.clone())
+                .unwrap_or_default(),
+            _ => unreachable!("an accumulator is read by its own aggregate"),
         }
     }
 }
 
-/// Sums non-NULL values weighted by multiplicity, as `ty`; also returns the non-NULL count.
-fn sum<'a>(values: impl Iterator<Item = (&'a Value, isize)>, ty: Type) -> Option<(Value, i64)> {
-    let mut int = 0i64;
-    let mut float = 0f64;
-    let mut n = 0i64;
-    for (v, d) in values {
-        match v {
-            Value::Int(x) => {
-                int = int.wrapping_add(x.wrapping_mul(d as i64));
-                float += *x as f64 * d as f64;
-            }
-            Value::Float(x) => float += x * d as f64,
-            _ => continue,
+impl Spread {
+    /// The statistic from `n` times the population variance (`scaled`) over `n` values.
+    fn finish(self, scaled: f64, n: f64) -> Value {
+        let sample = matches!(self, Spread::VarSamp | Spread::StddevSamp);
+        let divisor = if sample { n - 1.0 } else { n };
+        if divisor < 1.0 {
+            return Value::Null;
         }
-        n += d as i64;
+        let variance = scaled / divisor;
+        match self {
+            Spread::VarPop | Spread::VarSamp => Value::Float(variance),
+            Spread::StddevPop | Spread::StddevSamp => Value::Float(variance.sqrt()),
+        }
     }
-    (n > 0).then(|| {
-        let total = if ty == Type::Int { Value::Int(int) } else { Value::Float(float) };
-        (total, n)
-    })
+}
+
+/// An exact sum of floats (Shewchuk's non-overlapping partials, as in Python's `math.fsum`):
+/// adding and removing values in any order gives the same correctly rounded result, so a value
+/// that leaves a group leaves no rounding error behind.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExactSum {
+    partials: Vec<f64>,
+    /// Multiplicities of +∞, −∞ and NaN, which the partials cannot hold.
+    infinite: [i64; 3],
+}
+
+impl ExactSum {
+    /// Adds `x` exactly.
+    fn add(&mut self, mut x: f64) {
+        if !x.is_finite() {
+            let slot = if x.is_nan() { 2 } else { usize::from(x < 0.0) };
+            self.infinite[slot] += 1;
+            return;
+        }
+        let mut kept = 0;
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                self.partials[kept] = lo;
+                kept += 1;
+            }
+            x = hi;
+        }
+        self.partials.truncate(kept);
+        self.partials.push(x);
+    }
+
+    /// Removes a non-finite value added before.
+    fn remove_infinite(&mut self, x: f64) {
+        let slot = if x.is_nan() { 2 } else { usize::from(x < 0.0) };
+        self.infinite[slot] -= 1;
+    }
+
+    /// Adds `x · times` exactly (the product split in two by a fused multiply-add).
+    fn add_times(&mut self, x: f64, times: i64) {
+        if !x.is_finite() {
+            for _ in 0..times.unsigned_abs() {
+                if times > 0 {
+                    self.add(x);
+                } else {
+                    self.remove_infinite(x);
+                }
+            }
+            return;
+        }
+        match times {
+            1 => self.add(x),
+            -1 => self.add(-x),
+            _ => {
+                let t = times as f64;
+                let product = x * t;
+                self.add(product);
+                self.add(x.mul_add(t, -product));
+            }
+        }
+    }
+
+    /// Adds `x² · times` exactly.
+    fn add_square_times(&mut self, x: f64, times: i64) {
+        let square = x * x;
+        if !square.is_finite() {
+            self.add_times(square, times);
+            return;
+        }
+        self.add_times(square, times);
+        self.add_times(x.mul_add(x, -square), times);
+    }
+
+    /// The sum, correctly rounded.
+    pub(crate) fn value(&self) -> f64 {
+        match self.infinite {
+            [_, _, nan] if nan > 0 => return f64::NAN,
+            [p, m, _] if p > 0 && m > 0 => return f64::NAN,
+            [p, _, _] if p > 0 => return f64::INFINITY,
+            [_, m, _] if m > 0 => return f64::NEG_INFINITY,
+            _ => {}
+        }
+        let p = &self.partials;
+        let Some(&top) = p.last() else { return 0.0 };
+        let (mut hi, mut lo, mut n) = (top, 0.0, p.len() - 1);
+        while n > 0 {
+            let (x, y) = (hi, p[n - 1]);
+            n -= 1;
+            hi = x + y;
+            lo = y - (hi - x);
+            if lo != 0.0 {
+                break;
+            }
+        }
+        // Round half to even correctly when the rest of the partials lean the same way.
+        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            if y == x - hi {
+                hi = x;
+            }
+        }
+        hi
+    }
 }

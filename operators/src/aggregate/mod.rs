@@ -1,4 +1,5 @@
-//! `aggregate`: keyed aggregates (count, sum, avg, min, max, count_distinct, first, last).
+//! `aggregate`: keyed aggregates (count, sum, avg, min, max, count_distinct, first, last,
+//! var_pop, var_samp, stddev_pop, stddev_samp), each kept incrementally per group.
 
 mod config;
 mod functions;
@@ -7,5 +8,5 @@ mod operator;
 mod tests;
 
 pub use config::{plan_aggregation, AggregateConfig, KIND};
-pub use functions::{AggFn, Aggregation};
+pub use functions::{AggFn, Aggregation, Spread};
 pub use operator::aggregate_rows;

@@ -1,83 +1,68 @@
 use std::sync::Arc;
 
-use std::hash::{Hash, Hasher};
+use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
+use crate::sequential::{process_sequentially, KeyedInput, SequentialLogic, Step};
+use crate::value::{Row, Schema, Value};
 
-use differential_dataflow::operators::arrange::arrangement::arrange_core;
-use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::operators::count::CountTotal;
-use differential_dataflow::trace::implementations::{
-    ContainerChunker, KeyBatcher, KeyBuilder, KeySpine,
-};
-use differential_dataflow::VecCollection;
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use super::functions::{Acc, Aggregation};
 
-use crate::plan::{ArrangementCache, Coll, Output, PlannedOperator, Time};
-use crate::value::{Row, Schema};
+/// One group's running aggregates and how many rows it holds.
+pub struct Group {
+    rows: i64,
+    accs: Vec<Acc>,
+}
 
-use super::functions::{Aggregation, Sums};
+/// The aggregation as a per-key state machine of the sequential core: each row change updates
+/// the group's accumulators, and the group's row is rendered once per closed time.
+struct AggregateLogic {
+    aggregation: Arc<Aggregation>,
+}
+
+impl SequentialLogic for AggregateLogic {
+    type State = Group;
+
+    fn start(&self, _key: &[Value]) -> Group {
+        Group { rows: 0, accs: self.aggregation.aggs.iter().map(Acc::start).collect() }
+    }
+
+    fn update(&self, group: &mut Group, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+        let diff = diff as i64;
+        group.rows += diff;
+        for (acc, agg) in group.accs.iter_mut().zip(&self.aggregation.aggs) {
+            acc.update(agg, row, diff);
+        }
+    }
+
+    fn render(&self, group: &Group, key: &[Value], rows: &mut Vec<(usize, Row)>) {
+        if group.rows <= 0 {
+            return;
+        }
+        let aggs = &self.aggregation.aggs;
+        let mut out = Row::with_capacity(key.len() + aggs.len());
+        out.extend(key.iter().cloned());
+        out.extend(group.accs.iter().zip(aggs).map(|(acc, agg)| acc.value(agg)));
+        rows.push((0, out));
+    }
+
+    fn is_idle(&self, group: &Group) -> bool {
+        group.rows == 0
+    }
+}
 
 /// Aggregates `rows` per group: one output row per non-empty group, the group columns followed
 /// by the aggregate values. When a group changes, its old row is retracted and the new one
 /// inserted; when it empties, its row is retracted.
 ///
-/// Counts and integer sums take the abelian path: each row becomes a vector of running sums
-/// carried as the difference of its group key, and `count_total` accumulates them, so an update
-/// costs O(1) regardless of the group's size. Other aggregates (min, max, distinct counts, float
-/// sums, first/last) reduce over the group's distinct argument values.
+/// Every aggregate keeps a running state per group ([`Acc`]): counts and sums are added to,
+/// min/max/count-distinct and first/last keep an ordered multiset of the group's values, so one
+/// change costs O(log n) at most, never a rescan of the group. Groups are spread over workers by
+/// the hash of their key and processed in time order (the sequential core).
 pub fn aggregate_rows<'s>(rows: Coll<'s>, aggregation: Arc<Aggregation>, name: &str) -> Coll<'s> {
-    match aggregation.sum_layout() {
-        Some(layout) => {
-            let layout = Arc::new(layout);
-            let (agg, lay) = (aggregation.clone(), layout.clone());
-            let keyed = rows.explode(move |row: Row| {
-                let key: Row = agg.key.iter().map(|&c| row[c].clone()).collect();
-                Some(((key, ()), agg.accumulate(&lay, &row)))
-            });
-            arrange_group_keys(keyed, name).count_total().map(move |(key, sums)| {
-                let mut out = key;
-                aggregation.finish_sums(&layout, &sums, &mut out);
-                out
-            })
-        }
-        None => {
-            let agg = aggregation.clone();
-            rows.map(move |row: Row| {
-                let key: Row = agg.key.iter().map(|&c| row[c].clone()).collect();
-                (key, agg.project(&row))
-            })
-            .reduce_named(&format!("Aggregate: {name}"), move |_key, group, output| {
-                let mut values = Row::with_capacity(aggregation.aggs.len());
-                aggregation.finish_group(group, &mut values);
-                output.push((values, 1isize));
-            })
-            .map(|(mut key, values): (Row, Row)| {
-                key.extend(values);
-                key
-            })
-        }
-    }
-}
-
-/// Group keys with their running sums, arranged for `count_total`. With one worker nothing needs
-/// routing, so the per-record hash of the key is skipped.
-fn arrange_group_keys<'s>(
-    keyed: VecCollection<'s, Time, (Row, ()), Sums>,
-    name: &str,
-) -> Arranged<'s, TraceAgent<KeySpine<Row, Time, Sums>>> {
-    type Chunker = ContainerChunker<Vec<((Row, ()), Time, Sums)>>;
-    type Batcher = KeyBatcher<Row, Time, Sums>;
-    type Builder = KeyBuilder<Row, Time, Sums>;
-    let name = format!("Arrange: {name} groups");
-    if keyed.inner.scope().peers() == 1 {
-        arrange_core::<_, _, Chunker, Batcher, Builder, _>(keyed.inner, Pipeline, &name)
-    } else {
-        let exchange = Exchange::new(|((key, ()), _, _): &((Row, ()), Time, Sums)| {
-            let mut h = rustc_hash::FxHasher::default();
-            key.hash(&mut h);
-            h.finish()
-        });
-        arrange_core::<_, _, Chunker, Batcher, Builder, _>(keyed.inner, exchange, &name)
-    }
+    let read = KeyedInput { key: aggregation.key.clone(), order_by: None, inflows_first: None };
+    let logic = Arc::new(AggregateLogic { aggregation });
+    let name = format!("Aggregate: {name}");
+    let mut outputs = process_sequentially(&name, &[rows], &[], vec![read].into(), logic, 1);
+    outputs.pop().expect("one output")
 }
 
 #[derive(Debug)]

@@ -6,4 +6,4 @@ mod operator;
 mod tests;
 
 pub use config::{DistinctConfig, KIND};
-pub use operator::distinct_rows;
+pub use operator::{distinct_rows, present_keys};

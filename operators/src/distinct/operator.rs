@@ -1,10 +1,44 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::plan::{ArrangementCache, Coll, Output, PlannedOperator};
-use crate::value::{Row, Schema};
+use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
+use crate::sequential::{add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step};
+use crate::value::{Row, Schema, Value};
+
+/// The rows of one key, ordered by `(event time, row)`, with their multiplicities.
+pub struct Candidates(BTreeMap<(Value, Row), i64>);
+
+/// Keeps, per key, the earliest row present (see [`distinct_rows`]).
+struct EarliestLogic {
+    event_time: Option<usize>,
+}
+
+impl SequentialLogic for EarliestLogic {
+    type State = Candidates;
+
+    fn start(&self, _key: &[Value]) -> Candidates {
+        Candidates(BTreeMap::new())
+    }
+
+    fn update(&self, state: &mut Candidates, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+        let order = self.event_time.map_or(Value::Null, |t| row[t].clone());
+        add_multiplicity(&mut state.0, (order, row.clone()), diff as i64);
+    }
+
+    fn render(&self, state: &Candidates, _key: &[Value], rows: &mut Vec<(usize, Row)>) {
+        if let Some(((_, row), _)) = state.0.iter().find(|(_, d)| **d > 0) {
+            rows.push((0, row.clone()));
+        }
+    }
+
+    fn is_idle(&self, state: &Candidates) -> bool {
+        state.0.is_empty()
+    }
+}
 
 /// One row per distinct `by` key (the whole row when `None`), with multiplicity one. Among rows
 /// sharing a key, the one with the smallest `event_time` column (then the smallest row) wins.
+/// Keys are kept by the sequential core, so a change costs O(log n) of its key's rows.
 pub fn distinct_rows<'s>(
     rows: Coll<'s>,
     by: Option<Arc<[usize]>>,
@@ -12,20 +46,50 @@ pub fn distinct_rows<'s>(
 ) -> Coll<'s> {
     match by {
         None => rows.distinct(),
-        Some(by) => rows
-            .map(move |row: Row| {
-                let key: Row = by.iter().map(|&c| row[c].clone()).collect();
-                let order: Row = event_time.map(|t| row[t].clone()).into_iter().collect();
-                (key, (order, row))
-            })
-            .reduce_named("Distinct", |_key, group: &[(&(Row, Row), isize)], output| {
-                // Groups arrive sorted, so the first entry with a positive count is the earliest.
-                if let Some(((_, row), _)) = group.iter().find(|(_, d)| *d > 0) {
-                    output.push((row.clone(), 1isize));
-                }
-            })
-            .map(|(_key, row): (Row, Row)| row),
+        Some(by) => {
+            let read = KeyedInput { key: by.to_vec(), order_by: None, inflows_first: None };
+            let logic = Arc::new(EarliestLogic { event_time });
+            let mut out = process_sequentially("Distinct", &[rows], &[], vec![read].into(), logic, 1);
+            out.pop().expect("one output")
+        }
     }
+}
+
+/// How many rows a key has.
+pub struct Count(Diff);
+
+/// Renders a key's values while it has rows (see [`present_keys`]).
+struct PresenceLogic;
+
+impl SequentialLogic for PresenceLogic {
+    type State = Count;
+
+    fn start(&self, _key: &[Value]) -> Count {
+        Count(0)
+    }
+
+    fn update(&self, state: &mut Count, _: &mut Step<'_>, _: usize, _: &Row, diff: Diff) {
+        state.0 += diff;
+    }
+
+    fn render(&self, state: &Count, key: &[Value], rows: &mut Vec<(usize, Row)>) {
+        if state.0 > 0 {
+            rows.push((0, key.to_vec()));
+        }
+    }
+
+    fn is_idle(&self, state: &Count) -> bool {
+        state.0 == 0
+    }
+}
+
+/// The distinct values of the `key` columns of `rows` (one row of those columns per key that
+/// has rows). A row replaced by another of the same key changes nothing here.
+pub fn present_keys<'s>(rows: Coll<'s>, key: Arc<[usize]>) -> Coll<'s> {
+    let read = KeyedInput { key: key.to_vec(), order_by: None, inflows_first: None };
+    let logic = Arc::new(PresenceLogic);
+    let mut out = process_sequentially("PresentKeys", &[rows], &[], vec![read].into(), logic, 1);
+    out.pop().expect("one output")
 }
 
 #[derive(Debug)]

@@ -21,6 +21,10 @@ impl PlannedOperator for PlannedFilter {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
+    fn row_step(&self) -> Option<crate::rowwise::RowStep> {
+        Some(crate::rowwise::RowStep::Keep(self.predicate.clone()))
+    }
+
     fn build<'s>(
         &self,
         inputs: &[(&str, Coll<'s>)],

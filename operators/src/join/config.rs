@@ -161,7 +161,9 @@ impl OperatorConfig for JoinConfig {
             right_keep: right_keep.into(),
             kind: self.kind,
             right_width: right.len(),
+            left_width: left.len(),
             lookup: right.constant,
+            mirrored_lookup: left.constant && !right.constant,
             schema,
         }))
     }

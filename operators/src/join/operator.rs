@@ -163,6 +163,61 @@ pub fn lookup_join<'s>(
         .as_collection()
 }
 
+/// Joins a constant collection on the left (a reference table) with a changing one on the
+/// right by looking the right rows up in the table, so nothing is arranged: the mirror of
+/// [`lookup_join`]. Columns are ordered as the join's: the table's, then `right_keep`.
+///
+/// With [`JoinKind::Left`], a table row is padded with NULLs while no right row has its key. The
+/// padded rows are the table's, minus the table rows of the keys present on the right; presence
+/// is a count per key in time order, which changes only when a key appears or disappears, so
+/// a right row that is replaced by another one costs no work there.
+pub fn lookup_join_table_left<'s>(
+    table: Coll<'s>,
+    stream: Coll<'s>,
+    table_key: Arc<[usize]>,
+    stream_key: Arc<[usize]>,
+    layout: (usize, Arc<[usize]>),
+    kind: JoinKind,
+) -> Coll<'s> {
+    let (table_width, right_keep) = layout;
+    let all_table: Arc<[usize]> = (0..table_width).collect();
+    let looked_up = lookup_join(
+        stream.clone(),
+        table.clone(),
+        stream_key.clone(),
+        table_key.clone(),
+        all_table,
+        JoinKind::Inner,
+    );
+    let keep = right_keep.clone();
+    let matched = looked_up.map(move |row: Row| {
+        // `row` is the stream row followed by the table row.
+        let stream_len = row.len() - table_width;
+        let mut out = Row::with_capacity(table_width + keep.len());
+        out.extend(row[stream_len..].iter().cloned());
+        out.extend(keep.iter().map(|&c| row[c].clone()));
+        out
+    });
+    if kind == JoinKind::Inner {
+        return matched;
+    }
+    let width = right_keep.len();
+    let padded = table.map(move |mut row: Row| {
+        row.extend(std::iter::repeat_n(Value::Null, width));
+        row
+    });
+    let keys = stream_key.clone();
+    let present = crate::distinct::present_keys(
+        stream.filter(move |row: &Row| !keys.iter().any(|&c| row[c].is_null())),
+        stream_key,
+    );
+    let key_columns: Arc<[usize]> = (0..table_key.len()).collect();
+    let all_padded: Arc<[usize]> = (0..table_width + width).collect();
+    let covered = lookup_join(present, padded.clone(), key_columns, table_key, all_padded, JoinKind::Inner)
+        .map(move |row: Row| row[row.len() - table_width - width..].to_vec());
+    matched.concat(padded).concat(covered.negate())
+}
+
 #[derive(Debug)]
 pub(crate) struct PlannedJoin {
     pub(crate) left_key: Vec<usize>,
@@ -170,8 +225,11 @@ pub(crate) struct PlannedJoin {
     pub(crate) right_keep: Arc<[usize]>,
     pub(crate) kind: JoinKind,
     pub(crate) right_width: usize,
+    pub(crate) left_width: usize,
     /// The right side is constant: join by lookup instead of arranging both sides.
     pub(crate) lookup: bool,
+    /// Only the left side is constant: look the right rows up in it.
+    pub(crate) mirrored_lookup: bool,
     pub(crate) schema: Schema,
 }
 
@@ -195,6 +253,16 @@ impl PlannedOperator for PlannedJoin {
                 self.left_key.clone().into(),
                 self.right_key.clone().into(),
                 self.right_keep.clone(),
+                self.kind,
+            )];
+        }
+        if self.mirrored_lookup {
+            return vec![lookup_join_table_left(
+                left.clone(),
+                right.clone(),
+                self.left_key.clone().into(),
+                self.right_key.clone().into(),
+                (self.left_width, self.right_keep.clone()),
                 self.kind,
             )];
         }

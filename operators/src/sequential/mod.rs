@@ -14,4 +14,5 @@ mod tests;
 pub(crate) use columns::{ceil_units, check_reserved, key_in, typed_column, Operand, OperandSpec};
 pub(crate) use ids::stable_id;
 pub(crate) use levels::Levels;
+pub(crate) use process::add_multiplicity;
 pub use process::{process_sequentially, KeyedInput, SequentialLogic, Step};

@@ -1,4 +1,5 @@
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -127,6 +128,22 @@ impl Step<'_> {
     /// Emits `row` with `diff` on output `port` at this time, independently of rendering.
     pub fn emit(&mut self, port: usize, row: Row, diff: Diff) {
         self.events.push((port, row, diff));
+    }
+}
+
+/// Adds `diff` to the multiplicity of `key` in a state's multiset, forgetting it at zero.
+pub(crate) fn add_multiplicity<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, diff: i64) {
+    use std::collections::btree_map::Entry;
+    match map.entry(key) {
+        Entry::Vacant(slot) => {
+            slot.insert(diff);
+        }
+        Entry::Occupied(mut slot) => {
+            *slot.get_mut() += diff;
+            if *slot.get() == 0 {
+                slot.remove();
+            }
+        }
     }
 }
 
@@ -286,28 +303,26 @@ fn broadcast_order(a: &(Time, usize, Row, Diff), b: &(Time, usize, Row, Diff)) -
     a.1.cmp(&b.1).then((a.3 < 0).cmp(&(b.3 < 0))).then_with(|| a.2.cmp(&b.2)).then(b.3.cmp(&a.3))
 }
 
-/// Appends the changes from `old` to `new` (both sorted) as `(port, row, diff)`.
-fn diff_sorted(old: &[(usize, Row)], new: &[(usize, Row)], out: &mut Vec<(usize, Row, Diff)>) {
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        match (old.get(i), new.get(j)) {
+/// Appends the changes from `old` (consumed) to `new` (both sorted) as `(port, row, diff)`.
+fn diff_sorted(old: &mut Vec<(usize, Row)>, new: &[(usize, Row)], out: &mut Vec<(usize, Row, Diff)>) {
+    let mut old = old.drain(..).peekable();
+    let mut j = 0;
+    loop {
+        match (old.peek(), new.get(j)) {
             (Some(o), Some(n)) if o == n => {
-                i += 1;
+                old.next();
                 j += 1;
             }
-            (Some(o), Some(n)) if o < n => {
-                out.push((o.0, o.1.clone(), -1));
-                i += 1;
-            }
-            (Some(o), None) => {
-                out.push((o.0, o.1.clone(), -1));
-                i += 1;
+            (Some(o), n) if n.is_none_or(|n| o < n) => {
+                let (port, row) = old.next().expect("peeked");
+                out.push((port, row, -1));
             }
             (_, Some(n)) => {
                 out.push((n.0, n.1.clone(), 1));
                 j += 1;
             }
-            (None, None) => unreachable!("loop condition"),
+            (None, None) => return,
+            (Some(_), None) => unreachable!("handled above"),
         }
     }
 }
@@ -335,8 +350,10 @@ where
             // Updates not yet closed, and one capability at the earliest of their times.
             // By time, so updates for far-future times (rows joined with a calendar that runs
             // ahead) wait without being rescanned at every step.
-            let mut keyed_pending: Pending = Pending::new();
-            let mut broadcast_pending: Pending = Pending::new();
+            let mut keyed_pending = Pending::default();
+            let mut broadcast_pending = Pending::default();
+            let mut arrived = Vec::new();
+            let (mut keyed_updates, mut broadcast_updates) = (Vec::new(), Vec::new());
             let mut capability: Option<Capability<Time>> = None;
             let mut keys: Keys<L::State> = Keys::new();
             let mut events: Vec<(usize, Row, Diff)> = Vec::new();
@@ -345,26 +362,22 @@ where
             let mut group: Vec<(Time, usize, Row, Diff)> = Vec::new();
             let mut triggers: Vec<(Time, usize, Row, Diff)> = Vec::new();
             move |(keyed_in, keyed_frontier), (broadcast_in, broadcast_frontier), output| {
-                read_input(keyed_in, &mut capability, &mut keyed_pending);
-                read_input(broadcast_in, &mut capability, &mut broadcast_pending);
+                read_input(keyed_in, &mut capability, &mut keyed_pending, &mut arrived);
+                read_input(broadcast_in, &mut capability, &mut broadcast_pending, &mut arrived);
                 let Some(held) = capability.as_ref() else {
                     return;
                 };
                 let closed = |time: &Time| {
                     !keyed_frontier.less_equal(time) && !broadcast_frontier.less_equal(time)
                 };
-                let mut keyed_updates = take_closed(&mut keyed_pending, closed);
-                let mut broadcast_updates = take_closed(&mut broadcast_pending, closed);
+                keyed_pending.take_closed(closed, &mut keyed_updates);
+                broadcast_pending.take_closed(closed, &mut broadcast_updates);
                 if keyed_updates.is_empty() && broadcast_updates.is_empty() {
                     // Nothing closed yet: still, hold the capability no earlier than the earliest
                     // pending update. Records may arrive on a capability earlier than their own
                     // time, and holding that earlier time would stall a feedback loop.
                     let earliest =
-                        [keyed_pending.first_key_value(), broadcast_pending.first_key_value()]
-                            .into_iter()
-                            .flatten()
-                            .map(|(t, _)| *t)
-                            .min();
+                        [keyed_pending.earliest(), broadcast_pending.earliest()].into_iter().flatten().min();
                     if let (Some(time), Some(cap)) = (earliest, capability.as_mut()) {
                         if cap.time() < &time {
                             cap.downgrade(&time);
@@ -418,8 +431,10 @@ where
                         logic.finish(&mut entry.state, &mut step);
                         rendered.clear();
                         logic.render(&entry.state, &entry.key, &mut rendered);
-                        rendered.sort();
-                        diff_sorted(&entry.shown, &rendered, &mut events);
+                        if rendered.len() > 1 {
+                            rendered.sort();
+                        }
+                        diff_sorted(&mut entry.shown, &rendered, &mut events);
                         std::mem::swap(&mut entry.shown, &mut rendered);
                         if entry.shown.is_empty() && logic.is_idle(&entry.state) {
                             keys.release(slot);
@@ -434,11 +449,10 @@ where
                     b = b_end;
                 }
                 drop(session);
-                let next = [keyed_pending.first_key_value(), broadcast_pending.first_key_value()]
-                    .into_iter()
-                    .flatten()
-                    .map(|(t, _)| *t)
-                    .min();
+                keyed_updates.clear();
+                broadcast_updates.clear();
+                let next =
+                    [keyed_pending.earliest(), broadcast_pending.earliest()].into_iter().flatten().min();
                 capability = match next {
                     Some(time) => {
                         let mut cap = capability.take().expect("held while updates are pending");
@@ -452,22 +466,35 @@ where
     )
 }
 
-/// Updates not yet closed, by time.
-type Pending = std::collections::BTreeMap<Time, Vec<(Time, usize, Row, Diff)>>;
+/// Updates not yet closed, sorted by time. Arrivals are sorted once and appended (merged only
+/// when they reach back before the latest pending time), and closed times leave from the front,
+/// so updates for far-future times wait without being rescanned at every step.
+#[derive(Default)]
+struct Pending {
+    sorted: std::collections::VecDeque<(Time, usize, Row, Diff)>,
+}
 
-/// Removes and returns, in time order, the updates of every closed time.
-fn take_closed(
-    pending: &mut Pending,
-    closed: impl Fn(&Time) -> bool,
-) -> Vec<(Time, usize, Row, Diff)> {
-    let mut out = Vec::new();
-    while let Some(entry) = pending.first_entry() {
-        if !closed(entry.key()) {
-            break;
-        }
-        out.append(&mut entry.remove());
+impl Pending {
+    fn earliest(&self) -> Option<Time> {
+        self.sorted.front().map(|u| u.0)
     }
-    out
+
+    /// Adds `arrived` (emptied), keeping the order by time.
+    fn extend(&mut self, arrived: &mut Vec<(Time, usize, Row, Diff)>) {
+        let Some(first) = arrived.iter().map(|u| u.0).min() else { return };
+        arrived.sort_by_key(|u| u.0);
+        let in_order = self.sorted.back().is_none_or(|last| last.0 <= first);
+        self.sorted.extend(arrived.drain(..));
+        if !in_order {
+            self.sorted.make_contiguous().sort_by_key(|u| u.0);
+        }
+    }
+
+    /// Moves the updates of every closed time, in time order, to `out`.
+    fn take_closed(&mut self, closed: impl Fn(&Time) -> bool, out: &mut Vec<(Time, usize, Row, Diff)>) {
+        let n = self.sorted.partition_point(|u| closed(&u.0));
+        out.extend(self.sorted.drain(..n));
+    }
 }
 
 /// Moves the updates of one operator input into `pending`, holding a capability at the earliest
@@ -476,6 +503,7 @@ fn read_input<P>(
     handle: &mut InputHandleCore<Time, Vec<Tagged>, P>,
     capability: &mut Option<Capability<Time>>,
     pending: &mut Pending,
+    arrived: &mut Vec<(Time, usize, Row, Diff)>,
 ) where
     P: Pull<Message<Time, Vec<Tagged>>>,
 {
@@ -483,8 +511,7 @@ fn read_input<P>(
         if capability.as_ref().is_none_or(|held| cap.time() < held.time()) {
             *capability = Some(cap.retain(0));
         }
-        for ((input, row), time, diff) in data.drain(..) {
-            pending.entry(time).or_default().push((time, input, row, diff));
-        }
+        arrived.extend(data.drain(..).map(|((input, row), time, diff)| (time, input, row, diff)));
     });
+    pending.extend(arrived);
 }

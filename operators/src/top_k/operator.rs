@@ -1,7 +1,9 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::expr::Expr;
-use crate::plan::{ArrangementCache, Coll, Output, PlannedOperator};
+use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
+use crate::sequential::{add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step};
 use crate::value::{Row, Schema, Value};
 
 /// Ordering expressions with their direction (`true` = descending).
@@ -11,49 +13,74 @@ pub struct Ordering {
     pub keys: Vec<(Expr, bool)>,
 }
 
+/// A value in its ordering's direction: descending columns compare reversed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Directed {
+    Ascending(Value),
+    Descending(std::cmp::Reverse<Value>),
+}
+
 impl Ordering {
-    fn sort_key(&self, row: &[Value]) -> Vec<Value> {
-        self.keys.iter().map(|(e, _)| e.eval(row)).collect()
+    fn directed(&self, row: &[Value]) -> Vec<Directed> {
+        self.keys
+            .iter()
+            .map(|(e, descending)| match descending {
+                false => Directed::Ascending(e.eval(row)),
+                true => Directed::Descending(std::cmp::Reverse(e.eval(row))),
+            })
+            .collect()
+    }
+}
+
+/// One group's rows in rank order (ordering, then the whole row), with multiplicities.
+pub struct Ranked(BTreeMap<(Vec<Directed>, Row), i64>);
+
+/// Keeps each group's rows ordered, so a change costs O(log n) and the first `k` are read
+/// off the front.
+struct TopKLogic {
+    ordering: Arc<Ordering>,
+    k: usize,
+}
+
+impl SequentialLogic for TopKLogic {
+    type State = Ranked;
+
+    fn start(&self, _key: &[Value]) -> Ranked {
+        Ranked(BTreeMap::new())
     }
 
-    fn compare(&self, a: &[Value], b: &[Value]) -> std::cmp::Ordering {
-        for ((x, y), (_, descending)) in a.iter().zip(b).zip(&self.keys) {
-            let o = x.cmp(y);
-            let o = if *descending { o.reverse() } else { o };
-            if o.is_ne() {
-                return o;
-            }
+    fn update(&self, state: &mut Ranked, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+        add_multiplicity(&mut state.0, (self.ordering.directed(row), row.clone()), diff as i64);
+    }
+
+    fn render(&self, state: &Ranked, _key: &[Value], rows: &mut Vec<(usize, Row)>) {
+        let copies = state.0.iter().flat_map(|((_, row), n)| std::iter::repeat_n(row, (*n).max(0) as usize));
+        for (rank, row) in copies.take(self.k).enumerate() {
+            let mut out = Row::with_capacity(row.len() + 1);
+            out.extend(row.iter().cloned());
+            out.push(Value::Int(rank as i64 + 1));
+            rows.push((0, out));
         }
-        std::cmp::Ordering::Equal
+    }
+
+    fn is_idle(&self, state: &Ranked) -> bool {
+        state.0.is_empty()
     }
 }
 
 /// The first `k` rows of each `group` by `ordering`, each with its rank (1-based) appended.
+/// Each group's rows stay ordered in the sequential core: a change costs O(log n + k), not a
+/// re-rank of the group, and only ranks that changed are output.
 pub fn top_k_rows<'s>(
     rows: Coll<'s>,
     group: Arc<[usize]>,
     ordering: Arc<Ordering>,
     k: usize,
 ) -> Coll<'s> {
-    rows.map(move |row: Row| (group.iter().map(|&c| row[c].clone()).collect::<Row>(), row))
-        .reduce_named(
-            "TopK",
-            move |_key, rows: &[(&Row, isize)], output: &mut Vec<(Row, isize)>| {
-                let mut ranked: Vec<(Vec<Value>, &Row)> = Vec::new();
-                for (row, count) in rows {
-                    for _ in 0..(*count).max(0) {
-                        ranked.push((ordering.sort_key(row), row));
-                    }
-                }
-                ranked.sort_by(|a, b| ordering.compare(&a.0, &b.0).then_with(|| a.1.cmp(b.1)));
-                for (rank, (_, row)) in ranked.into_iter().take(k).enumerate() {
-                    let mut out = (*row).clone();
-                    out.push(Value::Int(rank as i64 + 1));
-                    output.push((out, 1));
-                }
-            },
-        )
-        .map(|(_key, row): (Row, Row)| row)
+    let read = KeyedInput { key: group.to_vec(), order_by: None, inflows_first: None };
+    let logic = Arc::new(TopKLogic { ordering, k });
+    let mut out = process_sequentially("TopK", &[rows], &[], vec![read].into(), logic, 1);
+    out.pop().expect("one output")
 }
 
 #[derive(Debug)]

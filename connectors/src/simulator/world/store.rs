@@ -289,6 +289,11 @@ impl World {
         self.now
     }
 
+    /// When the next scheduled action happens: without feedback, no event comes before it.
+    pub fn next_event(&self) -> Option<Micros> {
+        self.queue.peek().map(|Reverse(next)| next.time)
+    }
+
     /// The end of the simulated days (`start + days`): no customer enters at or after it.
     pub fn end(&self) -> Micros {
         self.end
