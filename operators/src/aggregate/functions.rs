@@ -367,3 +367,33 @@ impl ExactSum {
         hi
     }
 }
+
+#[cfg(test)]
+mod exact_sum_tests {
+    use super::ExactSum;
+
+    #[test]
+    fn sums_are_exact_and_independent_of_order() {
+        let mut a = ExactSum::default();
+        for x in [1e16, 1.0, -1e16, 0.1, 0.2] {
+            a.add_times(x, 1);
+        }
+        assert_eq!(a.value(), 1.0 + (0.1 + 0.2));
+        let mut b = ExactSum::default();
+        for x in [0.1, 1e16, 0.2, -1e16, 1.0] {
+            b.add_times(x, 1);
+        }
+        assert_eq!(a.value(), b.value());
+        // Removing what was added leaves nothing behind.
+        for x in [0.1, 1e16, 0.2, -1e16, 1.0] {
+            b.add_times(x, -1);
+        }
+        assert_eq!(b.value(), 0.0);
+        b.add_times(2.5, 3);
+        assert_eq!(b.value(), 7.5);
+        b.add_times(f64::INFINITY, 1);
+        assert_eq!(b.value(), f64::INFINITY);
+        b.add_times(f64::INFINITY, -1);
+        assert_eq!(b.value(), 7.5);
+    }
+}

@@ -175,3 +175,37 @@ fn null_keys_match_nothing_in_both_join_strategies() {
         );
     }
 }
+
+#[test]
+fn a_constant_table_on_the_left_joins_by_lookup_with_the_arranged_join_s_results() {
+    for kind in ["inner", "left"] {
+        let config = format!("left: a\nright: b\non: [shelf_id]\nkind: {kind}");
+        let mut table = shelves();
+        let arranged =
+            (KIND.parse)(yaml(&config)).unwrap().plan("op", &[table.clone(), stock()]).unwrap();
+        table.constant = true;
+        let lookup = (KIND.parse)(yaml(&config)).unwrap().plan("op", &[table, stock()]).unwrap();
+        // Shelves A, B, C and a NULL key in the table; the stream has A, B, Z and a NULL key,
+        // with rows replaced, and keys that appear, vanish and come back.
+        let table_rows = vec![
+            (vec![s("A"), i(10)], 0, 1),
+            (vec![s("B"), i(20)], 0, 1),
+            (vec![s("C"), i(30)], 0, 1),
+            (vec![Value::Null, i(40)], 0, 1),
+        ];
+        let mut stream = Vec::new();
+        for t in 1..60u64 {
+            let shelf = [s("A"), s("B"), s("Z"), Value::Null][(t % 4) as usize].clone();
+            stream.push((vec![shelf.clone(), i(t as i64)], t, 1));
+            if t >= 5 && t % 3 != 0 {
+                stream.push((vec![shelf, i(t as i64 - 4)], t, -1));
+            }
+        }
+        let expected = run_planned(arranged, vec![table_rows.clone(), stream.clone()]).remove(0);
+        let actual = run_planned(lookup, vec![table_rows, stream]).remove(0);
+        for t in 0..60 {
+            assert_eq!(state_at(&actual, t), state_at(&expected, t), "{kind} join at {t}");
+        }
+        assert!(!expected.is_empty());
+    }
+}
