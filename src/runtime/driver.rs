@@ -199,6 +199,45 @@ fn wall_clock() -> u64 {
     since.map_or(0, |d| d.as_micros() as u64)
 }
 
+/// Live tables, once loaded, follow the slowest source (on any worker): their changes so far
+/// are applied at their current time and their frontier moves up to the sources'. They close
+/// when every source has ended.
+fn advance_live_tables(
+    owned: &mut [Owned],
+    sources: &[usize],
+    mut dead_input: Option<&mut InputSession<Time, Row, Diff>>,
+    metrics: &Metrics,
+    failure: &mut Option<RunError>,
+) {
+    let follow = sources
+        .iter()
+        .map(|&i| metrics.frontiers[i].load(Ordering::Relaxed))
+        .min()
+        .unwrap_or(Time::MAX);
+    for table in owned.iter_mut().filter(|o| o.live && o.handle.is_some()) {
+        if !metrics.caught_up[table.index].load(Ordering::Relaxed) {
+            continue;
+        }
+        if let Err(e) = apply_live_changes(table, dead_input.as_deref_mut(), metrics) {
+            failure.get_or_insert(e);
+            metrics.request_stop();
+        }
+        if follow <= table.frontier {
+            continue;
+        }
+        if follow == Time::MAX {
+            table.handle = None;
+            metrics.set_frontier(table.index, table.share, Time::MAX);
+            continue;
+        }
+        table.frontier = follow;
+        let handle = table.handle.as_mut().expect("open");
+        handle.advance_to(follow);
+        handle.flush();
+        metrics.set_frontier(table.index, table.share, follow);
+    }
+}
+
 /// What one worker hands back.
 pub struct WorkerReport {
     /// Sink write errors (worker 0 only).
@@ -237,135 +276,11 @@ pub fn run_worker(
         },
         _ => None,
     };
-    let (handles, dead_handle) = worker.dataflow::<Time, _, _>(|scope| {
-        let mut colls: HashMap<String, Coll<'_>> = HashMap::new();
-        let mut handles = Vec::new();
-        let simulated: Vec<usize> = plan
-            .simulation
-            .as_ref()
-            .map(|sim| sim.streams.iter().map(|(i, _, _)| *i).collect())
-            .unwrap_or_default();
-        for (i, input) in plan.inputs.iter().enumerate() {
-            if simulated.contains(&i) {
-                handles.push(None);
-                continue;
-            }
-            let (handle, coll) = scope.new_collection::<Row, Diff>();
-            colls.insert(input.name.clone(), coll);
-            handles.push(Some(handle));
-        }
-        // The store's feedback loop: the pipeline's plans, delayed by the pick delay.
-        let mut feedback_loop = None;
-        if let Some(sim) = &plan.simulation {
-            let delay = (sim.settings.world_config().pick_delay.max(1) as u64).max(plan.tick);
-            let (handle, fed) = if sim.feedback.is_empty() {
-                (None, timely::dataflow::operators::generic::operator::empty(scope))
-            } else {
-                let (handle, fed) = scope.feedback::<Vec<simulation::Fed>>(delay);
-                (Some(handle), fed)
-            };
-            feedback_loop = handle;
-            let streams =
-                simulation::simulate_store(scope, sim, plan.tick, world, fed, metrics.clone());
-            for ((i, _, _), coll) in sim.streams.iter().zip(streams) {
-                colls.insert(plan.inputs[*i].name.clone(), coll);
-            }
-        }
-        let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
-        let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
-        let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
-        let roots: Vec<&str> =
-            roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
-        let colls = build::build_operators(plan, colls, &roots);
-        for (slot, input) in &slots {
-            let coll = match input {
-                Some(name) => colls[name].clone(),
-                None => dead.clone(),
-            };
-            attach(coll, slot.clone(), metrics.clone(), &probe);
-        }
-        if let (Some(handle), Some(sim)) = (feedback_loop, &plan.simulation) {
-            let fed = sim.feedback.iter().enumerate().map(|(k, (sink, _, _))| {
-                colls[&plan.sinks[*sink].input]
-                    .inner
-                    .clone()
-                    .map(move |(row, time, diff)| ((k, row), time, diff))
-            });
-            scope.concatenate(fed).connect_loop(handle);
-        }
-        (handles, dead_handle)
-    });
+    let (handles, dead_handle) = build_dataflow(worker, plan, &slots, world, metrics, &probe);
 
     let sources: Arc<[usize]> =
         (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
-    let mut owned = Vec::new();
-    for (i, handle) in handles.into_iter().enumerate() {
-        let Some(handle) = handle else {
-            metrics.caught_up[i].store(true, Ordering::Relaxed);
-            continue; // a stream of the simulated store
-        };
-        let input = &plan.inputs[i];
-        let share = input.config.partitioned().then_some(index);
-        if share.is_none() && i % peers != index {
-            continue; // dropping the handle closes this worker's share of the input
-        }
-        let opened = match share {
-            Some(_) => input.config.open_share(&input.schema, index, peers),
-            None => input.config.open(&input.schema).map(Some),
-        };
-        let reader = match opened {
-            Ok(Some(reader)) => reader,
-            Ok(None) => continue, // no partition for this worker
-            Err(source) => {
-                failure
-                    .get_or_insert(RunError::Connector { component: input.name.clone(), source });
-                metrics.request_stop();
-                continue;
-            }
-        };
-        tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
-        let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness)
-            .with_catch_up(plan.catch_up.map(|(tick, lag)| CatchUp { tick, lag, now: wall_clock() }));
-        let unique_key =
-            (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
-        let follow = Follow { input: i, share, sources: sources.clone() };
-        let feed = match spawn_reader(
-            &input.name,
-            reader,
-            clock,
-            unique_key,
-            metrics.clone(),
-            index,
-            follow,
-        ) {
-            Ok(feed) => feed,
-            Err(e) => {
-                failure.get_or_insert(e);
-                metrics.request_stop();
-                continue;
-            }
-        };
-        if share.is_some() {
-            metrics.set_frontier(i, share, 0); // holds the input's frontier until it reads
-        }
-        owned.push(Owned {
-            index: i,
-            name: input.name.clone(),
-            role: input.role,
-            handle: Some(handle),
-            feed,
-            frontier: 0,
-            share,
-            live: input.role == InputRole::Table && !input.config.is_finite(),
-            quiet: false,
-        });
-    }
-    for (i, frontier) in metrics.frontiers.iter().enumerate() {
-        let config = &plan.inputs[i].config;
-        if i % peers == index && config.simulation().is_none() && !config.partitioned() {
-            frontier.store(0, Ordering::Relaxed);
-        }
-    }
+    let mut owned = start_readers(plan, handles, (index, peers), &sources, metrics, &mut failure);
 
     let simulated: Vec<usize> = plan
         .simulation
@@ -377,35 +292,7 @@ pub fn run_worker(
     let mut latencies = Vec::new();
     let mut redeployed = false;
     while !metrics.stopping() {
-        // Live tables, once loaded, follow the slowest source (on any worker); they close when
-        // every source has ended.
-        let follow = sources
-            .iter()
-            .map(|&i| metrics.frontiers[i].load(Ordering::Relaxed))
-            .min()
-            .unwrap_or(Time::MAX);
-        for table in owned.iter_mut().filter(|o| o.live && o.handle.is_some()) {
-            if !metrics.caught_up[table.index].load(Ordering::Relaxed) {
-                continue;
-            }
-            if let Err(e) = apply_live_changes(table, dead_handle.as_mut(), metrics) {
-                failure.get_or_insert(e);
-                metrics.request_stop();
-            }
-            if follow <= table.frontier {
-                continue;
-            }
-            if follow == Time::MAX {
-                table.handle = None;
-                metrics.set_frontier(table.index, table.share, Time::MAX);
-                continue;
-            }
-            table.frontier = follow;
-            let handle = table.handle.as_mut().expect("open");
-            handle.advance_to(follow);
-            handle.flush();
-            metrics.set_frontier(table.index, table.share, follow);
-        }
+        advance_live_tables(&mut owned, &sources, dead_handle.as_mut(), metrics, &mut failure);
         // Reference tables first until they have loaded (they hold the frontier at 0), then the
         // input furthest behind.
         let loaded_live = |o: &Owned| o.live && metrics.caught_up[o.index].load(Ordering::Relaxed);
@@ -604,6 +491,162 @@ pub fn run_worker(
         errors.insert(0, e);
     }
     Ok(WorkerReport { errors, written_until })
+}
+
+/// The input sessions of the dataflow (`None` for streams of the simulated store) and of its
+/// dead letters.
+type Sessions = (Vec<Option<InputSession<Time, Row, Diff>>>, InputSession<Time, Row, Diff>);
+
+/// Builds the worker's dataflow: an input per source and table (or the simulated store's
+/// streams), the needed operators, a sink operator per slot, and the store's feedback loop.
+fn build_dataflow(
+    worker: &mut Worker,
+    plan: &Plan,
+    slots: &[(Rc<RefCell<SinkSlot>>, Option<String>)],
+    world: Option<shelfflow_connectors::simulator::World>,
+    metrics: &Arc<Metrics>,
+    probe: &ProbeHandle<Time>,
+) -> Sessions {
+    worker.dataflow::<Time, _, _>(|scope| {
+    let mut colls: HashMap<String, Coll<'_>> = HashMap::new();
+    let mut handles = Vec::new();
+    let simulated: Vec<usize> = plan
+        .simulation
+        .as_ref()
+        .map(|sim| sim.streams.iter().map(|(i, _, _)| *i).collect())
+        .unwrap_or_default();
+    for (i, input) in plan.inputs.iter().enumerate() {
+        if simulated.contains(&i) {
+            handles.push(None);
+            continue;
+        }
+        let (handle, coll) = scope.new_collection::<Row, Diff>();
+        colls.insert(input.name.clone(), coll);
+        handles.push(Some(handle));
+    }
+    // The store's feedback loop: the pipeline's plans, delayed by the pick delay.
+    let mut feedback_loop = None;
+    if let Some(sim) = &plan.simulation {
+        let delay = (sim.settings.world_config().pick_delay.max(1) as u64).max(plan.tick);
+        let (handle, fed) = if sim.feedback.is_empty() {
+            (None, timely::dataflow::operators::generic::operator::empty(scope))
+        } else {
+            let (handle, fed) = scope.feedback::<Vec<simulation::Fed>>(delay);
+            (Some(handle), fed)
+        };
+        feedback_loop = handle;
+        let streams =
+            simulation::simulate_store(scope, sim, plan.tick, world, fed, metrics.clone());
+        for ((i, _, _), coll) in sim.streams.iter().zip(streams) {
+            colls.insert(plan.inputs[*i].name.clone(), coll);
+        }
+    }
+    let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
+    let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
+    let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
+    let roots: Vec<&str> =
+        roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
+    let colls = build::build_operators(plan, colls, &roots);
+    for (slot, input) in slots {
+        let coll = match input {
+            Some(name) => colls[name].clone(),
+            None => dead.clone(),
+        };
+        attach(coll, slot.clone(), metrics.clone(), probe);
+    }
+    if let (Some(handle), Some(sim)) = (feedback_loop, &plan.simulation) {
+        let fed = sim.feedback.iter().enumerate().map(|(k, (sink, _, _))| {
+            colls[&plan.sinks[*sink].input]
+                .inner
+                .clone()
+                .map(move |(row, time, diff)| ((k, row), time, diff))
+        });
+        scope.concatenate(fed).connect_loop(handle);
+    }
+    (handles, dead_handle)
+    })
+}
+
+/// Starts a reader thread for every input this worker reads (its own inputs, and its share of
+/// partitioned ones), paired with the input's session. A reader that cannot start is recorded
+/// in `failure` and stops the run.
+fn start_readers(
+    plan: &Plan,
+    handles: Vec<Option<InputSession<Time, Row, Diff>>>,
+    (index, peers): (usize, usize),
+    sources: &Arc<[usize]>,
+    metrics: &Arc<Metrics>,
+    failure: &mut Option<RunError>,
+) -> Vec<Owned> {
+    let mut owned = Vec::new();
+    for (i, handle) in handles.into_iter().enumerate() {
+        let Some(handle) = handle else {
+            metrics.caught_up[i].store(true, Ordering::Relaxed);
+            continue; // a stream of the simulated store
+        };
+        let input = &plan.inputs[i];
+        let share = input.config.partitioned().then_some(index);
+        if share.is_none() && i % peers != index {
+            continue; // dropping the handle closes this worker's share of the input
+        }
+        let opened = match share {
+            Some(_) => input.config.open_share(&input.schema, index, peers),
+            None => input.config.open(&input.schema).map(Some),
+        };
+        let reader = match opened {
+            Ok(Some(reader)) => reader,
+            Ok(None) => continue, // no partition for this worker
+            Err(source) => {
+                failure.get_or_insert(RunError::Connector { component: input.name.clone(), source });
+                metrics.request_stop();
+                continue;
+            }
+        };
+        tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
+        let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness)
+            .with_catch_up(plan.catch_up.map(|(tick, lag)| CatchUp { tick, lag, now: wall_clock() }));
+        let unique_key =
+            (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
+        let follow = Follow { input: i, share, sources: sources.clone() };
+        let feed = match spawn_reader(
+            &input.name,
+            reader,
+            clock,
+            unique_key,
+            metrics.clone(),
+            index,
+            follow,
+        ) {
+            Ok(feed) => feed,
+            Err(e) => {
+                failure.get_or_insert(e);
+                metrics.request_stop();
+                continue;
+            }
+        };
+        if share.is_some() {
+            metrics.set_frontier(i, share, 0); // holds the input's frontier until it reads
+        }
+        owned.push(Owned {
+            index: i,
+            name: input.name.clone(),
+            role: input.role,
+            handle: Some(handle),
+            feed,
+            frontier: 0,
+            share,
+            live: input.role == InputRole::Table && !input.config.is_finite(),
+            quiet: false,
+        });
+    }
+    for (i, frontier) in metrics.frontiers.iter().enumerate() {
+        let config = &plan.inputs[i].config;
+        if i % peers == index && config.simulation().is_none() && !config.partitioned() {
+            frontier.store(0, Ordering::Relaxed);
+        }
+    }
+
+    owned
 }
 
 /// Opens the writers (on the leader only) and pairs each with the collection it writes; `None`
