@@ -109,8 +109,9 @@ pub(crate) enum Acc {
     IntMoments { n: i64, sum: i128, squares: i128 },
     /// Count, sum and sum of squares of floats, each exact until read.
     FloatMoments { n: i64, sum: ExactSum, squares: ExactSum },
-    /// The present values with their multiplicities (min, max, count distinct).
-    Values(BTreeMap<Value, i64>),
+    /// The present values with their multiplicities (min, max), and how many of them have a
+    /// positive one (count distinct).
+    Values { values: BTreeMap<Value, i64>, distinct: i64 },
     /// The present `(time, value)` pairs with their multiplicities (first, last).
     Timed(BTreeMap<(Value, Value), i64>),
 }
@@ -134,7 +135,9 @@ impl Acc {
                 sum: ExactSum::default(),
                 squares: ExactSum::default(),
             },
-            AggFn::CountDistinct(_) | AggFn::Min(_) | AggFn::Max(_) => Acc::Values(BTreeMap::new()),
+            AggFn::CountDistinct(_) | AggFn::Min(_) | AggFn::Max(_) => {
+                Acc::Values { values: BTreeMap::new(), distinct: 0 }
+            }
             AggFn::First { .. } | AggFn::Last { .. } => Acc::Timed(BTreeMap::new()),
         }
     }
@@ -176,10 +179,12 @@ impl Acc {
                     squares.add_square_times(v, diff);
                 }
             }
-            (Acc::Values(values), AggFn::CountDistinct(e) | AggFn::Min(e) | AggFn::Max(e)) => {
+            (Acc::Values { values, distinct }, AggFn::CountDistinct(e) | AggFn::Min(e) | AggFn::Max(e)) => {
                 let v = arg(e);
                 if !v.is_null() {
+                    let before = values.get(&v).copied().unwrap_or(0);
                     add_to(values, v, diff);
+                    *distinct += i64::from(before + diff > 0) - i64::from(before > 0);
                 }
             }
             (Acc::Timed(pairs), AggFn::First { value, time } | AggFn::Last { value, time }) => {
@@ -194,7 +199,6 @@ impl Acc {
 
     /// The aggregate's value for a non-empty group.
     pub(crate) fn value(&self, agg: &AggFn) -> Value {
-        let positive = |d: &&i64| **d > 0;
         match (self, agg) {
             (Acc::Count(n), _) => Value::Int(*n),
             (Acc::IntSum { n: 0, .. } | Acc::FloatSum { n: 0, .. }, _) => Value::Null,
@@ -219,13 +223,11 @@ impl Acc {
                 let spread = (squares.value() - sum.value().powi(2) / n).max(0.0);
                 kind.finish(spread, n)
             }
-            (Acc::Values(values), AggFn::CountDistinct(_)) => {
-                Value::Int(values.values().filter(positive).count() as i64)
-            }
-            (Acc::Values(values), AggFn::Min(_)) => {
+            (Acc::Values { distinct, .. }, AggFn::CountDistinct(_)) => Value::Int(*distinct),
+            (Acc::Values { values, .. }, AggFn::Min(_)) => {
                 values.iter().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
             }
-            (Acc::Values(values), _) => {
+            (Acc::Values { values, .. }, _) => {
                 values.iter().rev().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
             }
             (Acc::Timed(pairs), AggFn::First { .. }) => {

@@ -106,6 +106,12 @@ pub trait SequentialLogic: Send + Sync + 'static {
     /// Called once per touched key after its updates and triggers of the time.
     fn finish(&self, _state: &mut Self::State, _step: &mut Step<'_>) {}
 
+    /// Whether the key's rows may differ from what it rendered last (after `finish`). `false`
+    /// skips rendering and diffing: for operators that know a change left their rows alone.
+    fn changed(&self, _state: &mut Self::State) -> bool {
+        true
+    }
+
     /// The key's current rows as `(output port, row)`; the core emits their changes.
     fn render(&self, state: &Self::State, key: &[Value], rows: &mut Vec<(usize, Row)>);
 
@@ -429,6 +435,9 @@ where
                         entry.touched = false;
                         let mut step = Step { key: &entry.key, time, events: &mut events };
                         logic.finish(&mut entry.state, &mut step);
+                        if !logic.changed(&mut entry.state) {
+                            continue;
+                        }
                         rendered.clear();
                         logic.render(&entry.state, &entry.key, &mut rendered);
                         if rendered.len() > 1 {

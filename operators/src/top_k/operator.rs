@@ -32,8 +32,26 @@ impl Ordering {
     }
 }
 
-/// One group's rows in rank order (ordering, then the whole row), with multiplicities.
-pub struct Ranked(BTreeMap<(Vec<Directed>, Row), i64>);
+/// One group's rows in rank order (ordering, then the whole row), with multiplicities, and
+/// whether a change of this time reached the first `k` (otherwise the ranking shown stands).
+pub struct Ranked(BTreeMap<(Vec<Directed>, Row), i64>, bool);
+
+impl Ranked {
+    /// Whether `entry` is, or would be, among the first `k` rows.
+    fn reaches_top(&self, entry: &(Vec<Directed>, Row), k: usize) -> bool {
+        let mut seen = 0usize;
+        for (key, n) in &self.0 {
+            if key >= entry {
+                return true;
+            }
+            seen += (*n).max(0) as usize;
+            if seen >= k {
+                return false;
+            }
+        }
+        true
+    }
+}
 
 /// Keeps each group's rows ordered, so a change costs O(log n) and the first `k` are read
 /// off the front.
@@ -46,11 +64,18 @@ impl SequentialLogic for TopKLogic {
     type State = Ranked;
 
     fn start(&self, _key: &[Value]) -> Ranked {
-        Ranked(BTreeMap::new())
+        Ranked(BTreeMap::new(), true)
     }
 
     fn update(&self, state: &mut Ranked, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
-        add_multiplicity(&mut state.0, (self.ordering.directed(row), row.clone()), diff as i64);
+        let entry = (self.ordering.directed(row), row.clone());
+        // A row below the first k before and after its change leaves the ranking as it is.
+        state.1 |= state.reaches_top(&entry, self.k);
+        add_multiplicity(&mut state.0, entry, diff as i64);
+    }
+
+    fn changed(&self, state: &mut Ranked) -> bool {
+        std::mem::replace(&mut state.1, false)
     }
 
     fn render(&self, state: &Ranked, _key: &[Value], rows: &mut Vec<(usize, Row)>) {

@@ -45,3 +45,44 @@ fn sample_parses_and_zero_k_is_rejected() {
         .unwrap_err();
     assert_eq!(errors[0].path, "k");
 }
+
+#[test]
+fn matches_a_from_scratch_ranking_at_every_time() {
+    let planned = (KIND.parse)(yaml("input: x\ngroup_by: [item_category]\norder_by: [units, shelf_id DESC]\nk: 3"))
+        .unwrap()
+        .plan("op", &[sales()])
+        .unwrap();
+    let mut state = 17u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    let (mut live, mut input): (Vec<crate::Row>, Vec<crate::testing::Update>) = (Vec::new(), Vec::new());
+    for step in 0..600u64 {
+        let time = step / 4 + 1;
+        if !live.is_empty() && next() % 3 == 0 {
+            let row = live.remove(next() as usize % live.len());
+            input.push((row, time, -1));
+        } else {
+            let row = vec![s(["A", "B"][(next() % 2) as usize]), s(&format!("S{}", next() % 9)), i((next() % 20) as i64)];
+            live.push(row.clone());
+            input.push((row, time, 1));
+        }
+    }
+    let out = run_planned(planned, vec![input.clone()]).remove(0);
+    for t in 1..=150 {
+        let rows = state_at(&input, t);
+        let mut expected = Vec::new();
+        for group in ["A", "B"] {
+            let mut members: Vec<&crate::Row> = rows.iter().filter(|r| r[0] == s(group)).collect();
+            members.sort_by(|a, b| a[2].cmp(&b[2]).then(b[1].cmp(&a[1])).then(a.cmp(b)));
+            for (rank, row) in members.into_iter().take(3).enumerate() {
+                let mut ranked = row.clone();
+                ranked.push(i(rank as i64 + 1));
+                expected.push(ranked);
+            }
+        }
+        expected.sort();
+        assert_eq!(state_at(&out, t), expected, "time {t}");
+    }
+}
