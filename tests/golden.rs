@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use support::binary::{scratch, shelfflow};
+use support::binary::{files_under, scratch, shelfflow};
 
 const GOLDEN: &str = "tests/golden/digests.txt";
 
@@ -52,23 +52,12 @@ fn example_cases() -> Vec<(String, Vec<String>)> {
 
 /// sha256 and length of every file under `dir`, by path relative to it.
 fn digests(dir: &Path, case: &str, into: &mut BTreeMap<String, String>) {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("output dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).expect("read output");
-            let name = path.strip_prefix(dir).expect("inside").display().to_string();
-            let hash = Sha256::digest(&bytes);
-            let hex = hash.iter().fold(String::new(), |mut s, b| {
-                let _ = write!(s, "{b:02x}");
-                s
-            });
-            into.insert(format!("{case}/{name}"), format!("{hex} {}", bytes.len()));
-        }
+    for (name, bytes) in files_under(dir) {
+        let hex = Sha256::digest(&bytes).iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        into.insert(format!("{case}/{name}"), format!("{hex} {}", bytes.len()));
     }
 }
 

@@ -2,6 +2,10 @@
 //! store and every store pipeline) over 28 simulated days, checked against business invariants
 //! recomputed from the outputs (never against snapshots of numbers), plus determinism.
 
+mod support {
+    pub mod binary;
+}
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -438,31 +442,13 @@ fn orders_at_cutoffs_and_deliveries_at_delivery_slots_in_whole_batches() {
     }
 }
 
-/// Every output file of a run, by path relative to its directory.
-fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("output dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(name, std::fs::read(&path).expect("read output"));
-            }
-        }
-    }
-    files
-}
-
 #[test]
 fn same_seed_gives_byte_identical_outputs_with_any_worker_count() {
     let a = scratch().join("det_a");
     let b = scratch().join("det_b");
     demo(3, 1, &a);
     demo(3, 2, &b);
-    let (a, b) = (outputs(&a), outputs(&b));
+    let (a, b) = (support::binary::files_under(&a), support::binary::files_under(&b));
     assert!(a.len() > 20, "every pipeline wrote its outputs");
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (name, bytes) in &a {
