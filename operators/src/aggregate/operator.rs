@@ -20,12 +20,14 @@ struct AggregateLogic {
 
 impl SequentialLogic for AggregateLogic {
     type State = Group;
+    const COMMUTATIVE: bool = true;
 
     fn start(&self, _key: &[Value]) -> Group {
         Group { rows: 0, accs: self.aggregation.aggs.iter().map(Acc::start).collect() }
     }
 
-    fn update(&self, group: &mut Group, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+    fn update(&self, group: &mut Group, _: &mut Step<'_>, _: usize, row: Row, diff: Diff) {
+        let row = &row;
         let diff = diff as i64;
         group.rows += diff;
         for (acc, agg) in group.accs.iter_mut().zip(&self.aggregation.aggs) {

@@ -80,15 +80,15 @@ pub struct KeyState {
 }
 
 impl KeyState {
-    fn apply(&mut self, row: &Row, diff: Diff) {
-        match self.rows.iter().position(|(r, _)| r == row) {
+    fn apply(&mut self, row: Row, diff: Diff) {
+        match self.rows.iter().position(|(r, _)| *r == row) {
             Some(i) => {
                 self.rows[i].1 += diff;
                 if self.rows[i].1 == 0 {
                     self.rows.swap_remove(i);
                 }
             }
-            None => self.rows.push((row.clone(), diff)),
+            None => self.rows.push((row, diff)),
         }
     }
 }
@@ -122,7 +122,7 @@ impl SequentialLogic for AlertLogic {
         KeyState::default()
     }
 
-    fn update(&self, state: &mut KeyState, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+    fn update(&self, state: &mut KeyState, _: &mut Step<'_>, _: usize, row: Row, diff: Diff) {
         state.apply(row, diff);
     }
 

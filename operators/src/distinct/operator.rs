@@ -15,12 +15,14 @@ struct EarliestLogic {
 
 impl SequentialLogic for EarliestLogic {
     type State = Candidates;
+    const COMMUTATIVE: bool = true;
 
     fn start(&self, _key: &[Value]) -> Candidates {
         Candidates(BTreeMap::new())
     }
 
-    fn update(&self, state: &mut Candidates, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+    fn update(&self, state: &mut Candidates, _: &mut Step<'_>, _: usize, row: Row, diff: Diff) {
+        let row = &row;
         let order = self.event_time.map_or(Value::Null, |t| row[t].clone());
         add_multiplicity(&mut state.0, (order, row.clone()), diff as i64);
     }
@@ -63,12 +65,13 @@ struct PresenceLogic;
 
 impl SequentialLogic for PresenceLogic {
     type State = Count;
+    const COMMUTATIVE: bool = true;
 
     fn start(&self, _key: &[Value]) -> Count {
         Count(0)
     }
 
-    fn update(&self, state: &mut Count, _: &mut Step<'_>, _: usize, _: &Row, diff: Diff) {
+    fn update(&self, state: &mut Count, _: &mut Step<'_>, _: usize, _: Row, diff: Diff) {
         state.0 += diff;
     }
 

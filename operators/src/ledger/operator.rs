@@ -149,7 +149,8 @@ impl SequentialLogic for LedgerRules {
         Batches::default()
     }
 
-    fn update(&self, state: &mut Batches, step: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+    fn update(&self, state: &mut Batches, step: &mut Step<'_>, _: usize, row: Row, diff: Diff) {
+        let row = &row;
         let Some(quantity) = row[self.quantity].as_int() else {
             let rejected = self.rejected_row(row, "null_quantity", None);
             step.emit(REJECTED, rejected, diff.abs());

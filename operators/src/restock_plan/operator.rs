@@ -178,9 +178,10 @@ impl SequentialLogic for RestockRules {
         state: &mut RestockState,
         step: &mut Step<'_>,
         input: usize,
-        row: &Row,
+        row: Row,
         diff: Diff,
     ) {
+        let row = &row;
         if input != LEVELS {
             return self.progress(state, step, row, diff);
         }

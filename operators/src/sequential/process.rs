@@ -79,16 +79,22 @@ pub trait SequentialLogic: Send + Sync + 'static {
     /// One key's state.
     type State: 'static;
 
+    /// Whether the state after a time's updates is the same in whatever order they are applied
+    /// (sums, multisets, "the current row"). The core then applies them as they came, without
+    /// consolidating and sorting each time's updates first.
+    const COMMUTATIVE: bool = false;
+
     /// The state of a key seen for the first time.
     fn start(&self, key: &[Value]) -> Self::State;
 
     /// Applies one update of keyed input `input` (`diff` may be any non-zero multiplicity).
+    /// The row is the operator's to keep.
     fn update(
         &self,
         state: &mut Self::State,
         step: &mut Step<'_>,
         input: usize,
-        row: &Row,
+        row: Row,
         diff: Diff,
     );
 
@@ -403,14 +409,16 @@ where
                     let k_end = k + keyed_updates[k..].partition_point(|u| u.0 == time);
                     let b_end = b + broadcast_updates[b..].partition_point(|u| u.0 == time);
                     group.extend(keyed_updates[k..k_end].iter_mut().map(std::mem::take));
-                    consolidate(&mut group);
-                    group.sort_by(|x, y| keyed_order(&inputs, x, y));
+                    if !L::COMMUTATIVE {
+                        consolidate(&mut group);
+                        group.sort_by(|x, y| keyed_order(&inputs, x, y));
+                    }
                     for (_, input, row, diff) in group.drain(..) {
                         let key = inputs[input].key_slice(&row);
                         let slot = keys.touch(&key, |key| logic.start(key));
                         let entry = keys.entries[slot].as_mut().expect("live slot");
                         let mut step = Step { key: &entry.key, time, events: &mut events };
-                        logic.update(&mut entry.state, &mut step, input, &row, diff);
+                        logic.update(&mut entry.state, &mut step, input, row, diff);
                     }
                     triggers.extend(broadcast_updates[b..b_end].iter_mut().map(std::mem::take));
                     consolidate(&mut triggers);

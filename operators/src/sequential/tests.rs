@@ -25,9 +25,10 @@ impl SequentialLogic for Log {
         log: &mut Vec<String>,
         step: &mut Step<'_>,
         input: usize,
-        row: &Row,
+        row: Row,
         diff: Diff,
     ) {
+        let row = &row;
         log.push(format!("{}{}{}@{}", input, row[2], if diff > 0 { "+" } else { "-" }, step.time));
     }
 

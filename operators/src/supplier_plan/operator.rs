@@ -190,9 +190,10 @@ impl SequentialLogic for SupplierRules {
         state: &mut SupplierState,
         step: &mut Step<'_>,
         input: usize,
-        row: &Row,
+        row: Row,
         diff: Diff,
     ) {
+        let row = &row;
         if input != LEVELS {
             return self.receive(state, step, row, diff);
         }

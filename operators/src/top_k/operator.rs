@@ -62,12 +62,14 @@ struct TopKLogic {
 
 impl SequentialLogic for TopKLogic {
     type State = Ranked;
+    const COMMUTATIVE: bool = true;
 
     fn start(&self, _key: &[Value]) -> Ranked {
         Ranked(BTreeMap::new(), true)
     }
 
-    fn update(&self, state: &mut Ranked, _: &mut Step<'_>, _: usize, row: &Row, diff: Diff) {
+    fn update(&self, state: &mut Ranked, _: &mut Step<'_>, _: usize, row: Row, diff: Diff) {
+        let row = &row;
         let entry = (self.ordering.directed(row), row.clone());
         // A row below the first k before and after its change leaves the ranking as it is.
         state.1 |= state.reaches_top(&entry, self.k);
