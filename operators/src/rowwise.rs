@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::expr::Expr;
 use crate::plan::Coll;
-use crate::value::Row;
+use crate::value::{Row, Value};
 
 /// One row-by-row step.
 #[derive(Debug, Clone)]
@@ -20,12 +20,21 @@ pub enum RowStep {
 
 impl RowStep {
     /// Applies the step; `None` when the row is filtered out.
-    fn apply(&self, row: Row) -> Option<Row> {
+    fn apply(&self, row: Row, scratch: &mut Vec<Value>) -> Option<Row> {
         match self {
-            RowStep::Project(exprs) => Some(exprs.iter().map(|e| e.eval(&row)).collect()),
+            RowStep::Project(exprs) => Some(project(exprs, row, scratch)),
             RowStep::Keep(predicate) => predicate.eval_bool(&row).then_some(row),
         }
     }
+}
+
+/// The values of `exprs` over `row`, in `row`'s own allocation: they are computed into
+/// `scratch` first (which keeps its capacity), then moved into the emptied row.
+fn project(exprs: &[Expr], mut row: Row, scratch: &mut Vec<Value>) -> Row {
+    scratch.extend(exprs.iter().map(|e| e.eval(&row)));
+    row.clear();
+    row.append(scratch);
+    row
 }
 
 /// Applies `steps` in order to every row of `rows`, as one operator. A retracted input row
@@ -37,9 +46,14 @@ pub fn apply_steps<'s>(rows: Coll<'s>, steps: Arc<[RowStep]>) -> Coll<'s> {
             rows.filter(move |row| predicate.eval_bool(row))
         }
         [RowStep::Project(exprs)] => {
-            let exprs = exprs.clone();
-            rows.map(move |row| exprs.iter().map(|e| e.eval(&row)).collect::<Row>())
+            let (exprs, mut scratch) = (exprs.clone(), Vec::new());
+            rows.map(move |row| project(&exprs, row, &mut scratch))
         }
-        _ => rows.flat_map(move |row| steps.iter().try_fold(row, |row, step| step.apply(row))),
+        _ => {
+            let mut scratch = Vec::new();
+            rows.flat_map(move |row| {
+                steps.iter().try_fold(row, |row, step| step.apply(row, &mut scratch))
+            })
+        }
     }
 }

@@ -97,7 +97,7 @@ pub fn lookup_join<'s>(
                         }
                     });
                     let complete = table_frontier.is_empty();
-                    let emit = |row: &Row,
+                    let emit = |mut row: Row,
                                 time: Time,
                                 diff: Diff,
                                 out: &mut Vec<(Row, Time, Diff)>,
@@ -118,19 +118,21 @@ pub fn lookup_join<'s>(
                         };
                         match found {
                             Some(matches) if !matches.is_empty() => {
-                                for (r, count) in matches {
+                                // The stream row itself becomes the last joined row.
+                                let (last, rest) = matches.split_last().expect("not empty");
+                                for (r, count) in rest {
                                     let mut joined =
                                         Row::with_capacity(row.len() + right_keep.len());
                                     joined.extend(row.iter().cloned());
                                     joined.extend(right_keep.iter().map(|&c| r[c].clone()));
                                     out.push((joined, time, diff * count));
                                 }
+                                row.extend(right_keep.iter().map(|&c| last.0[c].clone()));
+                                out.push((row, time, diff * last.1));
                             }
                             _ if kind == JoinKind::Left => {
-                                let mut padded = Row::with_capacity(row.len() + right_keep.len());
-                                padded.extend(row.iter().cloned());
-                                padded.extend(std::iter::repeat_n(Value::Null, right_keep.len()));
-                                out.push((padded, time, diff));
+                                row.extend(std::iter::repeat_n(Value::Null, right_keep.len()));
+                                out.push((row, time, diff));
                             }
                             _ => {}
                         }
@@ -139,7 +141,7 @@ pub fn lookup_join<'s>(
                     if complete {
                         if let Some(cap) = waiting_cap.take() {
                             for (row, time, diff) in waiting.drain(..) {
-                                emit(&row, time, diff, &mut out, &mut key);
+                                emit(row, time, diff, &mut out, &mut key);
                             }
                             output.session(&cap).give_iterator(out.drain(..));
                         }
@@ -147,7 +149,7 @@ pub fn lookup_join<'s>(
                     stream.for_each(|cap, data| {
                         if complete {
                             for (row, time, diff) in data.drain(..) {
-                                emit(&row, time, diff, &mut out, &mut key);
+                                emit(row, time, diff, &mut out, &mut key);
                             }
                             output.session(&cap).give_iterator(out.drain(..));
                         } else {
