@@ -1,6 +1,7 @@
-//! The per-key sequential core of the stateful domain operators (`ledger`, `restock_plan`,
-//! `supplier_plan`): updates of each key are applied one by one in time order, and the key's
-//! output rows are diffed after each closed time.
+//! The per-key, time-ordered core of every stateful operator (`aggregate`, `distinct`, `top_k`,
+//! `alert`, `ledger`, `restock_plan`, `supplier_plan`, key presence): keys are routed to workers
+//! by hash, the updates of each key are applied in time order, and the key's output rows are
+//! diffed after each closed time.
 
 mod columns;
 mod ids;
