@@ -21,7 +21,6 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -98,7 +97,8 @@ fn hand_loop(dir: &Path, out_dir: &Path) -> (usize, usize) {
         line.clear();
     }
     history.flush().expect("flush");
-    let mut state = BufWriter::new(std::fs::File::create(out_dir.join("hand_state.csv")).expect("out"));
+    let mut state =
+        BufWriter::new(std::fs::File::create(out_dir.join("hand_state.csv")).expect("out"));
     let _ = writeln!(state, "shelf_id,item_category,maximum_stock,stock,low");
     let sorted: BTreeMap<&String, &(i64, Option<String>)> = net.iter().collect();
     for (shelf, (change, _)) in sorted {
@@ -178,9 +178,12 @@ fn main() {
         "case", "events/s", "p50 ms", "p99 ms", "RSS MiB", "hand ev/s", "hand MiB", "ratio"
     );
     let summary = out.join("summary.json");
-    for case in CASES.iter().filter(|c| wanted.as_ref().is_none_or(|w| w.iter().any(|n| n == c.name))) {
+    for case in
+        CASES.iter().filter(|c| wanted.as_ref().is_none_or(|w| w.iter().any(|n| n == c.name)))
+    {
         let data = data_root.join(case.data);
-        let (mut engine, mut hand, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut engine, mut hand, mut p50, mut p99) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut engine_mem, mut hand_mem) = (0f64, 0f64);
         for _ in 0..runs {
             let (secs, mem) = measure(

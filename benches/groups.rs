@@ -60,7 +60,12 @@ fn write_feed(path: &Path) -> std::io::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     for n in 0..150_000i64 {
         let item = rng.below(1_000);
-        writeln!(out, r#"{{"item":"I{item:04}","level":{},"at":"{}"}}"#, rng.below(500), rfc3339(START + n))?;
+        writeln!(
+            out,
+            r#"{{"item":"I{item:04}","level":{},"at":"{}"}}"#,
+            rng.below(500),
+            rfc3339(START + n)
+        )?;
     }
     out.flush()
 }
@@ -75,7 +80,13 @@ fn write_sales(path: &Path) -> std::io::Result<()> {
     for t in at {
         let store = rng.below(10);
         let cents = 100 + rng.below(5_000);
-        writeln!(out, r#"{{"store":"S{store}","amount":{}.{:02},"at":"{}"}}"#, cents / 100, cents % 100, rfc3339(START + t))?;
+        writeln!(
+            out,
+            r#"{{"store":"S{store}","amount":{}.{:02},"at":"{}"}}"#,
+            cents / 100,
+            cents % 100,
+            rfc3339(START + t)
+        )?;
     }
     out.flush()
 }
@@ -106,7 +117,8 @@ struct Sale<'a> {
 /// The hand-written loops, one per kind of case (run as `BENCH_HAND=<case> <file>`): borrowed
 /// parses and hash maps, the floor the engine is measured against.
 fn hand(case: &str, file: &Path) -> u64 {
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file).expect("data"));
+    let mut reader =
+        std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(file).expect("data"));
     let mut line = String::new();
     let mut n = 0u64;
     let mut next = |line: &mut String| {
@@ -149,7 +161,8 @@ fn hand(case: &str, file: &Path) -> u64 {
             while next(&mut line) {
                 let sale: Sale<'_> = serde_json::from_str(&line).expect("json");
                 let at = chrono::DateTime::parse_from_rfc3339(sale.at).expect("time");
-                *hourly.entry((sale.store.to_owned(), at.timestamp() / 3_600)).or_default() += sale.amount;
+                *hourly.entry((sale.store.to_owned(), at.timestamp() / 3_600)).or_default() +=
+                    sale.amount;
                 n += 1;
             }
             let mut stats: HashMap<&str, (f64, f64, f64)> = HashMap::new();
@@ -191,8 +204,20 @@ fn main() {
     let cases: Vec<(String, String, &str, &Path, u64)> = vec![
         ("count(*)".into(), one_group("count(*)", &million), "group", &million, 1_000_000),
         ("max".into(), one_group("max(quantity)", &million), "group", &million, 1_000_000),
-        ("count distinct".into(), one_group("count(DISTINCT event_id)", &million), "group", &million, 1_000_000),
-        ("stddev_pop".into(), one_group("stddev_pop(quantity)", &million), "group", &million, 1_000_000),
+        (
+            "count distinct".into(),
+            one_group("count(DISTINCT event_id)", &million),
+            "group",
+            &million,
+            1_000_000,
+        ),
+        (
+            "stddev_pop".into(),
+            one_group("stddev_pop(quantity)", &million),
+            "group",
+            &million,
+            1_000_000,
+        ),
         ("first".into(), one_group("first(shelf_id)", &million), "group", &million, 1_000_000),
         ("levels".into(), levels(&feed, None), "levels", &feed, 150_000),
         ("levels+top_k".into(), levels(&feed, Some(20)), "levels", &feed, 150_000),
@@ -200,7 +225,10 @@ fn main() {
         ("z-score coarse".into(), zscore(&sales, true), "zscore", &sales, 200_000),
     ];
     println!("shelfflow groups benchmark (1 worker; hand loop measured in the same run)");
-    println!("{:<16} {:>9} {:>12} {:>9} {:>9} {:>7}", "case", "seconds", "events/s", "RSS MiB", "hand s", "ratio");
+    println!(
+        "{:<16} {:>9} {:>12} {:>9} {:>9} {:>7}",
+        "case", "seconds", "events/s", "RSS MiB", "hand s", "ratio"
+    );
     for (name, yaml, kind, input, events) in cases {
         let pipeline = out.join(format!("{}.yaml", name.replace([' ', '(', ')', '*', '+'], "_")));
         std::fs::write(&pipeline, yaml).expect("pipeline");
@@ -213,7 +241,12 @@ fn main() {
                 .arg(format!("output_dir={}", out.join("runs").display())),
         );
         let exe = std::env::current_exe().expect("bench exe");
-        let (hand_secs, _) = measure(Command::new(exe).env("BENCH_HAND", kind).arg(input).stdout(std::process::Stdio::null()));
+        let (hand_secs, _) = measure(
+            Command::new(exe)
+                .env("BENCH_HAND", kind)
+                .arg(input)
+                .stdout(std::process::Stdio::null()),
+        );
         println!(
             "{name:<16} {secs:>9.2} {:>12.0} {mem:>9.1} {hand_secs:>9.2} {:>7.3}",
             events as f64 / secs,

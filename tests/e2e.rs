@@ -282,20 +282,36 @@ fn catch_up_coarse_gives_the_same_final_state_with_coarser_changes() {
     let coarse = run_with(EXAMPLE, b.path(), &[]);
     assert_eq!(exact["movement_csv.csv"], coarse["movement_csv.csv"], "final states differ");
     assert!(exact["movement_csv.csv"].lines().count() > 2, "the snapshot has shelves");
-    let (fine, minute) =
-        (change_times(&exact["movement_changes.jsonl"]), change_times(&coarse["movement_changes.jsonl"]));
+    let (fine, minute) = (
+        change_times(&exact["movement_changes.jsonl"]),
+        change_times(&coarse["movement_changes.jsonl"]),
+    );
     assert!(fine.iter().any(|t| t % 60 != 0), "exact timing has changes within a minute");
     assert!(minute.iter().all(|t| t % 60 == 0), "history is timed on the minute: {minute:?}");
-    assert!(minute.len() < fine.len(), "coarse history has fewer changes ({} vs {})", minute.len(), fine.len());
+    assert!(
+        minute.len() < fine.len(),
+        "coarse history has fewer changes ({} vs {})",
+        minute.len(),
+        fine.len()
+    );
 }
 
 #[test]
 fn set_changes_top_level_keys_such_as_the_tick() {
     let out = tempfile::tempdir().expect("temp dir");
     let files = run_with(PIPELINE, out.path(), &["tick=1h"]);
-    let changelog = files.iter().find(|(name, _)| name.ends_with(".jsonl") && !name.starts_with("dead")).expect("a changelog");
+    let changelog = files
+        .iter()
+        .find(|(name, _)| name.ends_with(".jsonl") && !name.starts_with("dead"))
+        .expect("a changelog");
     let times = change_times(changelog.1);
-    assert!(!times.is_empty() && times.iter().all(|t| t % 3_600 == 0), "every change on the hour: {times:?}");
-    let bad = shelfflow(out.path()).args(["validate", PIPELINE, "--set", "catch_up=sometimes"]).output().expect("runs");
+    assert!(
+        !times.is_empty() && times.iter().all(|t| t % 3_600 == 0),
+        "every change on the hour: {times:?}"
+    );
+    let bad = shelfflow(out.path())
+        .args(["validate", PIPELINE, "--set", "catch_up=sometimes"])
+        .output()
+        .expect("runs");
     assert_eq!(bad.status.code(), Some(2), "an invalid top-level value is a config error");
 }

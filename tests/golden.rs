@@ -1,5 +1,5 @@
 //! Golden digests: every sink output of the end-to-end pipeline, of every example pipeline and of
-//! `demo --days 7 --no-db`, hashed and compared with `tests/golden/digests.txt`. Engine work that
+//! `demo --days 7 --no-db`, hashed and compared with `tests/golden_digests.txt`. Engine work that
 //! is meant to change nothing but speed must leave every digest as it is; a digest that has to
 //! change is a bug fix, named in its commit.
 //!
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use support::binary::{files_under, scratch, shelfflow};
 
-const GOLDEN: &str = "tests/golden/digests.txt";
+const GOLDEN: &str = "tests/golden_digests.txt";
 
 /// `(case name, extra arguments)`: one run each, outputs under the scratch directory.
 fn example_cases() -> Vec<(String, Vec<String>)> {
@@ -122,9 +122,8 @@ fn every_output_matches_its_golden_digest() {
 
     let golden_path = root.join(GOLDEN);
     if std::env::var_os("SHELFFLOW_BLESS").is_some() {
-        let mut text = String::from(
-            "# sha256 and byte length of every sink output (see tests/golden.rs)\n",
-        );
+        let mut text =
+            String::from("# sha256 and byte length of every sink output (see tests/golden.rs)\n");
         for (k, v) in &actual {
             let _ = writeln!(text, "{k} {v}");
         }
@@ -145,5 +144,9 @@ fn every_output_matches_its_golden_digest() {
     for name in actual.keys().filter(|k| !golden.contains_key(*k)) {
         problems.push(format!("new output {name} (not in {GOLDEN})"));
     }
-    assert!(problems.is_empty(), "outputs differ from their golden digests:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "outputs differ from their golden digests:\n{}",
+        problems.join("\n")
+    );
 }

@@ -91,7 +91,8 @@ fn sigterm_mid_run_leaves_whole_timestamps_and_says_up_to_when() {
 
     // The stopped changelog is exactly the uninterrupted one up to and including `until`.
     let stopped_log = std::fs::read_to_string(&log).expect("log");
-    let expected: Vec<&str> = full_log.lines().take_while(|l| time_of(l).as_str() <= until).collect();
+    let expected: Vec<&str> =
+        full_log.lines().take_while(|l| time_of(l).as_str() <= until).collect();
     let got: Vec<&str> = stopped_log.lines().collect();
     assert!(!got.is_empty(), "something was written before the stop");
     assert!(got.len() < full_log.lines().count(), "the stop came before the end");

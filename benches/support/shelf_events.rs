@@ -181,7 +181,15 @@ pub fn generate_uniform(dir: &Path, events: usize) -> std::io::Result<()> {
             ("putback", 1)
         };
         stock[shelf] += if kind == "pickup" { -quantity } else { quantity };
-        write_event(&mut out, n, kind, shelf, quantity, rng.below(5_000), START + (n / 100) as i64)?;
+        write_event(
+            &mut out,
+            n,
+            kind,
+            shelf,
+            quantity,
+            rng.below(5_000),
+            START + (n / 100) as i64,
+        )?;
     }
     out.flush()
 }
@@ -198,4 +206,3 @@ pub fn ensure(dir: &Path, events: usize, generate: fn(&Path, usize) -> std::io::
     generate(dir, events).expect("generate benchmark data");
     std::fs::write(marker, b"").expect("marker");
 }
-

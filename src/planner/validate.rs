@@ -40,8 +40,15 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         if catch_up_tick < tick {
             v.error(
                 "catch_up_tick",
-                ConfigError::new("", format!("expected at least the tick ({}), found {}", humantime::format_duration(spec.tick), humantime::format_duration(spec.catch_up_tick)))
-                    .hint("history is timed coarser than live records, e.g. `catch_up_tick: 1h`"),
+                ConfigError::new(
+                    "",
+                    format!(
+                        "expected at least the tick ({}), found {}",
+                        humantime::format_duration(spec.tick),
+                        humantime::format_duration(spec.catch_up_tick)
+                    ),
+                )
+                .hint("history is timed coarser than live records, e.g. `catch_up_tick: 1h`"),
             );
         }
         (catch_up_tick.max(tick).max(1), spec.catch_up_lag.as_micros() as u64)

@@ -56,7 +56,12 @@ pub fn build_operators<'s>(
     let needed = plan.needed_operators(roots.iter().copied());
     let operators: Vec<_> = plan.operators.iter().zip(&needed).filter(|(_, n)| **n).collect();
     let mut readers: HashMap<String, usize> = HashMap::new();
-    for name in operators.iter().flat_map(|(op, _)| &op.inputs).map(String::as_str).chain(roots.iter().copied()) {
+    for name in operators
+        .iter()
+        .flat_map(|(op, _)| &op.inputs)
+        .map(String::as_str)
+        .chain(roots.iter().copied())
+    {
         *readers.entry(name.to_owned()).or_default() += 1;
     }
     let mut colls = Collections { built: inputs, chains: HashMap::new(), readers };

@@ -508,62 +508,62 @@ fn build_dataflow(
     probe: &ProbeHandle<Time>,
 ) -> Sessions {
     worker.dataflow::<Time, _, _>(|scope| {
-    let mut colls: HashMap<String, Coll<'_>> = HashMap::new();
-    let mut handles = Vec::new();
-    let simulated: Vec<usize> = plan
-        .simulation
-        .as_ref()
-        .map(|sim| sim.streams.iter().map(|(i, _, _)| *i).collect())
-        .unwrap_or_default();
-    for (i, input) in plan.inputs.iter().enumerate() {
-        if simulated.contains(&i) {
-            handles.push(None);
-            continue;
+        let mut colls: HashMap<String, Coll<'_>> = HashMap::new();
+        let mut handles = Vec::new();
+        let simulated: Vec<usize> = plan
+            .simulation
+            .as_ref()
+            .map(|sim| sim.streams.iter().map(|(i, _, _)| *i).collect())
+            .unwrap_or_default();
+        for (i, input) in plan.inputs.iter().enumerate() {
+            if simulated.contains(&i) {
+                handles.push(None);
+                continue;
+            }
+            let (handle, coll) = scope.new_collection::<Row, Diff>();
+            colls.insert(input.name.clone(), coll);
+            handles.push(Some(handle));
         }
-        let (handle, coll) = scope.new_collection::<Row, Diff>();
-        colls.insert(input.name.clone(), coll);
-        handles.push(Some(handle));
-    }
-    // The store's feedback loop: the pipeline's plans, delayed by the pick delay.
-    let mut feedback_loop = None;
-    if let Some(sim) = &plan.simulation {
-        let delay = (sim.settings.world_config().pick_delay.max(1) as u64).max(plan.tick);
-        let (handle, fed) = if sim.feedback.is_empty() {
-            (None, timely::dataflow::operators::generic::operator::empty(scope))
-        } else {
-            let (handle, fed) = scope.feedback::<Vec<simulation::Fed>>(delay);
-            (Some(handle), fed)
-        };
-        feedback_loop = handle;
-        let streams =
-            simulation::simulate_store(scope, sim, plan.tick, world, fed, metrics.clone());
-        for ((i, _, _), coll) in sim.streams.iter().zip(streams) {
-            colls.insert(plan.inputs[*i].name.clone(), coll);
+        // The store's feedback loop: the pipeline's plans, delayed by the pick delay.
+        let mut feedback_loop = None;
+        if let Some(sim) = &plan.simulation {
+            let delay = (sim.settings.world_config().pick_delay.max(1) as u64).max(plan.tick);
+            let (handle, fed) = if sim.feedback.is_empty() {
+                (None, timely::dataflow::operators::generic::operator::empty(scope))
+            } else {
+                let (handle, fed) = scope.feedback::<Vec<simulation::Fed>>(delay);
+                (Some(handle), fed)
+            };
+            feedback_loop = handle;
+            let streams =
+                simulation::simulate_store(scope, sim, plan.tick, world, fed, metrics.clone());
+            for ((i, _, _), coll) in sim.streams.iter().zip(streams) {
+                colls.insert(plan.inputs[*i].name.clone(), coll);
+            }
         }
-    }
-    let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
-    let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
-    let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
-    let roots: Vec<&str> =
-        roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
-    let colls = build::build_operators(plan, colls, &roots);
-    for (slot, input) in slots {
-        let coll = match input {
-            Some(name) => colls[name].clone(),
-            None => dead.clone(),
-        };
-        attach(coll, slot.clone(), metrics.clone(), probe);
-    }
-    if let (Some(handle), Some(sim)) = (feedback_loop, &plan.simulation) {
-        let fed = sim.feedback.iter().enumerate().map(|(k, (sink, _, _))| {
-            colls[&plan.sinks[*sink].input]
-                .inner
-                .clone()
-                .map(move |(row, time, diff)| ((k, row), time, diff))
-        });
-        scope.concatenate(fed).connect_loop(handle);
-    }
-    (handles, dead_handle)
+        let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
+        let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
+        let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
+        let roots: Vec<&str> =
+            roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
+        let colls = build::build_operators(plan, colls, &roots);
+        for (slot, input) in slots {
+            let coll = match input {
+                Some(name) => colls[name].clone(),
+                None => dead.clone(),
+            };
+            attach(coll, slot.clone(), metrics.clone(), probe);
+        }
+        if let (Some(handle), Some(sim)) = (feedback_loop, &plan.simulation) {
+            let fed = sim.feedback.iter().enumerate().map(|(k, (sink, _, _))| {
+                colls[&plan.sinks[*sink].input]
+                    .inner
+                    .clone()
+                    .map(move |(row, time, diff)| ((k, row), time, diff))
+            });
+            scope.concatenate(fed).connect_loop(handle);
+        }
+        (handles, dead_handle)
     })
 }
 
@@ -597,14 +597,17 @@ fn start_readers(
             Ok(Some(reader)) => reader,
             Ok(None) => continue, // no partition for this worker
             Err(source) => {
-                failure.get_or_insert(RunError::Connector { component: input.name.clone(), source });
+                failure
+                    .get_or_insert(RunError::Connector { component: input.name.clone(), source });
                 metrics.request_stop();
                 continue;
             }
         };
         tracing::debug!(worker = index, input = %input.name, origin = %input.config.describe(), "reading");
-        let clock = EventClock::new(input.schema.event_time, plan.tick, input.lateness)
-            .with_catch_up(plan.catch_up.map(|(tick, lag)| CatchUp { tick, lag, now: wall_clock() }));
+        let clock =
+            EventClock::new(input.schema.event_time, plan.tick, input.lateness).with_catch_up(
+                plan.catch_up.map(|(tick, lag)| CatchUp { tick, lag, now: wall_clock() }),
+            );
         let unique_key =
             (input.role == InputRole::Table).then(|| input.schema.key.clone().unwrap_or_default());
         let follow = Follow { input: i, share, sources: sources.clone() };

@@ -161,7 +161,9 @@ impl std::fmt::Display for Summary {
         if let Some(sinks) = &self.stopped {
             writeln!(f, "stopped before the inputs ended; each sink holds whole timestamps:")?;
             for (sink, until) in sinks {
-                let until = until.map_or("nothing yet".to_owned(), |t| format!("every change up to {}", format_timestamp(t as i64)));
+                let until = until.map_or("nothing yet".to_owned(), |t| {
+                    format!("every change up to {}", format_timestamp(t as i64))
+                });
                 writeln!(f, "  {sink:<28} {until}")?;
             }
         }

@@ -147,7 +147,8 @@ pub fn simulate_store<'s>(
                 drop(session);
                 metrics.events_in.fetch_add(emitted, Ordering::Relaxed);
                 // The earliest time anything can still be emitted at.
-                let next_scheduled = world.next_event().map_or(Time::MAX, |t| round_down(t.max(0) as Time, tick));
+                let next_scheduled =
+                    world.next_event().map_or(Time::MAX, |t| round_down(t.max(0) as Time, tick));
                 let next_feedback = pending.first().map_or(Time::MAX, |(arrival, ..)| *arrival);
                 let next = next_scheduled.min(next_feedback).max(target);
                 for &input in &inputs {

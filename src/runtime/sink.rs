@@ -50,7 +50,15 @@ impl SinkSlot {
         counter: Option<usize>,
     ) -> SinkSlot {
         let copies = (key.len() == width && width > 0).then(HashMap::new);
-        SinkSlot { name: name.to_owned(), key, output, counter, error: None, last_time: None, copies }
+        SinkSlot {
+            name: name.to_owned(),
+            key,
+            output,
+            counter,
+            error: None,
+            last_time: None,
+            copies,
+        }
     }
 
     /// Turns multiplicity changes into presence changes for collections keyed by all columns.
@@ -250,7 +258,10 @@ pub fn attach<'s>(
 
 /// Removes and returns, sorted by time, the updates at times before `bound` (all of them when
 /// the input has ended). Arrival order is kept within a time.
-fn take_closed(pending: &mut Vec<(Row, Time, Diff)>, bound: Option<Time>) -> Vec<(Row, Time, Diff)> {
+fn take_closed(
+    pending: &mut Vec<(Row, Time, Diff)>,
+    bound: Option<Time>,
+) -> Vec<(Row, Time, Diff)> {
     if pending.is_empty() {
         return Vec::new();
     }
@@ -271,7 +282,12 @@ struct Scratch {
 impl SinkSlot {
     /// Consolidates and delivers the updates of every closed time in `closed` (sorted by time),
     /// then flushes the writer.
-    fn deliver_closed(&mut self, mut closed: Vec<(Row, Time, Diff)>, metrics: &Metrics, scratch: &mut Scratch) {
+    fn deliver_closed(
+        &mut self,
+        mut closed: Vec<(Row, Time, Diff)>,
+        metrics: &Metrics,
+        scratch: &mut Scratch,
+    ) {
         if self.error.is_some() {
             return;
         }
@@ -344,11 +360,16 @@ pub fn changes_by_key<'a>(
     if !prefix {
         order.sort_by(|&a, &b| {
             let (x, y) = (&updates[a].0, &updates[b].0);
-            key.iter().map(|&c| x[c].cmp(&y[c])).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+            key.iter()
+                .map(|&c| x[c].cmp(&y[c]))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
     }
     for group in order.chunk_by(|&a, &b| same_key(&updates[a].0, &updates[b].0)) {
-        let last = |positive: bool| group.iter().rev().map(|&i| &updates[i]).find(|u| (u.2 > 0) == positive);
+        let last = |positive: bool| {
+            group.iter().rev().map(|&i| &updates[i]).find(|u| (u.2 > 0) == positive)
+        };
         match (last(true), last(false)) {
             (Some((row, ..)), _) => changes.push(Change { op: ChangeOp::Upsert, row }),
             (None, Some((row, ..))) => changes.push(Change { op: ChangeOp::Delete, row }),

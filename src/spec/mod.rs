@@ -9,6 +9,6 @@ mod spans;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use document::{config_overrides, has_parent, Document, Override};
 pub use pipeline::{
-    CatchUpMode, PipelineSpec, SinkCommon, SourceCommon, TableCommon, OPERATOR_KEYS, SINK_KEYS, SOURCE_KEYS,
-    TABLE_KEYS,
+    CatchUpMode, PipelineSpec, SinkCommon, SourceCommon, TableCommon, OPERATOR_KEYS, SINK_KEYS,
+    SOURCE_KEYS, TABLE_KEYS,
 };

@@ -30,8 +30,22 @@ aggregates:
 ";
 
 /// The aggregate function names, for hints.
-const FUNCTIONS: [&str; 14] =
-    ["count", "sum", "avg", "min", "max", "count_distinct", "first", "last", "var_pop", "var_samp", "variance", "stddev_pop", "stddev_samp", "stddev"];
+const FUNCTIONS: [&str; 14] = [
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count_distinct",
+    "first",
+    "last",
+    "var_pop",
+    "var_samp",
+    "variance",
+    "stddev_pop",
+    "stddev_samp",
+    "stddev",
+];
 
 fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigError> {
     Ok(Box::new(parse_config::<AggregateConfig>(value)?))

@@ -130,11 +130,9 @@ impl Acc {
             AggFn::Spread { value, .. } if value.ty() == Type::Int => {
                 Acc::IntMoments { n: 0, sum: 0, squares: 0 }
             }
-            AggFn::Spread { .. } => Acc::FloatMoments {
-                n: 0,
-                sum: ExactSum::default(),
-                squares: ExactSum::default(),
-            },
+            AggFn::Spread { .. } => {
+                Acc::FloatMoments { n: 0, sum: ExactSum::default(), squares: ExactSum::default() }
+            }
             AggFn::CountDistinct(_) | AggFn::Min(_) | AggFn::Max(_) => {
                 Acc::Values { values: BTreeMap::new(), distinct: 0 }
             }
@@ -179,7 +177,10 @@ impl Acc {
                     squares.add_square_times(v, diff);
                 }
             }
-            (Acc::Values { values, distinct }, AggFn::CountDistinct(e) | AggFn::Min(e) | AggFn::Max(e)) => {
+            (
+                Acc::Values { values, distinct },
+                AggFn::CountDistinct(e) | AggFn::Min(e) | AggFn::Max(e),
+            ) => {
                 let v = arg(e);
                 if !v.is_null() {
                     let before = values.get(&v).copied().unwrap_or(0);
@@ -227,9 +228,12 @@ impl Acc {
             (Acc::Values { values, .. }, AggFn::Min(_)) => {
                 values.iter().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
             }
-            (Acc::Values { values, .. }, _) => {
-                values.iter().rev().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
-            }
+            (Acc::Values { values, .. }, _) => values
+                .iter()
+                .rev()
+                .find(|(_, d)| **d > 0)
+                .map(|(v, _)| v.clone())
+                .unwrap_or_default(),
             (Acc::Timed(pairs), AggFn::First { .. }) => {
                 pairs.iter().find(|(_, d)| **d > 0).map(|((_, v), _)| v.clone()).unwrap_or_default()
             }

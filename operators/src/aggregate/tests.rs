@@ -179,22 +179,36 @@ fn statistics_match_a_from_scratch_recomputation_at_every_time() {
             let mut shelves: Vec<&Value> = rows.iter().map(|r| &r[0]).collect();
             shelves.sort();
             shelves.dedup();
-            assert_eq!(got.len(), shelves.len(), "one row per non-empty group, seed {seed} time {t}");
+            assert_eq!(
+                got.len(),
+                shelves.len(),
+                "one row per non-empty group, seed {seed} time {t}"
+            );
             for row in &got {
                 let group: Vec<&Row> = rows.iter().filter(|r| r[0] == row[0]).collect();
                 let deltas: Vec<f64> = group.iter().filter_map(|r| r[1].as_f64()).collect();
                 let prices: Vec<f64> = group.iter().filter_map(|r| r[4].as_f64()).collect();
                 let (vp, vs) = variances(&deltas);
                 let (pp, ps) = variances(&prices);
-                assert!(close(&row[1], vp) && close(&row[2], vs), "variances {row:?} seed {seed} t {t}");
-                assert!(close(&row[3], pp.map(f64::sqrt)) && close(&row[4], ps.map(f64::sqrt)), "stddevs {row:?}");
+                assert!(
+                    close(&row[1], vp) && close(&row[2], vs),
+                    "variances {row:?} seed {seed} t {t}"
+                );
+                assert!(
+                    close(&row[3], pp.map(f64::sqrt)) && close(&row[4], ps.map(f64::sqrt)),
+                    "stddevs {row:?}"
+                );
                 let top = group.iter().filter_map(|r| r[1].as_int()).max().map_or(Value::Null, i);
                 assert_eq!(row[5], top, "max, seed {seed} t {t}");
                 let earliest = group.iter().map(|r| (&r[3], &r[2])).min().map(|(_, c)| c.clone());
                 assert_eq!(Some(row[6].clone()), earliest, "first, seed {seed} t {t}");
                 // Float sums are exact: the correctly rounded sum, whatever the order of changes.
                 let exact: f64 = prices.iter().map(|p| p * 4.0).sum::<f64>() / 4.0;
-                assert_eq!(row[7], Value::Float(exact), "sum of quarters is exact, seed {seed} t {t}");
+                assert_eq!(
+                    row[7],
+                    Value::Float(exact),
+                    "sum of quarters is exact, seed {seed} t {t}"
+                );
                 assert!(close(&row[8], Some(exact / prices.len() as f64)), "avg {row:?}");
             }
         }
@@ -205,10 +219,15 @@ fn statistics_match_a_from_scratch_recomputation_at_every_time() {
 fn a_change_in_a_large_group_costs_the_same_as_in_a_small_one() {
     // 20,000 distinct values in one group, each added then half removed: the incremental states
     // give the answer a from-scratch count would, and max follows removals of the maximum.
-    let planned = plan("input: x\naggregates:\n  n: count(DISTINCT customer_id)\n  top: max(delta)");
+    let planned =
+        plan("input: x\naggregates:\n  n: count(DISTINCT customer_id)\n  top: max(delta)");
     let mut input = Vec::new();
     for k in 0..20_000i64 {
-        input.push((vec![s("A"), i(k), s(&format!("c{k}")), Value::Timestamp(k), Value::Float(0.0)], 1 + k as u64, 1));
+        input.push((
+            vec![s("A"), i(k), s(&format!("c{k}")), Value::Timestamp(k), Value::Float(0.0)],
+            1 + k as u64,
+            1,
+        ));
     }
     for k in (10_000..20_000i64).rev() {
         let row = vec![s("A"), i(k), s(&format!("c{k}")), Value::Timestamp(k), Value::Float(0.0)];

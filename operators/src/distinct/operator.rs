@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
-use crate::sequential::{add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step};
+use crate::sequential::{
+    add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step,
+};
 use crate::value::{Row, Schema, Value};
 
 /// The rows of one key, ordered by `(event time, row)`, with their multiplicities.
@@ -51,7 +53,8 @@ pub fn distinct_rows<'s>(
         Some(by) => {
             let read = KeyedInput { key: by.to_vec(), order_by: None, inflows_first: None };
             let logic = Arc::new(EarliestLogic { event_time });
-            let mut out = process_sequentially("Distinct", &[rows], &[], vec![read].into(), logic, 1);
+            let mut out =
+                process_sequentially("Distinct", &[rows], &[], vec![read].into(), logic, 1);
             out.pop().expect("one output")
         }
     }

@@ -215,8 +215,9 @@ pub fn lookup_join_table_left<'s>(
     );
     let key_columns: Arc<[usize]> = (0..table_key.len()).collect();
     let all_padded: Arc<[usize]> = (0..table_width + width).collect();
-    let covered = lookup_join(present, padded.clone(), key_columns, table_key, all_padded, JoinKind::Inner)
-        .map(move |row: Row| row[row.len() - table_width - width..].to_vec());
+    let covered =
+        lookup_join(present, padded.clone(), key_columns, table_key, all_padded, JoinKind::Inner)
+            .map(move |row: Row| row[row.len() - table_width - width..].to_vec());
     matched.concat(padded).concat(covered.negate())
 }
 

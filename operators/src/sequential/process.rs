@@ -1,6 +1,6 @@
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -316,7 +316,11 @@ fn broadcast_order(a: &(Time, usize, Row, Diff), b: &(Time, usize, Row, Diff)) -
 }
 
 /// Appends the changes from `old` (consumed) to `new` (both sorted) as `(port, row, diff)`.
-fn diff_sorted(old: &mut Vec<(usize, Row)>, new: &[(usize, Row)], out: &mut Vec<(usize, Row, Diff)>) {
+fn diff_sorted(
+    old: &mut Vec<(usize, Row)>,
+    new: &[(usize, Row)],
+    out: &mut Vec<(usize, Row, Diff)>,
+) {
     let mut old = old.drain(..).peekable();
     let mut j = 0;
     loop {
@@ -388,8 +392,10 @@ where
                     // Nothing closed yet: still, hold the capability no earlier than the earliest
                     // pending update. Records may arrive on a capability earlier than their own
                     // time, and holding that earlier time would stall a feedback loop.
-                    let earliest =
-                        [keyed_pending.earliest(), broadcast_pending.earliest()].into_iter().flatten().min();
+                    let earliest = [keyed_pending.earliest(), broadcast_pending.earliest()]
+                        .into_iter()
+                        .flatten()
+                        .min();
                     if let (Some(time), Some(cap)) = (earliest, capability.as_mut()) {
                         if cap.time() < &time {
                             cap.downgrade(&time);
@@ -468,8 +474,10 @@ where
                 drop(session);
                 keyed_updates.clear();
                 broadcast_updates.clear();
-                let next =
-                    [keyed_pending.earliest(), broadcast_pending.earliest()].into_iter().flatten().min();
+                let next = [keyed_pending.earliest(), broadcast_pending.earliest()]
+                    .into_iter()
+                    .flatten()
+                    .min();
                 capability = match next {
                     Some(time) => {
                         let mut cap = capability.take().expect("held while updates are pending");
@@ -508,7 +516,11 @@ impl Pending {
     }
 
     /// Moves the updates of every closed time, in time order, to `out`.
-    fn take_closed(&mut self, closed: impl Fn(&Time) -> bool, out: &mut Vec<(Time, usize, Row, Diff)>) {
+    fn take_closed(
+        &mut self,
+        closed: impl Fn(&Time) -> bool,
+        out: &mut Vec<(Time, usize, Row, Diff)>,
+    ) {
         let n = self.sorted.partition_point(|u| closed(&u.0));
         out.extend(self.sorted.drain(..n));
     }

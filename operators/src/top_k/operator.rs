@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use crate::expr::Expr;
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
-use crate::sequential::{add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step};
+use crate::sequential::{
+    add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step,
+};
 use crate::value::{Row, Schema, Value};
 
 /// Ordering expressions with their direction (`true` = descending).
@@ -81,7 +83,8 @@ impl SequentialLogic for TopKLogic {
     }
 
     fn render(&self, state: &Ranked, _key: &[Value], rows: &mut Vec<(usize, Row)>) {
-        let copies = state.0.iter().flat_map(|((_, row), n)| std::iter::repeat_n(row, (*n).max(0) as usize));
+        let copies =
+            state.0.iter().flat_map(|((_, row), n)| std::iter::repeat_n(row, (*n).max(0) as usize));
         for (rank, row) in copies.take(self.k).enumerate() {
             let mut out = Row::with_capacity(row.len() + 1);
             out.extend(row.iter().cloned());

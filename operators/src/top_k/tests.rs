@@ -48,23 +48,30 @@ fn sample_parses_and_zero_k_is_rejected() {
 
 #[test]
 fn matches_a_from_scratch_ranking_at_every_time() {
-    let planned = (KIND.parse)(yaml("input: x\ngroup_by: [item_category]\norder_by: [units, shelf_id DESC]\nk: 3"))
-        .unwrap()
-        .plan("op", &[sales()])
-        .unwrap();
+    let planned = (KIND.parse)(yaml(
+        "input: x\ngroup_by: [item_category]\norder_by: [units, shelf_id DESC]\nk: 3",
+    ))
+    .unwrap()
+    .plan("op", &[sales()])
+    .unwrap();
     let mut state = 17u64;
     let mut next = move || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         state >> 33
     };
-    let (mut live, mut input): (Vec<crate::Row>, Vec<crate::testing::Update>) = (Vec::new(), Vec::new());
+    let (mut live, mut input): (Vec<crate::Row>, Vec<crate::testing::Update>) =
+        (Vec::new(), Vec::new());
     for step in 0..600u64 {
         let time = step / 4 + 1;
         if !live.is_empty() && next() % 3 == 0 {
             let row = live.remove(next() as usize % live.len());
             input.push((row, time, -1));
         } else {
-            let row = vec![s(["A", "B"][(next() % 2) as usize]), s(&format!("S{}", next() % 9)), i((next() % 20) as i64)];
+            let row = vec![
+                s(["A", "B"][(next() % 2) as usize]),
+                s(&format!("S{}", next() % 9)),
+                i((next() % 20) as i64),
+            ];
             live.push(row.clone());
             input.push((row, time, 1));
         }
