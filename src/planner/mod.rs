@@ -161,3 +161,54 @@ const _: fn() = || {
     fn shared<T: Send + Sync>() {}
     shared::<Plan>();
 };
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::spec::Document;
+
+    const PIPELINE: &str = "sources:
+  e:
+    connector: file
+    path: events.jsonl
+    schema: {shelf_id: string, quantity: int, at: timestamp}
+    event_time: at
+operators:
+  big:
+    op: filter
+    input: e
+    where: quantity > 2
+  per_shelf:
+    op: aggregate
+    input: big
+    group_by: [shelf_id]
+    aggregates: {units: sum(quantity)}
+  costly:
+    op: aggregate
+    input: e
+    aggregates: {shelves: count(DISTINCT shelf_id)}
+sinks:
+  kept:
+    input: per_shelf
+    connector: file
+  off:
+    input: costly
+    connector: file
+    enabled: false
+";
+
+    #[test]
+    fn operators_that_feed_only_disabled_sinks_are_not_built() {
+        let doc = Document::parse(Path::new("p.yaml"), PIPELINE, &[]).expect("parses");
+        let plan = super::plan(&doc).expect("valid");
+        let names: Vec<&str> = plan.operators.iter().map(|o| o.name.as_str()).collect();
+        let needed = plan.needed_operators(plan.sinks.iter().map(|s| s.input.as_str()));
+        let built: Vec<&str> =
+            names.iter().zip(&needed).filter(|(_, n)| **n).map(|(name, _)| *name).collect();
+        assert_eq!(built, ["big", "per_shelf"], "operators {names:?}");
+        // A tap of the costly collection builds it (and only what it reads).
+        let tapped = plan.needed_operators(["costly"]);
+        assert_eq!(tapped, names.iter().map(|n| *n == "costly").collect::<Vec<_>>());
+    }
+}
