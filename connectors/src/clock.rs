@@ -1,4 +1,6 @@
-//! Event time and progress of one source.
+//! Event-time policy, in one place: tick rounding, a source's watermark, frontier and late
+//! records, catch-up timing of history, and the frontiers that idle sources and live tables
+//! follow.
 //!
 //! Each source owns an [`EventClock`]. A record's dataflow time is its event time rounded *up* to
 //! the pipeline's tick, so the output at time `T` reflects exactly the records with event time
@@ -49,6 +51,30 @@ pub const fn round_up(t: u64, tick: u64) -> u64 {
 /// `t` rounded down to a multiple of `tick`: the frontier a watermark at `t` allows.
 pub const fn round_down(t: u64, tick: u64) -> u64 {
     t / tick * tick
+}
+
+/// The frontier an idle source (or a partition's share of one) follows, so that it holds no one
+/// back: the slowest other open source, or, for a share, the furthest other share of the same
+/// input, whichever is lower; `None` when there is nothing open to follow. An ended input's
+/// frontier is `Time::MAX`.
+pub fn idle_frontier(
+    other_sources: impl IntoIterator<Item = Time>,
+    other_shares: impl IntoIterator<Item = Time>,
+) -> Option<Time> {
+    let open = |f: &Time| *f != Time::MAX;
+    let sources = other_sources.into_iter().filter(open).min();
+    let shares = other_shares.into_iter().filter(open).max();
+    match (sources, shares) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The frontier a live table (a polled database table) moves to once loaded: that of the
+/// slowest source, so its changes land at the streams' current time; `Time::MAX` (the table
+/// closes) when every source has ended or there is none.
+pub fn live_table_frontier(sources: impl IntoIterator<Item = Time>) -> Time {
+    sources.into_iter().min().unwrap_or(Time::MAX)
 }
 
 /// How records of a source's history are timed while it catches up (`catch_up: coarse`).
@@ -200,6 +226,16 @@ mod tests {
         assert_eq!(early.stamp(&ts(9_950)), Ok(9_950 * S));
         // A live record behind the last history time is timed with it, not before it.
         assert_eq!(early.stamp(&ts(7_150)), Ok(7_200 * S));
+    }
+
+    #[test]
+    fn idle_sources_follow_the_slowest_open_source_and_shares_the_furthest_share() {
+        assert_eq!(idle_frontier([5, 9, Time::MAX], []), Some(5));
+        assert_eq!(idle_frontier([Time::MAX], []), None, "nothing open to follow");
+        assert_eq!(idle_frontier([], [3, 7]), Some(7), "a share follows the furthest share");
+        assert_eq!(idle_frontier([4], [3, 7]), Some(4), "but never past another source");
+        assert_eq!(live_table_frontier([8, 2]), 2);
+        assert_eq!(live_table_frontier([]), Time::MAX);
     }
 
     #[test]

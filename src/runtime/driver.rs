@@ -209,11 +209,9 @@ fn advance_live_tables(
     metrics: &Metrics,
     failure: &mut Option<RunError>,
 ) {
-    let follow = sources
-        .iter()
-        .map(|&i| metrics.frontiers[i].load(Ordering::Relaxed))
-        .min()
-        .unwrap_or(Time::MAX);
+    let follow = shelfflow_connectors::clock::live_table_frontier(
+        sources.iter().map(|&i| metrics.frontiers[i].load(Ordering::Relaxed)),
+    );
     for table in owned.iter_mut().filter(|o| o.live && o.handle.is_some()) {
         if !metrics.caught_up[table.index].load(Ordering::Relaxed) {
             continue;

@@ -79,27 +79,18 @@ impl Metrics {
         share: Option<usize>,
         sources: &[usize],
     ) -> Option<Time> {
-        let open = |f: &Time| *f != Time::MAX;
         let others = sources
             .iter()
             .filter(|&&i| i != input)
-            .map(|&i| self.frontiers[i].load(Ordering::Relaxed))
-            .filter(open)
-            .min();
-        let shares = share.and_then(|worker| {
-            let shares = self.shares.lock().ok()?;
-            shares
-                .get(&input)?
-                .iter()
-                .filter(|(w, _)| **w != worker)
-                .map(|(_, (f, _))| *f)
-                .filter(open)
-                .max()
-        });
-        match (others, shares) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+            .map(|&i| self.frontiers[i].load(Ordering::Relaxed));
+        let shares: Vec<Time> = share
+            .and_then(|worker| {
+                let shares = self.shares.lock().ok()?;
+                let of_input = shares.get(&input)?;
+                Some(of_input.iter().filter(|(w, _)| **w != worker).map(|(_, (f, _))| *f).collect())
+            })
+            .unwrap_or_default();
+        shelfflow_connectors::clock::idle_frontier(others, shares)
     }
 
     /// Marks input `input` (or worker `share`'s share of it) as caught up; a partitioned input
