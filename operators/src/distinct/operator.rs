@@ -60,8 +60,8 @@ pub fn distinct_rows<'s>(
     }
 }
 
-/// How many rows a key has.
-pub struct Count(Diff);
+/// How many rows a key has, and whether the count crossed zero at this time.
+pub struct Count(Diff, bool);
 
 /// Renders a key's values while it has rows (see [`present_keys`]).
 struct PresenceLogic;
@@ -71,11 +71,17 @@ impl SequentialLogic for PresenceLogic {
     const COMMUTATIVE: bool = true;
 
     fn start(&self, _key: &[Value]) -> Count {
-        Count(0)
+        Count(0, false)
     }
 
     fn update(&self, state: &mut Count, _: &mut Step<'_>, _: usize, _: Row, diff: Diff) {
+        let before = state.0 > 0;
         state.0 += diff;
+        state.1 |= before != (state.0 > 0);
+    }
+
+    fn changed(&self, state: &mut Count) -> bool {
+        std::mem::replace(&mut state.1, false)
     }
 
     fn render(&self, state: &Count, key: &[Value], rows: &mut Vec<(usize, Row)>) {
