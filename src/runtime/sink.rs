@@ -3,7 +3,7 @@
 //! and handed to the sink's writer as one batch per timestamp.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -241,12 +241,12 @@ pub fn attach<'s>(
             Exchange::new(|_: &(Row, Time, Diff)| 0),
             &name,
             move |_capability, _info| {
-                let mut pending: Vec<(Row, Time, Diff)> = Vec::new();
+                let mut pending = Pending::default();
                 let mut scratch = Scratch::default();
                 move |(input, frontier), _output| {
-                    input.for_each(|_time, data| pending.append(data));
+                    input.for_each(|_time, data| pending.add(data));
                     let bound = frontier.frontier().first().copied();
-                    let closed = take_closed(&mut pending, bound);
+                    let closed = pending.take_closed(bound);
                     if !closed.is_empty() {
                         slot.borrow_mut().deliver_closed(closed, &metrics, &mut scratch);
                     }
@@ -256,21 +256,34 @@ pub fn attach<'s>(
         .probe_with(probe);
 }
 
-/// Removes and returns, sorted by time, the updates at times before `bound` (all of them when
-/// the input has ended). Arrival order is kept within a time.
-fn take_closed(
-    pending: &mut Vec<(Row, Time, Diff)>,
-    bound: Option<Time>,
-) -> Vec<(Row, Time, Diff)> {
-    if pending.is_empty() {
-        return Vec::new();
+/// Updates not yet closed, kept sorted by time: each arriving batch is sorted once and
+/// appended (merged only when it reaches back before the latest pending time), and closed times
+/// leave from the front, so updates for far-future times wait without being rescanned.
+#[derive(Default)]
+struct Pending {
+    sorted: VecDeque<(Row, Time, Diff)>,
+    arrived: Vec<(Row, Time, Diff)>,
+}
+
+impl Pending {
+    fn add(&mut self, data: &mut Vec<(Row, Time, Diff)>) {
+        self.arrived.append(data);
     }
-    if !pending.is_sorted_by_key(|u| u.1) {
-        pending.sort_by_key(|u| u.1);
+
+    /// Removes and returns, sorted by time, the updates at times before `bound` (all of them
+    /// when the input has ended).
+    fn take_closed(&mut self, bound: Option<Time>) -> Vec<(Row, Time, Diff)> {
+        if let Some(first) = self.arrived.iter().map(|u| u.1).min() {
+            self.arrived.sort_by_key(|u| u.1);
+            let in_order = self.sorted.back().is_none_or(|last| last.1 <= first);
+            self.sorted.extend(self.arrived.drain(..));
+            if !in_order {
+                self.sorted.make_contiguous().sort_by_key(|u| u.1);
+            }
+        }
+        let split = bound.map_or(self.sorted.len(), |b| self.sorted.partition_point(|u| u.1 < b));
+        self.sorted.drain(..split).collect()
     }
-    let split = bound.map_or(pending.len(), |b| pending.partition_point(|u| u.1 < b));
-    let rest = pending.split_off(split);
-    std::mem::replace(pending, rest)
 }
 
 /// Buffers reused from one delivery to the next.
