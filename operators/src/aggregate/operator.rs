@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
-use crate::sequential::{process_sequentially, KeyedInput, SequentialLogic, Step};
+use crate::sequential::{process_by_key, SequentialLogic, Step};
 use crate::value::{Row, Schema, Value};
 
 use super::functions::{Acc, Aggregation};
@@ -60,10 +60,9 @@ impl SequentialLogic for AggregateLogic {
 /// change costs O(log n) at most, never a rescan of the group. Groups are spread over workers by
 /// the hash of their key and processed in time order (the sequential core).
 pub fn aggregate_rows<'s>(rows: Coll<'s>, aggregation: Arc<Aggregation>, name: &str) -> Coll<'s> {
-    let read = KeyedInput { key: aggregation.key.clone(), order_by: None, inflows_first: None };
+    let key = aggregation.key.clone();
     let logic = Arc::new(AggregateLogic { aggregation });
-    let name = format!("Aggregate: {name}");
-    let mut outputs = process_sequentially(&name, &[rows], &[], vec![read].into(), logic, 1);
+    let mut outputs = process_by_key(&format!("Aggregate: {name}"), rows, key, logic, 1);
     outputs.pop().expect("one output")
 }
 

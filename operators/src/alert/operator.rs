@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use crate::expr::Expr;
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator, Time};
-use crate::sequential::{process_sequentially, KeyedInput, SequentialLogic, Step};
+use crate::sequential::{process_by_key, SequentialLogic, Step};
 use crate::value::{Row, Schema, Value};
 
 /// What an alert watches and when it opens and resolves.
@@ -185,10 +185,9 @@ pub fn track_alerts<'s>(
     rules: Arc<AlertRules>,
     active_needed: bool,
 ) -> (Coll<'s>, Coll<'s>) {
-    let read = KeyedInput { key: rules.key.clone(), order_by: None, inflows_first: None };
-    let name = format!("Alert: {}", rules.name);
+    let (name, key) = (format!("Alert: {}", rules.name), rules.key.clone());
     let logic = Arc::new(AlertLogic { rules, active_needed });
-    let mut outputs = process_sequentially(&name, &[input], &[], vec![read].into(), logic, 2);
+    let mut outputs = process_by_key(&name, input, key, logic, 2);
     let history = outputs.pop().expect("two outputs");
     let active = outputs.pop().expect("two outputs");
     (active, history)

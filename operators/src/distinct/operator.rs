@@ -2,9 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
-use crate::sequential::{
-    add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step,
-};
+use crate::sequential::{add_multiplicity, process_by_key, SequentialLogic, Step};
 use crate::value::{Row, Schema, Value};
 
 /// The rows of one key, ordered by `(event time, row)`, with their multiplicities.
@@ -51,10 +49,8 @@ pub fn distinct_rows<'s>(
     match by {
         None => rows.distinct(),
         Some(by) => {
-            let read = KeyedInput { key: by.to_vec(), order_by: None, inflows_first: None };
             let logic = Arc::new(EarliestLogic { event_time });
-            let mut out =
-                process_sequentially("Distinct", &[rows], &[], vec![read].into(), logic, 1);
+            let mut out = process_by_key("Distinct", rows, by.to_vec(), logic, 1);
             out.pop().expect("one output")
         }
     }
@@ -98,9 +94,7 @@ impl SequentialLogic for PresenceLogic {
 /// The distinct values of the `key` columns of `rows` (one row of those columns per key that
 /// has rows). A row replaced by another of the same key changes nothing here.
 pub fn present_keys<'s>(rows: Coll<'s>, key: Arc<[usize]>) -> Coll<'s> {
-    let read = KeyedInput { key: key.to_vec(), order_by: None, inflows_first: None };
-    let logic = Arc::new(PresenceLogic);
-    let mut out = process_sequentially("PresentKeys", &[rows], &[], vec![read].into(), logic, 1);
+    let mut out = process_by_key("PresentKeys", rows, key.to_vec(), Arc::new(PresenceLogic), 1);
     out.pop().expect("one output")
 }
 

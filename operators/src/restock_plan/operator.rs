@@ -217,7 +217,7 @@ pub fn plan_restocks<'s>(
     rules: Arc<RestockRules>,
 ) -> (Coll<'s>, Coll<'s>) {
     let read = vec![
-        KeyedInput { key: rules.levels_key.clone(), order_by: None, inflows_first: None },
+        KeyedInput::by(rules.levels_key.clone()),
         KeyedInput {
             key: rules.progress_key.clone(),
             order_by: rules.order_by,

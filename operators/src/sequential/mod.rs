@@ -16,4 +16,4 @@ pub(crate) use columns::{ceil_units, check_reserved, key_in, typed_column, Opera
 pub(crate) use ids::stable_id;
 pub(crate) use levels::Levels;
 pub(crate) use process::add_multiplicity;
-pub use process::{process_sequentially, KeyedInput, SequentialLogic, Step};
+pub use process::{process_by_key, process_sequentially, KeyedInput, SequentialLogic, Step};

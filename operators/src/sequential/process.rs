@@ -32,6 +32,11 @@ pub struct KeyedInput {
 }
 
 impl KeyedInput {
+    /// An input keyed by `key`, with no order within a time beyond the core's own.
+    pub fn by(key: Vec<usize>) -> KeyedInput {
+        KeyedInput { key, order_by: None, inflows_first: None }
+    }
+
     fn key_slice<'r>(&self, row: &'r [Value]) -> Cow<'r, [Value]> {
         match self.key.as_slice() {
             [c] => Cow::Borrowed(std::slice::from_ref(&row[*c])),
@@ -207,6 +212,18 @@ pub fn process_sequentially<'s, L: SequentialLogic>(
         .into_iter()
         .map(|stream| stream.as_collection())
         .collect()
+}
+
+/// [`process_sequentially`] over one input keyed by `key`, without broadcast inputs: the shape
+/// of the stateful relational operators (aggregate, distinct, top_k, alert).
+pub fn process_by_key<'s, L: SequentialLogic>(
+    name: &str,
+    input: Coll<'s>,
+    key: Vec<usize>,
+    logic: Arc<L>,
+    ports: usize,
+) -> Vec<Coll<'s>> {
+    process_sequentially(name, &[input], &[], vec![KeyedInput::by(key)].into(), logic, ports)
 }
 
 /// A key, its state and the rows it rendered last.

@@ -242,7 +242,7 @@ pub fn plan_supplier_orders<'s>(
     rules: Arc<SupplierRules>,
 ) -> (Coll<'s>, Coll<'s>) {
     let read = vec![
-        KeyedInput { key: rules.levels_key.clone(), order_by: None, inflows_first: None },
+        KeyedInput::by(rules.levels_key.clone()),
         KeyedInput {
             key: rules.receipts_key.clone(),
             order_by: rules.order_by,

@@ -3,9 +3,7 @@ use std::sync::Arc;
 
 use crate::expr::Expr;
 use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
-use crate::sequential::{
-    add_multiplicity, process_sequentially, KeyedInput, SequentialLogic, Step,
-};
+use crate::sequential::{add_multiplicity, process_by_key, SequentialLogic, Step};
 use crate::value::{Row, Schema, Value};
 
 /// Ordering expressions with their direction (`true` = descending).
@@ -107,9 +105,8 @@ pub fn top_k_rows<'s>(
     ordering: Arc<Ordering>,
     k: usize,
 ) -> Coll<'s> {
-    let read = KeyedInput { key: group.to_vec(), order_by: None, inflows_first: None };
     let logic = Arc::new(TopKLogic { ordering, k });
-    let mut out = process_sequentially("TopK", &[rows], &[], vec![read].into(), logic, 1);
+    let mut out = process_by_key("TopK", rows, group.to_vec(), logic, 1);
     out.pop().expect("one output")
 }
 
