@@ -2,6 +2,7 @@
 
 mod planner;
 mod runtime;
+mod serve;
 mod spec;
 mod store;
 mod watch;
@@ -136,9 +137,9 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// max, realtime, or a factor such as 60x.
-        #[arg(long, default_value = "max")]
-        speed: String,
+        /// max, realtime, or a factor such as 60x [default: max; 600x with --serve].
+        #[arg(long)]
+        speed: Option<String>,
         /// Reference data directory; generated there first when missing.
         #[arg(long, default_value = "data")]
         data: PathBuf,
@@ -158,8 +159,31 @@ enum Command {
         /// or to a throwaway local server started with deploy/postgres.sh when it is not set.
         #[arg(long)]
         no_db: bool,
+        /// Run as a service with the live dashboard (and the API) instead of to the end; the
+        /// speed then defaults to 600x.
+        #[arg(long)]
+        serve: bool,
+        #[command(flatten)]
+        server: ServerArgs,
         #[command(flatten)]
         overrides: OverrideArgs,
+    },
+    /// Run pipelines as a service: an HTTP API to deploy, change and remove them, Prometheus
+    /// metrics, and the live store dashboard, until SIGTERM or Ctrl-C.
+    Serve {
+        /// Pipeline YAML files to deploy at start, each as a pipeline of its own.
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        overrides: OverrideArgs,
+        /// Timely worker threads per pipeline.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Also keep live views of these collections (every sink's input and the dashboard's
+        /// collections have one).
+        #[arg(long, value_name = "COLLECTION")]
+        observe: Vec<String>,
     },
     /// Print the operator graph.
     Graph {
@@ -183,6 +207,32 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         workers: usize,
     },
+}
+
+/// Where and how a service listens.
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// Address to listen on. A non-loopback address needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: String,
+    /// File holding the token that writing requests need (default: $SHELFFLOW_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The dashboard's configuration.
+    #[arg(long, default_value = "config/dashboard.yaml", value_name = "FILE")]
+    dashboard: PathBuf,
+}
+
+impl ServerArgs {
+    fn options(self, settings: serve::Settings, quiet: bool) -> anyhow::Result<serve::ServeOptions> {
+        Ok(serve::ServeOptions {
+            listen: self.listen,
+            token: serve::token(self.token_file.as_deref())?,
+            settings,
+            dashboard: self.dashboard,
+            quiet,
+        })
+    }
 }
 
 /// The overrides every pipeline command takes.
@@ -286,7 +336,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            let options = runtime::RunOptions { workers, quiet, tap: None, store: None };
+            let options = runtime::RunOptions { workers, quiet, tap: None, store: None, observe: None };
             if watch {
                 let [file] = files.as_slice() else {
                     eprintln!("error: --watch follows one pipeline file");
@@ -394,16 +444,25 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             workers,
             summary_json,
             no_db,
+            serve,
+            server,
             overrides,
         } => {
             let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
+            let default_speed = if serve { "600x" } else { "max" };
+            let settings = serve::Settings { overrides: Vec::new(), workers, observe: Vec::new() };
+            let serve = match serve {
+                true => Some(server.options(settings, quiet)?),
+                false => None,
+            };
             store::demo(
                 &store::DemoOptions {
                     days,
                     seed,
-                    speed,
+                    speed: speed.unwrap_or_else(|| default_speed.to_owned()),
+                    serve,
                     data,
                     out,
                     pipelines,
@@ -414,6 +473,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 summary_json.as_deref(),
             )
+        }
+        Command::Serve { files, server, overrides, workers, observe } => {
+            let Some(overrides) = overrides.resolve() else {
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            let settings = serve::Settings { overrides, workers, observe };
+            serve::serve(serve::Initial::Files(files), server.options(settings, quiet)?)
         }
         Command::Graph { file, dot, overrides } => {
             let Some(overrides) = overrides.resolve() else {
@@ -453,10 +519,10 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
             let mut plan = plan;
-            plan.retain_read_outputs(Some(&collection));
+            plan.retain_read_outputs(&[&collection]);
             let summary = run_plan(
                 Arc::new(plan),
-                runtime::RunOptions { workers, quiet, tap: Some(collection), store: None },
+                runtime::RunOptions { workers, quiet, tap: Some(collection), store: None, observe: None },
             )?;
             if !quiet {
                 eprintln!("{summary}");

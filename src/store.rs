@@ -318,6 +318,8 @@ pub struct DemoOptions {
     pub database: bool,
     /// `--config` overrides of the pipelines (e.g. config/fluvio.yaml: streams from Fluvio).
     pub overrides: Vec<crate::spec::Override>,
+    /// `--serve`: run as a service with the dashboard instead of to the end.
+    pub serve: Option<crate::serve::ServeOptions>,
 }
 
 /// The BI views over the store tables, applied after the demo's tables exist.
@@ -363,6 +365,11 @@ pub fn demo(
     let kpi_dir = options.out.join("kpis");
     let _ = std::fs::remove_dir_all(&kpi_dir);
     let files: Vec<PathBuf> = DEMO_PIPELINES.iter().map(|f| options.pipelines.join(f)).collect();
+    if let Some(serve) = &options.serve {
+        let mut serve = serve.clone();
+        serve.settings.overrides = options.overrides.clone();
+        return crate::serve::serve(crate::serve::Initial::Merged(files), serve);
+    }
     let plan = match crate::load_plans(&files, &options.overrides) {
         Ok(plan) => Arc::new(plan),
         Err(message) => {
@@ -378,6 +385,7 @@ pub fn demo(
             quiet: options.quiet,
             tap: None,
             store: None,
+            observe: None,
         },
     )?;
     if let Some(url) = &database {

@@ -2,8 +2,6 @@
 //! pipeline keeps running untouched; a valid edit replaces the running dataflow, and every sink
 //! then receives only the difference between its old results and the new ones.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
@@ -18,7 +16,22 @@ use crate::runtime::{self, Metrics, RunOptions, SinkStore, Summary};
 use crate::spec::Override;
 
 /// The deployment whose counters `/metrics` serves.
-type Serving = Arc<Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>>;
+#[derive(Default)]
+struct Serving(Mutex<Option<(Arc<Metrics>, Arc<Plan>)>>);
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Serving")
+    }
+}
+
+impl crate::serve::prometheus::Runs for Serving {
+    fn each_run(&self, f: &mut dyn FnMut(&str, &Plan, &Metrics)) {
+        if let Some((metrics, plan)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            f(&plan.name, plan, metrics);
+        }
+    }
+}
 
 /// What wakes the watch loop.
 enum Wake {
@@ -95,9 +108,9 @@ pub fn run_watching(
         let _ = on_signal.send(Wake::Stop);
     })?;
 
-    let serving: Serving = Arc::new(Mutex::new(None));
+    let serving = Arc::new(Serving::default());
     if let Some(addr) = metrics_addr {
-        serve_metrics(addr, serving.clone())?;
+        crate::serve::serve_metrics(addr, serving.clone())?;
     }
     let store = Arc::new(SinkStore::default());
     let options = RunOptions { store: Some(store), ..options };
@@ -113,7 +126,7 @@ pub fn run_watching(
                 generation += 1;
                 let plan = Arc::new(plan);
                 let metrics = Arc::new(Metrics::new(plan.inputs.len(), plan.sinks.len()));
-                *serving.lock().unwrap_or_else(|p| p.into_inner()) =
+                *serving.0.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some((metrics.clone(), plan.clone()));
                 tracing::info!(generation, pipeline = %plan.name, definition = %plan.definition_hash, "deploying");
                 if !quiet {
@@ -158,26 +171,4 @@ pub fn run_watching(
         old.retire();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Serves the current deployment's counters in Prometheus text format at `/metrics`.
-fn serve_metrics(addr: &str, serving: Serving) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(addr).with_context(|| format!("cannot serve metrics on {addr}"))?;
-    std::thread::Builder::new().name("metrics".to_owned()).spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut stream = stream;
-            let mut request = [0u8; 1024];
-            let _ = stream.read(&mut request);
-            let body = match serving.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                Some((metrics, plan)) => {
-                    let sinks: Vec<String> = plan.sinks.iter().map(|s| s.name.clone()).collect();
-                    metrics.prometheus(&plan.name, &sinks)
-                }
-                None => String::new(),
-            };
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-        }
-    })?;
-    Ok(())
 }

@@ -264,6 +264,18 @@ pub struct DeadLetter {
     pub time: Time,
 }
 
+impl DeadLetter {
+    /// Its reason's kind, for counting by reason: the text before the first `:` (`late`,
+    /// `malformed JSON`, ``missing field `quantity` ``), at most 64 characters.
+    pub fn kind(&self) -> &str {
+        let kind = self.reason.split(':').next().unwrap_or_default().trim();
+        match kind.char_indices().nth(64) {
+            Some((end, _)) => &kind[..end],
+            None => kind,
+        }
+    }
+}
+
 /// A parsed sink config.
 pub trait SinkConfig: fmt::Debug + Send + Sync {
     /// Pure checks (no I/O).

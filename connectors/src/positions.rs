@@ -46,6 +46,23 @@ impl SourcePositions {
         }
     }
 
+    /// The offsets every reader has reached, as `{"<input>": {"<topic>/<partition>": <next
+    /// offset>}}`; `None` when no reader has offsets.
+    pub fn current(&self) -> Option<serde_json::Value> {
+        let readers = self.0.lock().ok()?;
+        if readers.is_empty() {
+            return None;
+        }
+        let mut out = serde_json::Map::new();
+        for ((input, _), reader) in readers.iter() {
+            let entry = out.entry(input.clone()).or_insert_with(|| serde_json::json!({}));
+            for (partition, next) in &reader.current {
+                entry[partition] = (*next).into();
+            }
+        }
+        Some(out.into())
+    }
+
     /// The positions that output complete up to `time` reaches, as
     /// `{"<input>": {"<topic>/<partition>": <next offset>}}`; `None` when no reader has offsets.
     pub fn at(&self, time: Time) -> Option<serde_json::Value> {

@@ -81,6 +81,49 @@ pub fn render_text(plan: &Plan) -> String {
     out
 }
 
+/// The graph as JSON (`GET /api/pipelines/{name}/graph`): one node per input, operator, side
+/// output and sink, each with the collections it reads and its columns.
+pub fn render_json(plan: &Plan) -> serde_json::Value {
+    use serde_json::json;
+    let columns = |name: &str| -> Vec<serde_json::Value> {
+        plan.collections
+            .get(name)
+            .map(|s| {
+                s.fields
+                    .iter()
+                    .map(|f| json!({"name": f.name, "type": f.ty.to_string(), "nullable": f.nullable}))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut nodes = Vec::new();
+    for input in &plan.inputs {
+        let role = if input.role == InputRole::Source { "source" } else { "table" };
+        nodes.push(json!({"name": input.name, "kind": role, "inputs": [],
+            "connector": input.config.describe(), "columns": columns(&input.name),
+            "description": input.description}));
+    }
+    for op in &plan.operators {
+        nodes.push(json!({"name": op.name, "kind": op.kind, "inputs": op.inputs,
+            "columns": columns(&op.name), "description": op.description}));
+        for side in op.outputs.iter().skip(1) {
+            nodes.push(json!({"name": side, "kind": "output", "inputs": [op.name],
+                "columns": columns(side)}));
+        }
+    }
+    for sink in &plan.sinks {
+        nodes.push(json!({"name": sink.name, "kind": "sink", "inputs": [sink.input],
+            "connector": sink.config.describe(&sink.context), "description": sink.description}));
+    }
+    json!({
+        "pipeline": plan.name,
+        "file": plan.file.display().to_string(),
+        "definition": plan.definition_hash,
+        "tick_seconds": plan.tick as f64 / 1e6,
+        "nodes": nodes,
+    })
+}
+
 /// A Graphviz digraph: inputs as boxes, operators as ellipses, sinks as notes.
 pub fn render_dot(plan: &Plan) -> String {
     let mut out = String::new();

@@ -108,7 +108,7 @@ pub fn merge(plans: Vec<Plan>) -> Result<Plan, Vec<String>> {
     }
     merged.simulation = simulation_of(&merged).map_err(|e| errors.push(e)).ok().flatten();
     if errors.is_empty() {
-        merged.retain_read_outputs(None);
+        merged.retain_read_outputs(&[]);
         Ok(merged)
     } else {
         Err(errors)

@@ -2,13 +2,15 @@
 //! into its strict config, every schema resolved, every expression compiled, the operator graph
 //! checked and ordered — without any I/O, reporting all problems at once.
 
+mod diff;
 #[cfg(test)]
 mod fuzz;
 mod graph;
 mod merge;
 mod validate;
 
-pub use graph::{render_dot, render_text};
+pub use diff::{difference, Difference};
+pub use graph::{render_dot, render_json, render_text};
 pub use merge::merge;
 pub use validate::plan;
 
@@ -124,11 +126,11 @@ pub struct SinkPlan {
 impl Plan {
     /// Tells operators which of their outputs are read (by an operator, a sink, or `keep`, e.g.
     /// a tapped collection), so unread outputs are not computed.
-    pub fn retain_read_outputs(&mut self, keep: Option<&str>) {
+    pub fn retain_read_outputs(&mut self, keep: &[&str]) {
         let mut read: std::collections::HashSet<&str> =
             self.sinks.iter().map(|s| s.input.as_str()).collect();
         read.extend(self.operators.iter().flat_map(|o| o.inputs.iter().map(String::as_str)));
-        read.extend(keep);
+        read.extend(keep.iter().copied());
         let read: std::collections::HashSet<String> = read.into_iter().map(str::to_owned).collect();
         for op in &mut self.operators {
             let needed: Vec<bool> = op.outputs.iter().map(|o| read.contains(o)).collect();

@@ -121,7 +121,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
                 .or_else(|| input.and_then(|i| i.description.clone()));
         }
     }
-    plan.retain_read_outputs(None);
+    plan.retain_read_outputs(&[]);
     Ok(plan)
 }
 

@@ -177,11 +177,7 @@ fn apply_live_changes(
                 }
                 metrics.table_rows.fetch_add(changes, Ordering::Relaxed);
                 if let Some(dead) = dead_input.as_deref_mut() {
-                    metrics.dead_letters.fetch_add(batch.dead.len() as u64, Ordering::Relaxed);
-                    for letter in batch.dead.drain(..) {
-                        let time = letter.time.max(*dead.time());
-                        dead.update_at(dead_letter_row(&table.name, letter), time, 1);
-                    }
+                    send_dead_letters(&table.name, &mut batch.dead, dead, metrics);
                 }
                 handle.flush();
             }
@@ -190,6 +186,21 @@ fn apply_live_changes(
             }
             Err(_) => return Ok(()),
         }
+    }
+}
+
+/// Counts `letters` and moves them into the dead-letter collection, each at its own time or the
+/// collection's current one, whichever is later.
+fn send_dead_letters(
+    source: &str,
+    letters: &mut Vec<shelfflow_connectors::DeadLetter>,
+    dead: &mut InputSession<Time, Row, Diff>,
+    metrics: &Metrics,
+) {
+    metrics.count_dead_letters(letters);
+    for letter in letters.drain(..) {
+        let time = letter.time.max(*dead.time());
+        dead.update_at(dead_letter_row(source, letter), time, 1);
     }
 }
 
@@ -381,12 +392,8 @@ pub fn run_worker(
             if next.role == InputRole::Source { &metrics.events_in } else { &metrics.table_rows };
         counter.fetch_add(rows, Ordering::Relaxed);
         if !batch.dead.is_empty() {
-            metrics.dead_letters.fetch_add(batch.dead.len() as u64, Ordering::Relaxed);
             let dead_input = dead_handle.as_mut().expect("open while inputs are");
-            for letter in batch.dead.drain(..) {
-                let time = letter.time.max(*dead_input.time());
-                dead_input.update_at(dead_letter_row(&next.name, letter), time, 1);
-            }
+            send_dead_letters(&next.name, &mut batch.dead, dead_input, metrics);
         }
         next.frontier = frontier;
         if status == ReadStatus::Finished {
@@ -670,91 +677,75 @@ fn open_sinks(
         let output = leader.then(|| SlotOutput::Writer(Box::new(TapWriter::new(schema))));
         return (vec![(slot(tapped, key, width, output, None), Some(tapped.clone()))], None);
     }
-    let mut outputs: Vec<(String, Vec<usize>, usize, Option<usize>, Option<String>, String)> = plan
+    let mut outputs: Vec<Output> = plan
         .sinks
         .iter()
         .enumerate()
         .filter(|(_, sink)| sink.config.feedback().is_none())
-        .map(|(i, sink)| {
-            let signature = format!(
+        .map(|(i, sink)| Output {
+            name: sink.name.clone(),
+            key: sink.context.key.clone(),
+            width: sink.context.schema.len(),
+            target: Target::Sink(i),
+            input: Some(sink.input.clone()),
+            signature: format!(
                 "{}|{:?}|{:?}",
                 sink.config.describe(&sink.context),
                 sink.context.schema.fields,
                 sink.context.key
-            );
-            let width = sink.context.schema.len();
-            (
-                sink.name.clone(),
-                sink.context.key.clone(),
-                width,
-                Some(i),
-                Some(sink.input.clone()),
-                signature,
-            )
+            ),
         })
         .collect();
     let dead_key: Vec<usize> = (0..dead_letter_schema().len()).collect();
-    let width = dead_key.len();
-    outputs.push((
-        "dead_letter".to_owned(),
-        dead_key,
-        width,
-        None,
-        None,
-        plan.dead_letter_path.display().to_string(),
-    ));
-    let open =
-        |index: Option<usize>| -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
-            match index {
-                Some(i) => {
-                    let sink = &plan.sinks[i];
-                    let mut context = sink.context.clone();
-                    context.positions = metrics.positions.clone();
-                    sink.config.open(&context).map_err(|source| RunError::Connector {
-                        component: sink.name.clone(),
-                        source,
-                    })
-                }
-                None => {
-                    let failed = |source| RunError::Connector {
-                        component: "dead_letter".to_owned(),
-                        source,
-                    };
-                    let file = DeadLetterWriter::create(&plan.dead_letter_path).map_err(failed)?;
-                    match &plan.dead_letter_topic {
-                        None => Ok(Box::new(file)),
-                        Some(topic) => {
-                            let schema = dead_letter_schema();
-                            let context = shelfflow_connectors::SinkContext {
-                                pipeline: plan.name.clone(),
-                                sink: "dead_letter".to_owned(),
-                                key: vec![0],
-                                output_dir: plan.dead_letter_path.clone(),
-                                description: None,
-                                definition_hash: plan.definition_hash.clone(),
-                                positions: metrics.positions.clone(),
-                                schema,
-                            };
-                            let fluvio = shelfflow_connectors::fluvio::FluvioWriter::open(
-                                topic, &context, false,
-                            )
-                            .map_err(failed)?;
-                            Ok(Box::new(super::sink::TeeWriter(vec![
-                                Box::new(file),
-                                Box::new(fluvio),
-                            ])))
-                        }
-                    }
-                }
+    outputs.push(Output {
+        name: "dead_letter".to_owned(),
+        width: dead_key.len(),
+        key: dead_key,
+        target: Target::DeadLetters,
+        input: None,
+        signature: plan.dead_letter_path.display().to_string(),
+    });
+    let observed = options.observe.iter().flat_map(|o| o.collections.iter());
+    for collection in observed.filter(|c| plan.collections.contains_key(*c)) {
+        let schema = &plan.collections[collection];
+        let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
+        outputs.push(Output {
+            name: super::view_name(collection),
+            signature: format!("view|{:?}|{key:?}", schema.fields),
+            key,
+            width: schema.len(),
+            target: Target::View(collection.clone()),
+            input: Some(collection.clone()),
+        });
+    }
+    let open = |target: &Target| -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
+        match target {
+            Target::Sink(i) => {
+                let sink = &plan.sinks[*i];
+                let mut context = sink.context.clone();
+                context.positions = metrics.positions.clone();
+                sink.config
+                    .open(&context)
+                    .map_err(|source| RunError::Connector { component: sink.name.clone(), source })
             }
-        };
+            Target::DeadLetters => open_dead_letters(plan, metrics),
+            Target::View(collection) => {
+                let observe = options.observe.as_ref().expect("views come from `observe`");
+                Ok((observe.open)(collection, &plan.collections[collection]))
+            }
+        }
+    };
     let mut slots = Vec::new();
     let mut failure = None;
-    for (name, key, width, counter, input, signature) in outputs {
+    for Output { name, key, width, target, input, signature } in outputs {
         let output = match (leader, &options.store) {
             (false, _) => Ok(None),
-            (true, None) => open(counter).map(|w| Some(SlotOutput::Writer(w))),
-            (true, Some(store)) => store.attach(&name, &signature, || open(counter)).map(Some),
+            (true, None) => open(&target).map(|w| Some(SlotOutput::Writer(w))),
+            (true, Some(store)) => store.attach(&name, &signature, || open(&target)).map(Some),
+        };
+        let counter = match target {
+            Target::Sink(i) => Some(i),
+            Target::DeadLetters | Target::View(_) => None,
         };
         let output = output.unwrap_or_else(|e| {
             failure.get_or_insert(e);
@@ -763,6 +754,51 @@ fn open_sinks(
         slots.push((slot(&name, key, width, output, counter), input));
     }
     (slots, failure)
+}
+
+/// One output of a run: a sink, the dead letters, or a live view of a collection.
+struct Output {
+    name: String,
+    key: Vec<usize>,
+    width: usize,
+    target: Target,
+    /// The collection it writes (`None`: the dead letters).
+    input: Option<String>,
+    /// What must stay the same for a redeploy to keep the open writer.
+    signature: String,
+}
+
+/// What an output writes to.
+enum Target {
+    /// The plan's sink of this index.
+    Sink(usize),
+    /// The dead-letter file (and topic).
+    DeadLetters,
+    /// The live view of this collection.
+    View(String),
+}
+
+/// The dead-letter writer: the JSONL file, and the Fluvio topic when one is configured.
+fn open_dead_letters(
+    plan: &Plan,
+    metrics: &Metrics,
+) -> Result<Box<dyn shelfflow_connectors::SinkWriter>, RunError> {
+    let failed = |source| RunError::Connector { component: "dead_letter".to_owned(), source };
+    let file = DeadLetterWriter::create(&plan.dead_letter_path).map_err(failed)?;
+    let Some(topic) = &plan.dead_letter_topic else { return Ok(Box::new(file)) };
+    let context = shelfflow_connectors::SinkContext {
+        pipeline: plan.name.clone(),
+        sink: "dead_letter".to_owned(),
+        key: vec![0],
+        output_dir: plan.dead_letter_path.clone(),
+        description: None,
+        definition_hash: plan.definition_hash.clone(),
+        positions: metrics.positions.clone(),
+        schema: dead_letter_schema(),
+    };
+    let fluvio = shelfflow_connectors::fluvio::FluvioWriter::open(topic, &context, false)
+        .map_err(failed)?;
+    Ok(Box::new(super::sink::TeeWriter(vec![Box::new(file), Box::new(fluvio)])))
 }
 
 /// The simulated store at its start, from the reference data in the settings' directory.

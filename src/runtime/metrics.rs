@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use shelfflow_connectors::SourcePositions;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use shelfflow_connectors::{DeadLetter, SourcePositions};
 use shelfflow_operators::Time;
 
 /// Per partitioned input, per worker: its share's frontier and whether it has caught up.
@@ -20,10 +21,14 @@ pub struct Metrics {
     pub table_rows: AtomicU64,
     /// Records sent to the dead-letter output.
     pub dead_letters: AtomicU64,
+    /// Dead letters by the kind of their reason ([`DeadLetter::kind`]).
+    pub dead_letter_kinds: Mutex<BTreeMap<String, u64>>,
     /// Per input: its frontier (event-time µs), `u64::MAX` once finished.
     pub frontiers: Vec<AtomicU64>,
     /// Per sink: changes written.
     pub changes: Vec<AtomicU64>,
+    /// Per sink: one past the last time it has written every change of (0: none yet).
+    pub committed: Vec<AtomicU64>,
     /// Per input: it has delivered everything available at least once (end of file, or the end
     /// of what a followed file holds so far).
     pub caught_up: Vec<AtomicBool>,
@@ -31,6 +36,8 @@ pub struct Metrics {
     pub stop: AtomicBool,
     /// Batch latencies in microseconds: from reading a batch to its results being committed.
     pub latencies: Mutex<Vec<u32>>,
+    /// The same latencies in seconds, as a Prometheus histogram.
+    pub latency_histogram: Histogram,
     /// Per partitioned input (read by several workers), per worker: its share's frontier and
     /// whether the share has caught up.
     shares: Mutex<Shares>,
@@ -45,11 +52,14 @@ impl Metrics {
             events_in: AtomicU64::new(0),
             table_rows: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            dead_letter_kinds: Mutex::new(BTreeMap::new()),
             frontiers: (0..inputs).map(|_| AtomicU64::new(0)).collect(),
             changes: (0..sinks).map(|_| AtomicU64::new(0)).collect(),
+            committed: (0..sinks).map(|_| AtomicU64::new(0)).collect(),
             caught_up: (0..inputs).map(|_| AtomicBool::new(false)).collect(),
             stop: AtomicBool::new(false),
             latencies: Mutex::new(Vec::new()),
+            latency_histogram: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             shares: Mutex::new(BTreeMap::new()),
             positions: SourcePositions::default(),
         }
@@ -115,6 +125,16 @@ impl Metrics {
         self.changes[index].fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Records that sink `index` has written every change up to `time`.
+    pub fn set_committed(&self, index: usize, time: Time) {
+        self.committed[index].fetch_max(time.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The last time sink `index` has written every change of, if any.
+    pub fn committed_until(&self, index: usize) -> Option<Time> {
+        self.committed[index].load(Ordering::Relaxed).checked_sub(1)
+    }
+
     /// Whether every input has caught up with what is available.
     pub fn all_caught_up(&self) -> bool {
         self.caught_up.iter().all(|c| c.load(Ordering::Relaxed))
@@ -135,8 +155,25 @@ impl Metrics {
         self.frontiers.iter().map(|f| f.load(Ordering::Relaxed)).filter(|f| *f != u64::MAX).min()
     }
 
+    /// Counts dead letters, in total and by kind.
+    pub fn count_dead_letters(&self, letters: &[DeadLetter]) {
+        self.dead_letters.fetch_add(letters.len() as u64, Ordering::Relaxed);
+        let Ok(mut kinds) = self.dead_letter_kinds.lock() else { return };
+        for letter in letters {
+            match kinds.get_mut(letter.kind()) {
+                Some(n) => *n += 1,
+                None => {
+                    kinds.insert(letter.kind().to_owned(), 1);
+                }
+            }
+        }
+    }
+
     /// Records batch latencies.
     pub fn record_latencies(&self, micros: &[u32]) {
+        for &m in micros {
+            self.latency_histogram.observe(f64::from(m) / 1e6);
+        }
         if let Ok(mut all) = self.latencies.lock() {
             all.extend_from_slice(micros);
         }
@@ -151,37 +188,6 @@ impl Metrics {
         all.sort_unstable();
         let rank = ((p / 100.0) * (all.len() - 1) as f64).round() as usize;
         Some(all[rank.min(all.len() - 1)])
-    }
-
-    /// Prometheus text exposition of the counters.
-    pub fn prometheus(&self, pipeline: &str, sinks: &[String]) -> String {
-        let mut out = String::new();
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        out.push_str("# TYPE shelfflow_events_received_total counter\n");
-        out.push_str(&format!(
-            "shelfflow_events_received_total{{pipeline=\"{pipeline}\"}} {}\n",
-            load(&self.events_in)
-        ));
-        out.push_str("# TYPE shelfflow_events_dropped_total counter\n");
-        out.push_str(&format!(
-            "shelfflow_events_dropped_total{{pipeline=\"{pipeline}\",reason=\"dead_letter\"}} {}\n",
-            load(&self.dead_letters)
-        ));
-        out.push_str("# TYPE shelfflow_events_sent_total counter\n");
-        for (name, count) in sinks.iter().zip(&self.changes) {
-            out.push_str(&format!(
-                "shelfflow_events_sent_total{{pipeline=\"{pipeline}\",sink=\"{name}\"}} {}\n",
-                load(count)
-            ));
-        }
-        if let Some(w) = self.watermark() {
-            out.push_str("# TYPE shelfflow_watermark_seconds gauge\n");
-            out.push_str(&format!(
-                "shelfflow_watermark_seconds{{pipeline=\"{pipeline}\"}} {}\n",
-                w as f64 / 1e6
-            ));
-        }
-        out
     }
 }
 

@@ -21,7 +21,7 @@ use shelfflow_operators::Time;
 use crate::planner::Plan;
 
 /// How to run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Timely worker threads.
     pub workers: usize,
@@ -31,6 +31,40 @@ pub struct RunOptions {
     pub tap: Option<String>,
     /// Sinks that outlive this run (`--watch`): a redeploy writes only the difference.
     pub store: Option<Arc<SinkStore>>,
+    /// Collections to keep live views of (`serve`), each written like a sink.
+    pub observe: Option<Observe>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("workers", &self.workers)
+            .field("quiet", &self.quiet)
+            .field("tap", &self.tap)
+            .field("observe", &self.observe.as_ref().map(|o| &o.collections))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the writer of an observed collection, given its name and schema.
+pub type OpenView =
+    dyn Fn(&str, &shelfflow_operators::Schema) -> Box<dyn shelfflow_connectors::SinkWriter>
+        + Send
+        + Sync;
+
+/// Live views of collections: each observed collection gets an output of its own, named
+/// `view:<collection>` in the run's [`SinkStore`] (whose kept rows are the view's current rows).
+#[derive(Clone)]
+pub struct Observe {
+    /// The collections, by name.
+    pub collections: Vec<String>,
+    /// Opens each one's writer.
+    pub open: Arc<OpenView>,
+}
+
+/// The output name of the live view of `collection`.
+pub fn view_name(collection: &str) -> String {
+    format!("view:{collection}")
 }
 
 /// The sinks of a `--watch` session, kept open across redeploys.
@@ -48,6 +82,14 @@ impl std::fmt::Debug for SinkStore {
 }
 
 impl SinkStore {
+    /// The rows output `name` holds now, by key (for a redeploy still catching up, the rows
+    /// written before it); `None` for an unknown output.
+    pub fn rows(&self, name: &str) -> Option<Vec<shelfflow_operators::Row>> {
+        let sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = sinks.get(name)?.lock().unwrap_or_else(|p| p.into_inner());
+        Some(entry.state.values().cloned().collect())
+    }
+
     /// The slot output of sink `name`: the kept writer when the sink is unchanged (the new run then
     /// catches up silently and writes only the difference), otherwise a freshly opened one.
     fn attach(

@@ -326,6 +326,10 @@ impl SinkSlot {
         }
         if let Err(e) = self.flush() {
             self.fail(e, metrics);
+            return;
+        }
+        if let (Some(counter), Some(time)) = (self.counter, self.last_time) {
+            metrics.set_committed(counter, time);
         }
     }
 

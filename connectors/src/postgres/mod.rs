@@ -14,3 +14,7 @@ pub mod sql;
 
 pub use config::{Mode, PostgresSinkConfig, PostgresSourceConfig, SINK, SOURCE};
 pub use sink::{table_columns, PostgresWriter};
+
+/// Connection and commit attempts retried after a failure, by every PostgreSQL sink of this
+/// process (for metrics).
+pub static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -132,6 +132,7 @@ impl Session {
                         retry_in = ?backoff,
                         "database unreachable; retrying"
                     );
+                    super::RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(self.max_backoff);
                 }
@@ -313,6 +314,7 @@ impl Session {
                         table = %self.def.qualified(), error = %e, retry_in = ?backoff,
                         pending_until = group.last, "commit failed; retrying"
                     );
+                    super::RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(self.max_backoff);
                 }
