@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 ./deploy/postgres.sh install
 export SHELFFLOW_REQUIRE_POSTGRES=1
 
+# The dashboard test drives a real headless Chromium: install it, and make that test fail (not
+# skip) if the browser is still missing.
+./deploy/chromium.sh install
+export SHELFFLOW_REQUIRE_BROWSER=1
+
 # Release mode: the end-to-end tests run real pipelines, and the benchmarks' code paths are the
 # ones worth testing. Builds once for tests and binary.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -115,9 +115,8 @@ pub fn serve(initial: Initial, mut options: ServeOptions) -> anyhow::Result<Exit
         exposition: prometheus::exposition(registry.clone()),
         dashboard,
     });
-    if !options.quiet {
-        eprintln!("serving on http://{bound} ({} pipelines: {})", registry.names().len(), registry.names().join(", "));
-    }
+    // Printed even with --quiet: with `--listen 127.0.0.1:0` it is how a script learns the port.
+    eprintln!("serving on http://{bound} ({} pipelines: {})", registry.names().len(), registry.names().join(", "));
     tracing::info!(address = %bound, pipelines = registry.names().len(), "serving");
     runtime.block_on(async move {
         axum::serve(listener, api::router(api)).with_graceful_shutdown(shutdown()).await
