@@ -193,6 +193,14 @@ fn deploy_redeploy_dry_run_invalid_and_delete_through_the_api() {
     assert_eq!(code, 422, "{body}");
     assert_eq!(body["errors"][0]["path"], "name");
 
+    // A pipeline that fails shows its error, and the others and the server carry on.
+    let missing = pipeline(&dir.path().join("missing.jsonl"), &dir.path().join("out2"), false, 1)
+        .replace("name: units", "name: broken");
+    assert_eq!(put(&server, "/api/pipelines/broken", &missing, None).0, 201);
+    let failed = wait_status(&server, "broken", "failed");
+    assert!(failed["error"].as_str().expect("error").contains("missing.jsonl"), "{failed}");
+    assert_eq!(server.get("/api/pipelines/units").1["status"], "finished");
+
     // The graph, a restart, then delete.
     let (code, graph) = server.get("/api/pipelines/units/graph");
     assert_eq!(code, 200);

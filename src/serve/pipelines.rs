@@ -431,19 +431,32 @@ fn status(deployed: &Deployed) -> serde_json::Value {
     let elapsed = run.started.elapsed().as_secs_f64();
     let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
     let offsets = metrics.positions.current();
+    // The furthest event time any open source has completed: the pipeline's "now" (the
+    // simulated time, for the simulated store).
+    let furthest = plan
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, input)| input.role == InputRole::Source)
+        .map(|(i, _)| load(&metrics.frontiers[i]))
+        .filter(|&f| f != u64::MAX)
+        .max();
     let sources: Vec<serde_json::Value> = plan
         .inputs
         .iter()
         .enumerate()
         .map(|(i, input)| {
             let frontier = load(&metrics.frontiers[i]);
-            let lag = (frontier != u64::MAX).then(|| now.saturating_sub(frontier) as f64 / 1e6);
+            let open = frontier != u64::MAX;
+            let lag = open.then(|| now.saturating_sub(frontier) as f64 / 1e6);
+            let behind = furthest.filter(|_| open).map(|f| f.saturating_sub(frontier) as f64 / 1e6);
             serde_json::json!({
                 "name": input.name,
                 "kind": if input.role == InputRole::Source { "source" } else { "table" },
                 "frontier": timestamp(frontier),
                 "caught_up": metrics.caught_up[i].load(Ordering::Relaxed),
                 "lag_seconds": lag,
+                "behind_seconds": behind,
                 "offsets": offsets.as_ref().and_then(|o| o.get(&input.name)).cloned(),
             })
         })
@@ -483,6 +496,7 @@ fn status(deployed: &Deployed) -> serde_json::Value {
         "dead_letters": load(&metrics.dead_letters),
         "dead_letters_by_reason": kinds,
         "watermark": metrics.watermark().map(timestamp),
+        "event_time": furthest.map(timestamp),
         "caught_up": metrics.all_caught_up(),
         "sources": sources,
         "sinks": sinks,

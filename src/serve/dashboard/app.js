@@ -224,7 +224,11 @@ function renderHealth() {
     const status = tr.children[1];
     status.className = `status-${status.textContent}`;
   }
-  const watermarks = state.pipelines.map(p => p.watermark).filter(w => w && w !== 'finished').sort();
+  // The furthest event time of any pipeline (the simulated time, for the simulated store), or
+  // once they have all finished, the last commit.
+  const committed = state.pipelines.flatMap(p => p.sinks.map(s => s.committed_until));
+  const times = state.pipelines.map(p => p.event_time).concat(committed);
+  const watermarks = times.filter(w => w && w !== 'finished').sort();
   if (watermarks.length) {
     const now = watermarks[watermarks.length - 1];
     document.getElementById('sim-time').textContent = now.replace('T', ' ').replace('Z', ' UTC');
