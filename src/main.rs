@@ -224,7 +224,11 @@ struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn options(self, settings: serve::Settings, quiet: bool) -> anyhow::Result<serve::ServeOptions> {
+    fn options(
+        self,
+        settings: serve::Settings,
+        quiet: bool,
+    ) -> anyhow::Result<serve::ServeOptions> {
         Ok(serve::ServeOptions {
             listen: self.listen,
             token: serve::token(self.token_file.as_deref())?,
@@ -336,7 +340,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            let options = runtime::RunOptions { workers, quiet, tap: None, store: None, observe: None };
+            let options =
+                runtime::RunOptions { workers, quiet, tap: None, store: None, observe: None };
             if watch {
                 let [file] = files.as_slice() else {
                     eprintln!("error: --watch follows one pipeline file");
@@ -522,7 +527,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             plan.retain_read_outputs(&[&collection]);
             let summary = run_plan(
                 Arc::new(plan),
-                runtime::RunOptions { workers, quiet, tap: Some(collection), store: None, observe: None },
+                runtime::RunOptions {
+                    workers,
+                    quiet,
+                    tap: Some(collection),
+                    store: None,
+                    observe: None,
+                },
             )?;
             if !quiet {
                 eprintln!("{summary}");

@@ -53,7 +53,9 @@ impl Page {
         self.next_id += 1;
         let id = self.next_id;
         let message = serde_json::json!({"id": id, "method": method, "params": params});
-        self.socket.send(tungstenite::Message::text(message.to_string())).expect("send to Chromium");
+        self.socket
+            .send(tungstenite::Message::text(message.to_string()))
+            .expect("send to Chromium");
         loop {
             let reply = self.socket.read().expect("read from Chromium");
             let tungstenite::Message::Text(text) = reply else { continue };
@@ -79,7 +81,10 @@ impl Page {
         let deadline = Instant::now() + timeout;
         while self.eval(expression) != serde_json::Value::Bool(true) {
             let seen = self.eval("document.body ? document.body.innerText.slice(0, 2000) : ''");
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; the page shows:\n{seen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the page shows:\n{seen}"
+            );
             std::thread::sleep(Duration::from_millis(300));
         }
     }
@@ -154,7 +159,11 @@ fn the_dashboard_turns_a_zone_red_and_lists_the_alert_while_the_store_runs() {
     page.call("Page.enable", serde_json::json!({}));
     page.call("Page.navigate", serde_json::json!({"url": format!("{}/", server.url)}));
     let minute = Duration::from_secs(90);
-    page.wait_until("document.querySelectorAll('#store-map g.zone').length === 29", "the 29 zones", minute);
+    page.wait_until(
+        "document.querySelectorAll('#store-map g.zone').length === 29",
+        "the 29 zones",
+        minute,
+    );
     page.wait_until(
         "document.querySelectorAll('#store-map g.zone.alert').length > 0",
         "a red zone",
@@ -175,12 +184,18 @@ fn the_dashboard_turns_a_zone_red_and_lists_the_alert_while_the_store_runs() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let rows = |collection: &str| -> Vec<serde_json::Value> {
-        let (_, body) = server.get(&format!("/api/pipelines/{name}/collections/{collection}?limit=1000000"));
+        let (_, body) =
+            server.get(&format!("/api/pipelines/{name}/collections/{collection}?limit=1000000"));
         body["rows"].as_array().expect("rows").clone()
     };
     let category_of: std::collections::BTreeMap<String, String> = rows("shelf_state")
         .iter()
-        .map(|r| (r["shelf_id"].as_str().unwrap_or("").to_owned(), r["item_category"].as_str().unwrap_or("").to_owned()))
+        .map(|r| {
+            (
+                r["shelf_id"].as_str().unwrap_or("").to_owned(),
+                r["item_category"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
     let mut expected = std::collections::BTreeSet::new();
     for alert in ["refill_request", "stockout", "near_expiry", "expired"] {

@@ -94,7 +94,8 @@ fn fold(changelog: &Path) -> (BTreeMap<String, serde_json::Value>, usize) {
 
 /// Units and events per shelf of the events with `quantity >= min_qty`, from scratch.
 fn expected_units(min_qty: i64) -> BTreeMap<String, (i64, i64)> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(EVENTS)).expect("events");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(EVENTS))
+        .expect("events");
     let mut units: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for line in text.lines() {
         // Records the engine dead-letters (malformed, or a quantity that is no integer) count
@@ -102,7 +103,8 @@ fn expected_units(min_qty: i64) -> BTreeMap<String, (i64, i64)> {
         let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else { continue };
         let Some(quantity) = event["quantity"].as_i64() else { continue };
         if quantity >= min_qty {
-            let entry = units.entry(event["shelf_id"].as_str().expect("shelf").to_owned()).or_default();
+            let entry =
+                units.entry(event["shelf_id"].as_str().expect("shelf").to_owned()).or_default();
             entry.0 += quantity;
             entry.1 += 1;
         }
@@ -115,7 +117,10 @@ fn by_shelf(state: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, (i6
         .values()
         .map(|row| {
             let shelf = row["shelf_id"].as_str().expect("shelf").to_owned();
-            (shelf, (row["units"].as_i64().expect("units"), row["events"].as_i64().expect("events")))
+            (
+                shelf,
+                (row["units"].as_i64().expect("units"), row["events"].as_i64().expect("events")),
+            )
         })
         .collect()
 }
@@ -138,7 +143,8 @@ fn deploy_redeploy_dry_run_invalid_and_delete_through_the_api() {
     let server = serve(&dir.path().join("server.log"), None);
 
     // Deploy: 201, then it runs to the end of the file.
-    let (code, body) = put(&server, "/api/pipelines/units", &pipeline(&events, &out, false, 1), None);
+    let (code, body) =
+        put(&server, "/api/pipelines/units", &pipeline(&events, &out, false, 1), None);
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["generation"], 1);
     let status = wait_status(&server, "units", "finished");
@@ -204,9 +210,15 @@ fn deploy_redeploy_dry_run_invalid_and_delete_through_the_api() {
     // The graph, a restart, then delete.
     let (code, graph) = server.get("/api/pipelines/units/graph");
     assert_eq!(code, 200);
-    let kinds: Vec<&str> = graph["nodes"].as_array().expect("nodes").iter().map(|n| n["kind"].as_str().unwrap_or("")).collect();
+    let kinds: Vec<&str> = graph["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(kinds, ["source", "filter", "aggregate", "sink"]);
-    let (code, body) = json(ureq::post(&format!("{}/api/pipelines/units/restart", server.url)).call());
+    let (code, body) =
+        json(ureq::post(&format!("{}/api/pipelines/units/restart", server.url)).call());
     assert_eq!((code, body["generation"].as_u64()), (200, Some(3)), "{body}");
     wait_status(&server, "units", "finished");
     assert_eq!(fold(&changelog).1, lines, "a restart of the same definition wrote changes");
@@ -224,17 +236,20 @@ fn sse_streams_the_changes_of_a_followed_source_and_metrics_match_the_status() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out");
     let events = dir.path().join("live.jsonl");
-    let all = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(EVENTS)).expect("events");
+    let all = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(EVENTS))
+        .expect("events");
     let lines: Vec<&str> = all.lines().collect();
     std::fs::write(&events, format!("{}\n", lines[..3].join("\n"))).expect("write events");
     let server = serve(&dir.path().join("server.log"), None);
-    let (code, body) = put(&server, "/api/pipelines/units", &pipeline(&events, &out, true, 1), None);
+    let (code, body) =
+        put(&server, "/api/pipelines/units", &pipeline(&events, &out, true, 1), None);
     assert_eq!(code, 201, "{body}");
     wait_status(&server, "units", "running");
 
-    let response = ureq::get(&format!("{}/api/pipelines/units/collections/units/changes", server.url))
-        .call()
-        .expect("SSE");
+    let response =
+        ureq::get(&format!("{}/api/pipelines/units/collections/units/changes", server.url))
+            .call()
+            .expect("SSE");
     assert_eq!(response.header("content-type"), Some("text/event-stream"));
     let mut reader = BufReader::new(response.into_reader());
     let mut next_event = |name: &str| -> serde_json::Value {
@@ -266,20 +281,34 @@ fn sse_streams_the_changes_of_a_followed_source_and_metrics_match_the_status() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         let (_, status) = server.get("/api/pipelines/units");
-        let read = status["events_in"].as_u64().unwrap_or(0) + status["dead_letters"].as_u64().unwrap_or(0);
+        let read = status["events_in"].as_u64().unwrap_or(0)
+            + status["dead_letters"].as_u64().unwrap_or(0);
         if read == lines.len() as u64 {
             break status;
         }
         assert!(Instant::now() < deadline, "not every event was read: {status}");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let text = ureq::get(&format!("{}/metrics", server.url)).call().expect("metrics").into_string().expect("text");
+    let text = ureq::get(&format!("{}/metrics", server.url))
+        .call()
+        .expect("metrics")
+        .into_string()
+        .expect("text");
     let samples = parse_prometheus(&text);
     let label = "{pipeline=\"units\"}";
-    assert_eq!(samples[&format!("shelfflow_events_in_total{label}")], status["events_in"].as_f64().expect("events"));
+    assert_eq!(
+        samples[&format!("shelfflow_events_in_total{label}")],
+        status["events_in"].as_f64().expect("events")
+    );
     let sink = "{pipeline=\"units\",sink=\"units_changes\"}";
-    assert_eq!(samples[&format!("shelfflow_changes_out_total{sink}")], status["sinks"][0]["changes"].as_f64().expect("changes"));
-    assert!(samples.contains_key(&format!("shelfflow_sink_commit_latency_seconds_count{label}")), "{text}");
+    assert_eq!(
+        samples[&format!("shelfflow_changes_out_total{sink}")],
+        status["sinks"][0]["changes"].as_f64().expect("changes")
+    );
+    assert!(
+        samples.contains_key(&format!("shelfflow_sink_commit_latency_seconds_count{label}")),
+        "{text}"
+    );
     assert!(samples.contains_key("shelfflow_postgres_retries_total"));
     let (code, ready) = server.get("/readyz");
     assert_eq!((code, ready["ready"].as_bool()), (200, Some(true)));
@@ -290,13 +319,21 @@ fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
     let mut samples = BTreeMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
         if let Some(comment) = line.strip_prefix("# ") {
-            assert!(["HELP ", "TYPE ", "EOF"].iter().any(|p| comment.starts_with(p)), "bad comment {line:?}");
+            assert!(
+                ["HELP ", "TYPE ", "EOF"].iter().any(|p| comment.starts_with(p)),
+                "bad comment {line:?}"
+            );
             continue;
         }
-        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample {line:?}"));
+        let (series, value) =
+            line.rsplit_once(' ').unwrap_or_else(|| panic!("bad sample {line:?}"));
         let name_end = series.find('{').unwrap_or(series.len());
         let name = &series[..name_end];
-        assert!(!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'), "bad name {line:?}");
+        assert!(
+            !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad name {line:?}"
+        );
         if name_end < series.len() {
             assert!(series.ends_with('}'), "bad labels {line:?}");
         }

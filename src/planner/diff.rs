@@ -101,9 +101,9 @@ sinks:
         assert_eq!(diff.removed, ["operator big"]);
         assert_eq!(diff.changed, ["operator per_shelf", "sink out"]);
         assert_eq!(diff.unchanged, 1, "{diff:?}");
-        assert_eq!(super::difference(&old, &plan(BASE)), super::Difference {
-            unchanged: 4,
-            ..Default::default()
-        });
+        assert_eq!(
+            super::difference(&old, &plan(BASE)),
+            super::Difference { unchanged: 4, ..Default::default() }
+        );
     }
 }

@@ -796,8 +796,8 @@ fn open_dead_letters(
         positions: metrics.positions.clone(),
         schema: dead_letter_schema(),
     };
-    let fluvio = shelfflow_connectors::fluvio::FluvioWriter::open(topic, &context, false)
-        .map_err(failed)?;
+    let fluvio =
+        shelfflow_connectors::fluvio::FluvioWriter::open(topic, &context, false).map_err(failed)?;
     Ok(Box::new(super::sink::TeeWriter(vec![Box::new(file), Box::new(fluvio)])))
 }
 

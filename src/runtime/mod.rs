@@ -47,10 +47,9 @@ impl std::fmt::Debug for RunOptions {
 }
 
 /// Opens the writer of an observed collection, given its name and schema.
-pub type OpenView =
-    dyn Fn(&str, &shelfflow_operators::Schema) -> Box<dyn shelfflow_connectors::SinkWriter>
-        + Send
-        + Sync;
+pub type OpenView = dyn Fn(&str, &shelfflow_operators::Schema) -> Box<dyn shelfflow_connectors::SinkWriter>
+    + Send
+    + Sync;
 
 /// Live views of collections: each observed collection gets an output of its own, named
 /// `view:<collection>` in the run's [`SinkStore`] (whose kept rows are the view's current rows).

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::pipelines::{DeployError, Definition, Lookup, Registry};
+use super::pipelines::{Definition, DeployError, Lookup, Registry};
 use super::views;
 
 /// Largest request body accepted.
@@ -146,8 +146,11 @@ async fn authorize(State(api): Shared, request: Request, next: Next) -> Response
     if let (true, Some(token)) = (writes, api.token.as_deref()) {
         let given = bearer(request.headers()).unwrap_or_default();
         if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-            return ApiError::new(StatusCode::UNAUTHORIZED, "this request needs the token: Authorization: Bearer <token>")
-                .into_response();
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this request needs the token: Authorization: Bearer <token>",
+            )
+            .into_response();
         }
     }
     next.run(request).await
@@ -161,8 +164,14 @@ async fn list(State(api): Shared) -> Json<serde_json::Value> {
     Json(serde_json::json!({"pipelines": api.registry.statuses()}))
 }
 
-async fn show(State(api): Shared, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    api.registry.status(&name).map(Json).ok_or_else(|| ApiError::not_found(format!("no pipeline `{name}`")))
+async fn show(
+    State(api): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api.registry
+        .status(&name)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no pipeline `{name}`")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,7 +202,10 @@ async fn deploy(
     Ok((status, Json(deployment)).into_response())
 }
 
-async fn remove(State(api): Shared, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn remove(
+    State(api): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let registry = api.registry.clone();
     let deleted = name.clone();
     tokio::task::spawn_blocking(move || registry.delete(&deleted))
@@ -202,7 +214,10 @@ async fn remove(State(api): Shared, Path(name): Path<String>) -> Result<Json<ser
     Ok(Json(serde_json::json!({"deleted": name})))
 }
 
-async fn restart(State(api): Shared, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn restart(
+    State(api): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let registry = api.registry.clone();
     let deployment = tokio::task::spawn_blocking(move || registry.restart(&name))
         .await
@@ -210,8 +225,14 @@ async fn restart(State(api): Shared, Path(name): Path<String>) -> Result<Json<se
     Ok(Json(serde_json::to_value(deployment).unwrap_or_default()))
 }
 
-async fn graph(State(api): Shared, Path(name): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    let plan = api.registry.plan(&name).ok_or_else(|| ApiError::not_found(format!("no pipeline `{name}`")))?;
+async fn graph(
+    State(api): Shared,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let plan = api
+        .registry
+        .plan(&name)
+        .ok_or_else(|| ApiError::not_found(format!("no pipeline `{name}`")))?;
     Ok(Json(crate::planner::render_json(&plan)))
 }
 
@@ -238,7 +259,11 @@ async fn rows(
             let names: Vec<&str> = key.iter().map(|&i| schema.fields[i].name.as_str()).collect();
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                format!("`key` needs {} value(s), comma-separated: {}", key.len(), names.join(", ")),
+                format!(
+                    "`key` needs {} value(s), comma-separated: {}",
+                    key.len(),
+                    names.join(", ")
+                ),
             ));
         }
     }

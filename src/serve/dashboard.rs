@@ -31,7 +31,8 @@ pub fn load_config(file: &Path) -> anyhow::Result<serde_json::Value> {
     let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))
+        serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("{} is not valid YAML", path.display()))
     };
     let mut config = read(file)?;
     if let Some(layout) = config.get("layout").and_then(|l| l.as_str()).map(str::to_owned) {
@@ -81,7 +82,10 @@ mod tests {
         assert_eq!(zones.len(), 29);
         for (category, zone) in zones {
             let [x0, y0, x1, y1] = ["x0", "y0", "x1", "y1"].map(|k| zone[k].as_f64().expect(k));
-            assert!(0.0 <= x0 && x0 < x1 && x1 <= 1.0 && 0.0 <= y0 && y0 < y1 && y1 <= 1.0, "{category}");
+            assert!(
+                0.0 <= x0 && x0 < x1 && x1 <= 1.0 && 0.0 <= y0 && y0 < y1 && y1 <= 1.0,
+                "{category}"
+            );
         }
     }
 

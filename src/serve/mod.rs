@@ -61,10 +61,9 @@ pub fn token(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
 
 /// Checks the address: a non-loopback one needs a token.
 fn listen_address(options: &ServeOptions) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = options
-        .listen
-        .parse()
-        .map_err(|_| format!("--listen {}: expected IP:PORT, e.g. 127.0.0.1:8080", options.listen))?;
+    let addr: SocketAddr = options.listen.parse().map_err(|_| {
+        format!("--listen {}: expected IP:PORT, e.g. 127.0.0.1:8080", options.listen)
+    })?;
     if !addr.ip().is_loopback() && options.token.is_none() {
         return Err(format!(
             "--listen {addr} is not a loopback address, so it needs a token\n  hint: set SHELFFLOW_TOKEN or pass --token-file FILE"
@@ -101,7 +100,12 @@ pub fn serve(initial: Initial, mut options: ServeOptions) -> anyhow::Result<Exit
         Initial::Merged(files) => {
             let definition = Definition::Merged(files);
             match registry.load(None, &definition) {
-                Ok(plan) => registry.deploy(plan, definition, false).err().map(|e| format!("{e:?}")).into_iter().collect(),
+                Ok(plan) => registry
+                    .deploy(plan, definition, false)
+                    .err()
+                    .map(|e| format!("{e:?}"))
+                    .into_iter()
+                    .collect(),
                 Err(d) => vec![d.to_string()],
             }
         }
@@ -116,7 +120,11 @@ pub fn serve(initial: Initial, mut options: ServeOptions) -> anyhow::Result<Exit
         dashboard,
     });
     // Printed even with --quiet: with `--listen 127.0.0.1:0` it is how a script learns the port.
-    eprintln!("serving on http://{bound} ({} pipelines: {})", registry.names().len(), registry.names().join(", "));
+    eprintln!(
+        "serving on http://{bound} ({} pipelines: {})",
+        registry.names().len(),
+        registry.names().join(", ")
+    );
     tracing::info!(address = %bound, pipelines = registry.names().len(), "serving");
     runtime.block_on(async move {
         axum::serve(listener, api::router(api)).with_graceful_shutdown(shutdown()).await
@@ -134,10 +142,11 @@ async fn shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return interrupt.await.unwrap_or(()),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = term.recv() => {}
@@ -166,7 +175,13 @@ pub fn serve_metrics<R: prometheus::Runs>(addr: &str, runs: Arc<R>) -> anyhow::R
                 let exposition = exposition.clone();
                 async move {
                     let text = prometheus::render(&exposition);
-                    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        text,
+                    )
                 }
             });
             let app = axum::Router::new().route("/metrics", route);

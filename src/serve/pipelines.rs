@@ -171,7 +171,10 @@ impl Registry {
                 position: None,
                 path: "name".to_owned(),
                 message: format!("the body defines pipeline `{}`, deployed as `{name}`", plan.name),
-                hint: Some(format!("set `name: {name}`, or PUT it to /api/pipelines/{}", plan.name)),
+                hint: Some(format!(
+                    "set `name: {name}`, or PUT it to /api/pipelines/{}",
+                    plan.name
+                )),
                 line_text: None,
             }]));
         }
@@ -251,7 +254,8 @@ impl Registry {
 
     /// Stops a pipeline and forgets it; its sinks commit what is complete first.
     pub fn delete(&self, name: &str) -> Result<(), DeployError> {
-        let deployed = self.lock().remove(name).ok_or_else(|| DeployError::NotFound(name.to_owned()))?;
+        let deployed =
+            self.lock().remove(name).ok_or_else(|| DeployError::NotFound(name.to_owned()))?;
         deployed.run.retire();
         tracing::info!(pipeline = %name, "deleted");
         Ok(())
@@ -282,7 +286,9 @@ impl Registry {
     /// has.
     fn observed(&self, plan: &Plan) -> Vec<String> {
         let mut observed: Vec<String> = plan.sinks.iter().map(|s| s.input.clone()).collect();
-        observed.extend(self.settings.observe.iter().filter(|c| plan.collections.contains_key(*c)).cloned());
+        observed.extend(
+            self.settings.observe.iter().filter(|c| plan.collections.contains_key(*c)).cloned(),
+        );
         observed.sort();
         observed.dedup();
         observed
@@ -324,8 +330,12 @@ impl Registry {
                     Err(_) => Outcome::Failed("the dataflow panicked".to_owned()),
                 };
                 match &outcome {
-                    Outcome::Failed(message) => tracing::error!(pipeline = %name, error = %message, "pipeline failed"),
-                    other => tracing::info!(pipeline = %name, status = other.label(), "pipeline ended"),
+                    Outcome::Failed(message) => {
+                        tracing::error!(pipeline = %name, error = %message, "pipeline failed")
+                    }
+                    other => {
+                        tracing::info!(pipeline = %name, status = other.label(), "pipeline ended")
+                    }
                 }
                 *ended.lock().unwrap_or_else(|p| p.into_inner()) = outcome;
             })
@@ -356,13 +366,20 @@ impl Registry {
     /// Whether every running pipeline has caught up with its sources.
     pub fn ready(&self) -> bool {
         self.lock().values().all(|d| {
-            let running = matches!(*d.run.outcome.lock().unwrap_or_else(|p| p.into_inner()), Outcome::Running);
+            let running = matches!(
+                *d.run.outcome.lock().unwrap_or_else(|p| p.into_inner()),
+                Outcome::Running
+            );
             !running || d.run.metrics.all_caught_up()
         })
     }
 
     /// The current rows of an observed collection and its schema.
-    pub fn rows(&self, name: &str, collection: &str) -> Result<(shelfflow_operators::Schema, Vec<Row>), Lookup> {
+    pub fn rows(
+        &self,
+        name: &str,
+        collection: &str,
+    ) -> Result<(shelfflow_operators::Schema, Vec<Row>), Lookup> {
         let pipelines = self.lock();
         let deployed = pipelines.get(name).ok_or(Lookup::Pipeline)?;
         let schema = observed_schema(deployed, collection)?;
@@ -394,7 +411,10 @@ pub enum Lookup {
     NotObserved(Vec<String>),
 }
 
-fn observed_schema(deployed: &Deployed, collection: &str) -> Result<shelfflow_operators::Schema, Lookup> {
+fn observed_schema(
+    deployed: &Deployed,
+    collection: &str,
+) -> Result<shelfflow_operators::Schema, Lookup> {
     let schema = deployed.plan.collections.get(collection).ok_or(Lookup::Collection)?;
     if !deployed.observed.iter().any(|c| c == collection) {
         return Err(Lookup::NotObserved(deployed.observed.clone()));
@@ -471,7 +491,7 @@ fn status(deployed: &Deployed) -> serde_json::Value {
                 "input": sink.input,
                 "destination": sink.config.describe(&sink.context),
                 "changes": load(&metrics.changes[i]),
-                "committed_until": metrics.committed_until(i).map(|t| timestamp(t)),
+                "committed_until": metrics.committed_until(i).map(timestamp),
             })
         })
         .collect();

@@ -50,11 +50,21 @@ impl<R: Runs> Collector for RunsCollector<R> {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let mut events = Family::new("shelfflow_events_in", "Records read from sources.");
         let mut table_rows = Family::new("shelfflow_table_rows", "Rows read from tables.");
-        let mut dead = Family::new("shelfflow_dead_letters", "Records sent to the dead letters, by reason.");
+        let mut dead =
+            Family::new("shelfflow_dead_letters", "Records sent to the dead letters, by reason.");
         let mut changes = Family::new("shelfflow_changes_out", "Changes written, by sink.");
-        let mut frontier = Family::new("shelfflow_source_frontier_seconds", "Event time each input has completed, in seconds since the epoch.");
-        let mut lag = Family::new("shelfflow_source_lag_seconds", "How far each open source's event time is behind the wall clock.");
-        let mut committed = Family::new("shelfflow_sink_committed_seconds", "Event time up to which each sink has written every change.");
+        let mut frontier = Family::new(
+            "shelfflow_source_frontier_seconds",
+            "Event time each input has completed, in seconds since the epoch.",
+        );
+        let mut lag = Family::new(
+            "shelfflow_source_lag_seconds",
+            "How far each open source's event time is behind the wall clock.",
+        );
+        let mut committed = Family::new(
+            "shelfflow_sink_committed_seconds",
+            "Event time up to which each sink has written every change.",
+        );
         let mut latency = Vec::new();
         let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
         self.0.each_run(&mut |pipeline, plan, metrics| {
@@ -72,7 +82,9 @@ impl<R: Runs> Collector for RunsCollector<R> {
             }
             for (i, sink) in plan.sinks.iter().enumerate() {
                 let labels = of(Some(("sink", &sink.name)));
-                changes.samples.push((labels.clone(), ConstCounter::new(load(&metrics.changes[i]))));
+                changes
+                    .samples
+                    .push((labels.clone(), ConstCounter::new(load(&metrics.changes[i]))));
                 if let Some(t) = metrics.committed_until(i) {
                     committed.samples.push((labels, ConstGauge::new(t as f64 / 1e6)));
                 }
@@ -102,14 +114,24 @@ impl<R: Runs> Collector for RunsCollector<R> {
         };
         latency.encode(&mut encoder, MetricType::Histogram)?;
         let process = [
-            ("shelfflow_postgres_retries", "PostgreSQL connection and commit attempts retried.",
-                shelfflow_connectors::postgres::RETRIES.load(Ordering::Relaxed)),
-            ("shelfflow_sse_clients_dropped", "Server-Sent-Events clients dropped for falling behind.",
-                super::views::DROPPED_CLIENTS.load(Ordering::Relaxed)),
+            (
+                "shelfflow_postgres_retries",
+                "PostgreSQL connection and commit attempts retried.",
+                shelfflow_connectors::postgres::RETRIES.load(Ordering::Relaxed),
+            ),
+            (
+                "shelfflow_sse_clients_dropped",
+                "Server-Sent-Events clients dropped for falling behind.",
+                super::views::DROPPED_CLIENTS.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, value) in process {
-            ConstCounter::new(value)
-                .encode(encoder.encode_descriptor(name, help, None, MetricType::Counter)?)?;
+            ConstCounter::new(value).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
         }
         Ok(())
     }
