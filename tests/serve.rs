@@ -229,6 +229,8 @@ fn deploy_redeploy_dry_run_invalid_and_delete_through_the_api() {
     assert!(body["error"].as_str().expect("JSON error").contains("units"));
     let (code, body) = server.get("/api/nothing/here");
     assert_eq!((code, body["status"].as_u64()), (404, Some(404)));
+    let mut server = server;
+    assert!(server.stop(), "SIGTERM did not stop the server cleanly");
 }
 
 #[test]

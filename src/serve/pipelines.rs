@@ -441,6 +441,59 @@ fn timestamp(time: u64) -> serde_json::Value {
     }
 }
 
+/// The furthest event time any open source of `plan` has completed: the pipeline's "now" (the
+/// simulated time, for the simulated store).
+fn furthest_source(plan: &Plan, metrics: &Metrics) -> Option<u64> {
+    let sources = plan.inputs.iter().enumerate().filter(|(_, i)| i.role == InputRole::Source);
+    sources
+        .map(|(i, _)| metrics.frontiers[i].load(Ordering::Relaxed))
+        .filter(|&f| f != u64::MAX)
+        .max()
+}
+
+/// Per input: its frontier, whether it has caught up, how far it is behind the wall clock and
+/// the pipeline's furthest source, and its offsets.
+fn input_statuses(plan: &Plan, metrics: &Metrics) -> Vec<serde_json::Value> {
+    let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
+    let furthest = furthest_source(plan, metrics);
+    let offsets = metrics.positions.current();
+    let seconds = |later: u64, earlier: u64| later.saturating_sub(earlier) as f64 / 1e6;
+    plan.inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let frontier = metrics.frontiers[i].load(Ordering::Relaxed);
+            let open = frontier != u64::MAX;
+            serde_json::json!({
+                "name": input.name,
+                "kind": if input.role == InputRole::Source { "source" } else { "table" },
+                "frontier": timestamp(frontier),
+                "caught_up": metrics.caught_up[i].load(Ordering::Relaxed),
+                "lag_seconds": open.then(|| seconds(now, frontier)),
+                "behind_seconds": furthest.filter(|_| open).map(|f| seconds(f, frontier)),
+                "offsets": offsets.as_ref().and_then(|o| o.get(&input.name)).cloned(),
+            })
+        })
+        .collect()
+}
+
+/// Per sink: its destination, changes written and the time it has committed.
+fn sink_statuses(plan: &Plan, metrics: &Metrics) -> Vec<serde_json::Value> {
+    plan.sinks
+        .iter()
+        .enumerate()
+        .map(|(i, sink)| {
+            serde_json::json!({
+                "name": sink.name,
+                "input": sink.input,
+                "destination": sink.config.describe(&sink.context),
+                "changes": metrics.changes[i].load(Ordering::Relaxed),
+                "committed_until": metrics.committed_until(i).map(timestamp),
+            })
+        })
+        .collect()
+}
+
 /// A deployment's status, as `GET /api/pipelines` shows it.
 fn status(deployed: &Deployed) -> serde_json::Value {
     let plan = &deployed.plan;
@@ -449,52 +502,6 @@ fn status(deployed: &Deployed) -> serde_json::Value {
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let outcome = run.outcome.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let elapsed = run.started.elapsed().as_secs_f64();
-    let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
-    let offsets = metrics.positions.current();
-    // The furthest event time any open source has completed: the pipeline's "now" (the
-    // simulated time, for the simulated store).
-    let furthest = plan
-        .inputs
-        .iter()
-        .enumerate()
-        .filter(|(_, input)| input.role == InputRole::Source)
-        .map(|(i, _)| load(&metrics.frontiers[i]))
-        .filter(|&f| f != u64::MAX)
-        .max();
-    let sources: Vec<serde_json::Value> = plan
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| {
-            let frontier = load(&metrics.frontiers[i]);
-            let open = frontier != u64::MAX;
-            let lag = open.then(|| now.saturating_sub(frontier) as f64 / 1e6);
-            let behind = furthest.filter(|_| open).map(|f| f.saturating_sub(frontier) as f64 / 1e6);
-            serde_json::json!({
-                "name": input.name,
-                "kind": if input.role == InputRole::Source { "source" } else { "table" },
-                "frontier": timestamp(frontier),
-                "caught_up": metrics.caught_up[i].load(Ordering::Relaxed),
-                "lag_seconds": lag,
-                "behind_seconds": behind,
-                "offsets": offsets.as_ref().and_then(|o| o.get(&input.name)).cloned(),
-            })
-        })
-        .collect();
-    let sinks: Vec<serde_json::Value> = plan
-        .sinks
-        .iter()
-        .enumerate()
-        .map(|(i, sink)| {
-            serde_json::json!({
-                "name": sink.name,
-                "input": sink.input,
-                "destination": sink.config.describe(&sink.context),
-                "changes": load(&metrics.changes[i]),
-                "committed_until": metrics.committed_until(i).map(timestamp),
-            })
-        })
-        .collect();
     let kinds = metrics.dead_letter_kinds.lock().map(|k| k.clone()).unwrap_or_default();
     let events = load(&metrics.events_in);
     serde_json::json!({
@@ -516,10 +523,10 @@ fn status(deployed: &Deployed) -> serde_json::Value {
         "dead_letters": load(&metrics.dead_letters),
         "dead_letters_by_reason": kinds,
         "watermark": metrics.watermark().map(timestamp),
-        "event_time": furthest.map(timestamp),
+        "event_time": furthest_source(plan, metrics).map(timestamp),
         "caught_up": metrics.all_caught_up(),
-        "sources": sources,
-        "sinks": sinks,
+        "sources": input_statuses(plan, metrics),
+        "sinks": sink_statuses(plan, metrics),
         "collections": deployed.observed,
     })
 }

@@ -200,9 +200,18 @@ function renderPanels() {
       select.value = values.includes(chosen) ? chosen : '';
       if (select.value) rows = rows.filter(r => String(r[panel.filter]) === select.value);
     }
+    const total = rows.length;
     rows = sortRows(rows, panel.sort).slice(0, panel.limit || 20);
     const columns = panel.columns || (rows[0] ? Object.keys(rows[0]) : []);
-    box.querySelector('h3').textContent = `${panel.title} (${rows.length})`;
+    let title = `${panel.title} (${total})`;
+    if (panel.next) {
+      // The earliest value of the `next` column after the simulated time.
+      const now = document.body.dataset.simTime || '';
+      const upcoming = (panel.collections || []).flatMap(name => rowsOf(name))
+        .map(r => r[panel.next]).filter(v => v && v > now).sort();
+      title += ` · next ${panel.next}: ${upcoming.length ? upcoming[0].replace('T', ' ') : 'none'}`;
+    }
+    box.querySelector('h3').textContent = title;
     table(box.querySelector('table'), columns, rows);
   }
 }
@@ -210,16 +219,18 @@ function renderPanels() {
 function renderHealth() {
   const rows = state.pipelines.map(p => {
     const committed = p.sinks.map(s => s.committed_until).filter(t => t && t !== 'finished').sort();
+    const behind = p.sources.map(s => s.behind_seconds).filter(b => b !== null && b !== undefined);
     return {
       pipeline: p.name,
       status: p.status,
       'events/s': Math.round(p.events_per_second),
+      'lag (s)': behind.length ? Math.round(Math.max(...behind)) : '',
       'dead letters': p.dead_letters,
       'last commit': committed.length ? committed[committed.length - 1] : '',
       error: p.error || '',
     };
   });
-  table(document.getElementById('health-table'), ['pipeline', 'status', 'events/s', 'dead letters', 'last commit', 'error'], rows);
+  table(document.getElementById('health-table'), ['pipeline', 'status', 'events/s', 'lag (s)', 'dead letters', 'last commit', 'error'], rows);
   for (const tr of document.querySelectorAll('#health-table tr.row')) {
     const status = tr.children[1];
     status.className = `status-${status.textContent}`;
