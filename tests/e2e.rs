@@ -386,3 +386,22 @@ fn medians_percentiles_and_formatted_labels() {
         ]
     );
 }
+
+#[test]
+fn json_sinks_write_one_document_an_object_for_a_single_row() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/json.yaml", out.path(), &[]);
+    let totals: serde_json::Value = serde_json::from_str(&files["totals.json"]).expect("json");
+    assert_eq!(totals, serde_json::json!({"events": 11, "customers": 5, "units": 27}));
+    let shelves: serde_json::Value =
+        serde_json::from_str(&files["per_shelf_json.json"]).expect("json");
+    let ids: Vec<&str> = shelves
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|r| r["shelf_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["S1", "S2", "S3", "S4"], "sorted by key");
+    assert_eq!(shelves[0]["last_seen"], "2026-01-01T08:04:00Z");
+    assert!(!files.keys().any(|name| name.ends_with(".tmp")), "temporary files are renamed");
+}
