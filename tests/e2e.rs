@@ -405,3 +405,40 @@ fn json_sinks_write_one_document_an_object_for_a_single_row() {
     assert_eq!(shelves[0]["last_seen"], "2026-01-01T08:04:00Z");
     assert!(!files.keys().any(|name| name.ends_with(".tmp")), "temporary files are renamed");
 }
+
+#[test]
+fn a_join_on_no_columns_pairs_every_row_with_the_one_total_and_follows_it() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/share.yaml", out.path(), &[]);
+    let rows: Vec<&str> = files["shares_csv.csv"].lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "shelf_id,units,all_units,share,percent",
+            "S1,11,22,0.5,50.0%",
+            "S2,7,22,0.318,31.8%",
+            "S3,3,22,0.136,13.6%",
+            "S4,1,22,0.045,4.5%",
+        ]
+    );
+    // S3's first pickup changes the total: every shelf's share changes at that time.
+    let at_s3: Vec<serde_json::Value> = files["share_changes.jsonl"]
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|c| c["time"] == "2026-01-01T08:01:10Z" && c["op"] == "upsert")
+        .collect();
+    let shelves: Vec<&str> = at_s3.iter().map(|c| c["key"]["shelf_id"].as_str().unwrap()).collect();
+    assert_eq!(shelves, ["S1", "S2", "S3"]);
+    assert!(at_s3.iter().all(|c| c["row"]["all_units"] == 6));
+    let bad = shelfflow(out.path())
+        .args([
+            "validate",
+            "pipelines/examples/share.yaml",
+            "--set",
+            "operators.with_total.right=per_shelf",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "a right side of many rows is a config error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`on: []` joins every left row"));
+}
