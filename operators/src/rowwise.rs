@@ -82,15 +82,14 @@ impl RowStep {
     }
 }
 
-/// The values of `exprs` over `row`, in `row`'s own allocation: they are computed into
-/// `scratch` first (which keeps its capacity), then moved into the emptied row. On an overflow,
-/// the row back with the position of the first expression that overflowed.
+/// The values of `exprs` over `row`, in `row`'s own allocation (see [`compute`]); on an
+/// overflow, the row unchanged with the position of the first expression that overflowed.
 fn project(
     exprs: &[Expr],
-    mut row: Row,
+    row: Row,
     scratch: &mut Vec<Value>,
 ) -> Result<Row, (Row, usize, Overflow)> {
-    if let Err(overflow) = checked(|| scratch.extend(exprs.iter().map(|e| e.eval(&row)))) {
+    if let Err(overflow) = checked(|| compute(exprs, &row, scratch)) {
         scratch.clear();
         let first = exprs
             .iter()
@@ -99,9 +98,19 @@ fn project(
         let (index, overflow) = first.unwrap_or((0, overflow));
         return Err((row, index, overflow));
     }
+    Ok(replace(row, scratch))
+}
+
+/// Computes `exprs` over `row` into `scratch`, which keeps its capacity from row to row.
+fn compute(exprs: &[Expr], row: &[Value], scratch: &mut Vec<Value>) {
+    scratch.extend(exprs.iter().map(|e| e.eval(row)));
+}
+
+/// Moves the computed values into the emptied `row`, reusing its allocation.
+fn replace(mut row: Row, scratch: &mut Vec<Value>) -> Row {
     row.clear();
     row.append(scratch);
-    Ok(row)
+    row
 }
 
 /// Applies `steps` to every row of `steps`' input, in order, as one operator; returns the rows
@@ -130,10 +139,9 @@ pub fn apply_steps<'s>(rows: Coll<'s>, steps: Arc<[RowStep]>) -> (Coll<'s>, Coll
     (ok.as_collection(), dead.as_collection())
 }
 
-/// [`apply_steps`] for steps that cannot fail.
+/// [`apply_steps`] for steps that cannot fail: no overflow checks.
 fn apply_infallible<'s>(rows: Coll<'s>, steps: Arc<[RowStep]>) -> Coll<'s> {
     let mut scratch = Vec::new();
-    let mut apply = move |row: Row, step: &RowStep| step.apply(row, &mut scratch).ok().flatten();
     match steps.as_ref() {
         [RowStep::Keep(predicate, _)] => {
             let predicate = predicate.clone();
@@ -141,21 +149,19 @@ fn apply_infallible<'s>(rows: Coll<'s>, steps: Arc<[RowStep]>) -> Coll<'s> {
         }
         [RowStep::Project(exprs, _)] => {
             let exprs = exprs.clone();
-            let mut scratch = Vec::new();
             rows.map(move |row| {
-                scratch.extend(exprs.iter().map(|e| e.eval(&row)));
-                let mut row = row;
-                row.clear();
-                row.append(&mut scratch);
-                row
+                compute(&exprs, &row, &mut scratch);
+                replace(row, &mut scratch)
             })
         }
         _ => rows.flat_map(move |row| {
-            let mut row = Some(row);
-            for step in steps.iter() {
-                row = apply(row?, step);
-            }
-            row
+            steps.iter().try_fold(row, |row, step| match step {
+                RowStep::Keep(predicate, _) => predicate.eval_bool(&row).then_some(row),
+                RowStep::Project(exprs, _) => {
+                    compute(exprs, &row, &mut scratch);
+                    Some(replace(row, &mut scratch))
+                }
+            })
         }),
     }
 }

@@ -283,7 +283,7 @@ fn percentiles_match_a_from_scratch_recomputation_at_every_time() {
                 assert!(close(&row[5], c1), "percentile_cont at 1 {at}");
                 let mut customers: Vec<&Value> = group.iter().map(|r| &r[2]).collect();
                 customers.sort();
-                let rank = (customers.len() + 1) / 2;
+                let rank = customers.len().div_ceil(2);
                 assert_eq!(&row[6], customers[rank.max(1) - 1], "disc over strings {at}");
             }
         }

@@ -268,14 +268,14 @@ mod tests {
 
     #[test]
     fn printf_conversions_width_and_padding() {
-        let (i, x, s) = (Value::Int(42), Value::Float(3.14159), Value::str("ab"));
-        assert_eq!(show("%d items", &[i.clone()]), "42 items");
-        assert_eq!(show("%05d|%-5d|%5d", &[i.clone(), i.clone(), i.clone()]), "00042|42   |   42");
+        let (i, x, s) = (Value::Int(42), Value::Float(1.23456), Value::str("ab"));
+        assert_eq!(show("%d items", std::slice::from_ref(&i)), "42 items");
+        assert_eq!(show("%05d|%-5d|%5d", &[i.clone(), i.clone(), i]), "00042|42   |   42");
         assert_eq!(show("%05d", &[Value::Int(-42)]), "-0042");
-        assert_eq!(show("%f %.2f %.0f", &[x.clone(), x.clone(), x.clone()]), "3.141590 3.14 3");
+        assert_eq!(show("%f %.2f %.0f", &[x.clone(), x.clone(), x.clone()]), "1.234560 1.23 1");
         assert_eq!(
             show("%8.2f|%-8.2f|%08.2f", &[x.clone(), x.clone(), x]),
-            "    3.14|3.14    |00003.14"
+            "    1.23|1.23    |00001.23"
         );
         assert_eq!(show("[%-4s][%4s][%04s]", &[s.clone(), s.clone(), s]), "[ab  ][  ab][  ab]");
         assert_eq!(show("100%% of %s", &[Value::str("é")]), "100% of é");
