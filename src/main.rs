@@ -546,7 +546,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Loads and validates a pipeline file.
 pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::Plan, Diagnostics> {
     let doc = Document::load(file, overrides)?;
-    planner::plan(&doc)
+    let plan = planner::plan(&doc)?;
+    plan.warnings.iter().for_each(|w| eprintln!("{w}"));
+    Ok(plan)
 }
 
 /// Loads, validates and (when several) merges pipeline files. An override applies to the files

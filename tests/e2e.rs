@@ -315,3 +315,130 @@ fn set_changes_top_level_keys_such_as_the_tick() {
         .expect("runs");
     assert_eq!(bad.status.code(), Some(2), "an invalid top-level value is a config error");
 }
+
+#[test]
+fn integer_overflow_and_fractional_ints_are_dead_letters_never_wrong_numbers() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/overflow.yaml", out.path(), &[]);
+    let priced: Vec<&str> = files["priced_csv.csv"].lines().collect();
+    assert_eq!(
+        priced,
+        [
+            "line_id,sku,units,unit_price_micros,at,total_micros,list_micros,total",
+            "l1,APPLE,3,2500000,2026-01-01T08:00:00Z,7500000,2500000,7.50",
+            "l6,KIWI,12,350000,2026-01-01T08:00:05Z,4200000,350000,4.20",
+        ]
+    );
+    let letters: Vec<serde_json::Value> = files["dead_letter.jsonl"]
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let reasons: Vec<(&str, &str, &str)> = letters
+        .iter()
+        .map(|l| {
+            let text = |k: &str| l[k].as_str().expect("text field");
+            (text("source"), text("position"), text("reason"))
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "order_lines",
+                "pipelines/examples/data/order_lines.jsonl:2",
+                "field `units`: expected int, found number 2.0"
+            ),
+            (
+                "order_lines",
+                "pipelines/examples/data/order_lines.jsonl:4",
+                "field `units`: expected int, found number 2.5"
+            ),
+            (
+                "priced",
+                "fields.total_micros",
+                "integer overflow in `units * unit_price_micros` (operator `*`)"
+            ),
+            (
+                "priced",
+                "fields.list_micros",
+                "integer overflow in `abs(unit_price_micros)` (operator `abs`)"
+            ),
+        ]
+    );
+    let raw: serde_json::Value =
+        serde_json::from_str(letters[2]["raw"].as_str().expect("raw")).expect("raw is json");
+    assert_eq!(raw["units"], serde_json::json!(4_611_686_018_427_387_904_i64), "the input row");
+}
+
+#[test]
+fn medians_percentiles_and_formatted_labels() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/statistics.yaml", out.path(), &[]);
+    let rows: Vec<&str> = files["per_shelf_csv.csv"].lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "shelf_id,pickups,median_units,p90_units,typical_units,spread,label,spread_text,code,bar",
+            "S1,3,4.0,4.8,4,1.247219128924647,\"S1    3 pickups, median   4.0, p90 4.80\",1.247,S1-0004,###",
+            "S2,2,3.5,5.5,1,2.5,\"S2    2 pickups, median   3.5, p90 5.50\",2.500,S2-0001,##",
+            "S3,1,3.0,3.0,3,0.0,\"S3    1 pickups, median   3.0, p90 3.00\",0.000,S3-0003,#",
+            "S4,1,1.0,1.0,1,0.0,\"S4    1 pickups, median   1.0, p90 1.00\",0.000,S4-0001,#",
+        ]
+    );
+}
+
+#[test]
+fn json_sinks_write_one_document_an_object_for_a_single_row() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/json.yaml", out.path(), &[]);
+    let totals: serde_json::Value = serde_json::from_str(&files["totals.json"]).expect("json");
+    assert_eq!(totals, serde_json::json!({"events": 11, "customers": 5, "units": 27}));
+    let shelves: serde_json::Value =
+        serde_json::from_str(&files["per_shelf_json.json"]).expect("json");
+    let ids: Vec<&str> = shelves
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|r| r["shelf_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["S1", "S2", "S3", "S4"], "sorted by key");
+    assert_eq!(shelves[0]["last_seen"], "2026-01-01T08:04:00Z");
+    assert!(!files.keys().any(|name| name.ends_with(".tmp")), "temporary files are renamed");
+}
+
+#[test]
+fn a_join_on_no_columns_pairs_every_row_with_the_one_total_and_follows_it() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/share.yaml", out.path(), &[]);
+    let rows: Vec<&str> = files["shares_csv.csv"].lines().collect();
+    assert_eq!(
+        rows,
+        [
+            "shelf_id,units,all_units,share,percent",
+            "S1,11,22,0.5,50.0%",
+            "S2,7,22,0.318,31.8%",
+            "S3,3,22,0.136,13.6%",
+            "S4,1,22,0.045,4.5%",
+        ]
+    );
+    // S3's first pickup changes the total: every shelf's share changes at that time.
+    let at_s3: Vec<serde_json::Value> = files["share_changes.jsonl"]
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|c| c["time"] == "2026-01-01T08:01:10Z" && c["op"] == "upsert")
+        .collect();
+    let shelves: Vec<&str> = at_s3.iter().map(|c| c["key"]["shelf_id"].as_str().unwrap()).collect();
+    assert_eq!(shelves, ["S1", "S2", "S3"]);
+    assert!(at_s3.iter().all(|c| c["row"]["all_units"] == 6));
+    let bad = shelfflow(out.path())
+        .args([
+            "validate",
+            "pipelines/examples/share.yaml",
+            "--set",
+            "operators.with_total.right=per_shelf",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "a right side of many rows is a config error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`on: []` joins every left row"));
+}

@@ -72,3 +72,17 @@ fn shipped_pipelines_are_valid() {
     }
     assert!(count > 0);
 }
+
+#[test]
+fn sinks_that_no_source_feeds_get_a_located_warning_and_exit_0() {
+    let output = shelfflow()
+        .args(["validate", "tests/config/warning-tables-only.yaml"])
+        .output()
+        .expect("shelfflow runs");
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8 diagnostics");
+    assert_eq!(
+        stderr,
+        "warning: tests/config/warning-tables-only.yaml:14:1: sinks: no sink reads anything that a source feeds\n 14 | sinks:\n    | ^\n  hint: a sink of tables alone is written once and never changes; read a source, or an operator over one\n\n"
+    );
+}

@@ -265,14 +265,19 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    /// Its reason's kind, for counting by reason: the text before the first `:` (`late`,
-    /// `malformed JSON`, ``missing field `quantity` ``), at most 64 characters.
+    /// Its reason's kind, for counting by reason ([`reason_kind`]).
     pub fn kind(&self) -> &str {
-        let kind = self.reason.split(':').next().unwrap_or_default().trim();
-        match kind.char_indices().nth(64) {
-            Some((end, _)) => &kind[..end],
-            None => kind,
-        }
+        reason_kind(&self.reason)
+    }
+}
+
+/// The kind of a dead letter's reason, for counting by reason: the text before the first `:`
+/// (`late`, `malformed JSON`, ``missing field `quantity` ``), at most 64 characters.
+pub fn reason_kind(reason: &str) -> &str {
+    let kind = reason.split(':').next().unwrap_or_default().trim();
+    match kind.char_indices().nth(64) {
+        Some((end, _)) => &kind[..end],
+        None => kind,
     }
 }
 

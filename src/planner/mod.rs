@@ -51,6 +51,8 @@ pub struct Plan {
     pub collections: IndexMap<String, Schema>,
     /// The simulated store, when sources read it.
     pub simulation: Option<SimulationPlan>,
+    /// Problems that do not stop the run (printed by every command that loads the plan).
+    pub warnings: Vec<crate::spec::Warning>,
 }
 
 /// The simulated store of a pipeline: the sources that read its streams and the sinks that feed

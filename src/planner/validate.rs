@@ -12,7 +12,7 @@ use shelfflow_operators::{resolve_columns, ConfigError, Field, OperatorConfig, S
 use super::{InputPlan, InputRole, OperatorPlan, Plan, SimulationPlan, SinkPlan};
 use crate::spec::{
     Diagnostic, Diagnostics, Document, PipelineSpec, SinkCommon, SourceCommon, TableCommon,
-    OPERATOR_KEYS, SINK_KEYS, SOURCE_KEYS, TABLE_KEYS,
+    Warning, OPERATOR_KEYS, SINK_KEYS, SOURCE_KEYS, TABLE_KEYS,
 };
 
 /// Validates a document into a plan, or returns every problem found.
@@ -70,6 +70,12 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
     }
     let operators = v.operators(&spec, &clashing, &mut collections);
     let sinks = v.sinks(&spec, &name, &output_dir, &collections);
+    // Checked last: a pipeline still being written has other errors to show first.
+    if spec.sinks.is_empty() && v.errors.is_empty() {
+        let err = ConfigError::new("", "the pipeline has no sinks: its results go nowhere")
+            .hint("add one, e.g. `sinks: {out: {input: <collection>, connector: stdout}}`");
+        v.errors.push(doc.error_at_section("sinks", &err));
+    }
     let simulation = v.simulation(&inputs, &sinks);
     if !v.errors.is_empty() {
         return Err(Diagnostics(v.errors).sorted());
@@ -110,6 +116,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
         sinks,
         collections,
         simulation,
+        warnings: Vec::new(),
     };
     // A table comment for sinks without a description of their own: what their input holds.
     for sink in &mut plan.sinks {
@@ -121,8 +128,31 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
                 .or_else(|| input.and_then(|i| i.description.clone()));
         }
     }
+    plan.warnings.extend(unfed_sinks_warning(doc, &plan));
     plan.retain_read_outputs(&[]);
     Ok(plan)
+}
+
+/// The warning for a pipeline none of whose sinks reads anything a source feeds: its outputs are
+/// written once from tables (or not at all) and never change.
+fn unfed_sinks_warning(doc: &Document, plan: &Plan) -> Option<Warning> {
+    let mut fed: std::collections::HashSet<&str> = plan
+        .inputs
+        .iter()
+        .filter(|i| i.role == InputRole::Source)
+        .map(|i| i.name.as_str())
+        .collect();
+    for op in &plan.operators {
+        if op.inputs.iter().any(|i| fed.contains(i.as_str())) {
+            fed.extend(op.outputs.iter().map(String::as_str));
+        }
+    }
+    if plan.sinks.is_empty() || plan.sinks.iter().any(|s| fed.contains(s.input.as_str())) {
+        return None;
+    }
+    let err = ConfigError::new("", "no sink reads anything that a source feeds")
+        .hint("a sink of tables alone is written once and never changes; read a source, or an operator over one");
+    Some(Warning(doc.error_at_section("sinks", &err)))
 }
 
 struct Validator<'a> {

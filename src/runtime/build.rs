@@ -22,6 +22,8 @@ struct Collections<'s> {
     chains: HashMap<String, Chain<'s>>,
     /// How many operators, sinks or other consumers read each collection.
     readers: HashMap<String, usize>,
+    /// Dead letters of the chains built so far (rows whose expressions overflowed).
+    dead: Vec<Coll<'s>>,
 }
 
 impl<'s> Collections<'s> {
@@ -29,7 +31,9 @@ impl<'s> Collections<'s> {
     fn get(&mut self, name: &str) -> Coll<'s> {
         if let Some(chain) = self.chains.remove(name) {
             let steps: Arc<[RowStep]> = chain.steps.into();
-            self.built.insert(name.to_owned(), apply_steps(chain.base, steps));
+            let (rows, dead) = apply_steps(chain.base, steps);
+            self.built.insert(name.to_owned(), rows);
+            self.dead.push(dead);
         }
         self.built[name].clone()
     }
@@ -47,12 +51,13 @@ impl<'s> Collections<'s> {
 
 /// Builds the operators of `plan` that `roots` need, over the inputs in `inputs` (sources,
 /// tables and the simulated store's streams, by name), and returns every built collection by
-/// name, each of the `roots` among them.
+/// name, each of the `roots` among them, and the operators' dead letters (rows of the
+/// dead-letter columns).
 pub fn build_operators<'s>(
     plan: &Plan,
     inputs: HashMap<String, Coll<'s>>,
     roots: &[&str],
-) -> HashMap<String, Coll<'s>> {
+) -> (HashMap<String, Coll<'s>>, Vec<Coll<'s>>) {
     let needed = plan.needed_operators(roots.iter().copied());
     let operators: Vec<_> = plan.operators.iter().zip(&needed).filter(|(_, n)| **n).collect();
     let mut readers: HashMap<String, usize> = HashMap::new();
@@ -64,7 +69,8 @@ pub fn build_operators<'s>(
     {
         *readers.entry(name.to_owned()).or_default() += 1;
     }
-    let mut colls = Collections { built: inputs, chains: HashMap::new(), readers };
+    let mut colls =
+        Collections { built: inputs, chains: HashMap::new(), readers, dead: Vec::new() };
     let mut cache = ArrangementCache::new();
     for (op, _) in operators {
         if let (Some(step), [input]) = (op.planned.row_step(), op.inputs.as_slice()) {
@@ -83,5 +89,5 @@ pub fn build_operators<'s>(
     for root in roots {
         colls.get(root);
     }
-    colls.built
+    (colls.built, colls.dead)
 }

@@ -551,7 +551,18 @@ fn build_dataflow(
         let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
         let roots: Vec<&str> =
             roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
-        let colls = build::build_operators(plan, colls, &roots);
+        let (colls, dead_rows) = build::build_operators(plan, colls, &roots);
+        let counter = metrics.clone();
+        let dead = dead.concatenate(dead_rows.into_iter().map(move |rows| {
+            let counter = counter.clone();
+            rows.inspect(move |(row, _, diff)| {
+                if *diff > 0 {
+                    let reason = row[2].as_str().unwrap_or_default();
+                    counter
+                        .count_dead_letter(shelfflow_connectors::reason_kind(reason), *diff as u64);
+                }
+            })
+        }));
         for (slot, input) in slots {
             let coll = match input {
                 Some(name) => colls[name].clone(),

@@ -155,16 +155,21 @@ impl Metrics {
         self.frontiers.iter().map(|f| f.load(Ordering::Relaxed)).filter(|f| *f != u64::MAX).min()
     }
 
-    /// Counts dead letters, in total and by kind.
+    /// Counts dead letters read from the inputs, in total and by kind.
     pub fn count_dead_letters(&self, letters: &[DeadLetter]) {
-        self.dead_letters.fetch_add(letters.len() as u64, Ordering::Relaxed);
-        let Ok(mut kinds) = self.dead_letter_kinds.lock() else { return };
         for letter in letters {
-            match kinds.get_mut(letter.kind()) {
-                Some(n) => *n += 1,
-                None => {
-                    kinds.insert(letter.kind().to_owned(), 1);
-                }
+            self.count_dead_letter(letter.kind(), 1);
+        }
+    }
+
+    /// Counts `n` dead letters of one kind of reason ([`shelfflow_connectors::reason_kind`]).
+    pub fn count_dead_letter(&self, kind: &str, n: u64) {
+        self.dead_letters.fetch_add(n, Ordering::Relaxed);
+        let Ok(mut kinds) = self.dead_letter_kinds.lock() else { return };
+        match kinds.get_mut(kind) {
+            Some(count) => *count += n,
+            None => {
+                kinds.insert(kind.to_owned(), n);
             }
         }
     }

@@ -240,7 +240,10 @@ pub fn run(
                 written_until.extend(report.written_until);
             }
             Ok(Err(e)) => errors.push(e),
-            Err(panic) => errors.push(RunError::Dataflow(panic)),
+            // timely gives only the payload's type; the panic's message is on stderr already.
+            Err(_) => errors.push(RunError::Dataflow(
+                "a worker panicked (its message is printed above)".to_owned(),
+            )),
         }
     }
     if let Some((bar, handle)) = progress {

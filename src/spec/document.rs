@@ -9,6 +9,10 @@ use shelfflow_operators::ConfigError;
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::spans::{Position, Spans};
 
+/// The hint for a file with nothing to run.
+pub const STARTER_HINT: &str = "a pipeline needs at least one source and one sink; \
+    start from pipelines/examples/minimal.yaml";
+
 /// `--set path=value`: replaces (or adds) the value at a dotted YAML path.
 ///
 /// Setting a component's `connector` to another connector also removes the old connector's own
@@ -226,6 +230,21 @@ impl Document {
             return Err(Diagnostics(duplicates));
         }
         doc.value = match serde_yaml_ng::from_str::<Value>(&doc.text) {
+            Ok(Value::Null) if overrides.is_empty() => {
+                let message = if doc.text.trim().is_empty() {
+                    "the pipeline file is empty"
+                } else {
+                    "the pipeline file has only comments"
+                };
+                return Err(doc
+                    .at_position(
+                        Some(Position { line: 1, column: 1 }),
+                        String::new(),
+                        message.to_owned(),
+                        Some(STARTER_HINT.to_owned()),
+                    )
+                    .into());
+            }
             Ok(Value::Null) => Value::Mapping(Mapping::new()),
             Ok(value) => value,
             Err(err) => {
@@ -272,6 +291,18 @@ impl Document {
             Ok(doc)
         } else {
             Err(Diagnostics(errors))
+        }
+    }
+
+    /// A diagnostic for an error about a whole section that may be missing from the file
+    /// (`sinks`): at the section's key when it is written, else at the start of the file.
+    pub fn error_at_section(&self, section: &str, err: &ConfigError) -> Diagnostic {
+        let d = self.error_at(section, err);
+        match d.position {
+            Some(_) => d,
+            None => {
+                self.at_position(Some(Position { line: 1, column: 1 }), d.path, d.message, d.hint)
+            }
         }
     }
 

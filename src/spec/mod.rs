@@ -6,7 +6,7 @@ mod document;
 mod pipeline;
 mod spans;
 
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Warning};
 pub use document::{config_overrides, has_parent, Document, Override};
 pub use pipeline::{
     CatchUpMode, PipelineSpec, SinkCommon, SourceCommon, TableCommon, OPERATOR_KEYS, SINK_KEYS,

@@ -98,19 +98,13 @@ pub fn null_cell(field: &Field) -> Result<Value, DecodeError> {
 /// Types a text cell: a CSV cell, a Parquet string, or a JSON string in a `string`, `timestamp`
 /// or `date` column.
 ///
-/// `int` accepts an integer or a number with a zero fraction (`2.0`), `float` any number, `bool`
+/// `int` accepts an integer only (`2`; `2.0` and `2.5` are not ints), `float` any number, `bool`
 /// `true`/`false` in any case, `timestamp` RFC 3339 (see [`parse_timestamp`]) and `date`
 /// `YYYY-MM-DD`. Numbers and booleans may be surrounded by spaces; strings are kept as they are.
 pub fn parse_text(ty: Type, text: &str) -> Result<Value, Found> {
     let value = match ty {
         Type::String => Some(Value::str(text)),
-        Type::Int => {
-            let text = text.trim();
-            text.parse::<i64>()
-                .ok()
-                .or_else(|| text.parse::<f64>().ok().and_then(int_from_float))
-                .map(Value::Int)
-        }
+        Type::Int => text.trim().parse::<i64>().ok().map(Value::Int),
         Type::Float => text.trim().parse::<f64>().ok().map(Value::Float),
         Type::Bool => {
             let text = text.trim();
@@ -128,13 +122,6 @@ pub fn parse_text(ty: Type, text: &str) -> Result<Value, Found> {
         Type::Interval | Type::Null => None,
     };
     value.ok_or_else(|| Found::string(text))
-}
-
-/// The integer a float denotes, if it has no fraction and fits in `i64`.
-pub fn int_from_float(x: f64) -> Option<i64> {
-    // `i64::MAX as f64` rounds up to 2^63, which is already out of range.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    (x.fract() == 0.0 && (-LIMIT..LIMIT).contains(&x)).then_some(x as i64)
 }
 
 /// Parses a timestamp into microseconds since the epoch.

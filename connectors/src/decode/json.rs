@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use shelfflow_operators::{Field, Row, Schema, Type, Value};
 
-use super::cell::{int_from_float, null_cell, parse_text, DecodeError, Found};
+use super::cell::{null_cell, parse_text, DecodeError, Found};
 
 /// Decodes JSON objects into rows of one schema.
 ///
@@ -229,10 +229,13 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
         self.set(cell)
     }
 
+    /// A number written with a fraction or an exponent (`2.0`, `2.5`, `1e3`): never an `int`,
+    /// so a value that is not a whole count cannot be truncated or rounded into one.
     fn visit_f64<E: de::Error>(self, x: f64) -> Result<(), E> {
         let cell = match self.ty() {
-            Type::Int => int_from_float(x).map(Value::Int).ok_or_else(|| Found::number(x)),
             Type::Float => Ok(Value::Float(x)),
+            // `{:?}` keeps the fraction (`2.0`) that `Display` drops.
+            Type::Int => Err(Found::number(format!("{x:?}"))),
             _ => Err(Found::number(x)),
         };
         self.set(cell)

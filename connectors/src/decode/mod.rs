@@ -12,8 +12,7 @@ mod json;
 mod tests;
 
 pub use cell::{
-    format_time, int_from_float, null_cell, parse_date, parse_text, parse_timestamp, DecodeError,
-    Found,
+    format_time, null_cell, parse_date, parse_text, parse_timestamp, DecodeError, Found,
 };
 pub use frame::{frame_from_rows, FrameDecoder, FrameError, TimestampColumns};
 pub use json::{JsonDecoder, JsonObjects};

@@ -55,6 +55,8 @@ pub enum Format {
     Csv,
     /// Apache Parquet.
     Parquet,
+    /// One JSON document (sinks only): the final state as an array of row objects, or one object.
+    Json,
 }
 
 impl Format {
@@ -64,17 +66,19 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
             Format::Parquet => "parquet",
+            Format::Json => "json",
         }
     }
 
-    /// The format a file extension stands for: `.jsonl` / `.ndjson`, `.csv`, `.parquet` / `.pq`
-    /// (in any case).
+    /// The format a file extension stands for: `.jsonl` / `.ndjson`, `.csv`, `.parquet` / `.pq`,
+    /// `.json` (in any case).
     pub fn from_path(path: &Path) -> Option<Format> {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         match extension.as_str() {
             "jsonl" | "ndjson" => Some(Format::Jsonl),
             "csv" => Some(Format::Csv),
             "parquet" | "pq" => Some(Format::Parquet),
+            "json" => Some(Format::Json),
             _ => None,
         }
     }
@@ -129,6 +133,10 @@ impl SourceConfig for FileSourceConfig {
                 ConfigError::new("format", format!("cannot tell the format of `{}`", self.path))
                     .hint("name the file .jsonl, .csv or .parquet, or set `format`"),
             ),
+            Some(Format::Json) => errors.push(
+                ConfigError::new("format", "a source cannot read a json document")
+                    .hint("write one JSON object per line and read it as jsonl"),
+            ),
             Some(format) if self.follow && format != Format::Jsonl => errors.push(
                 ConfigError::new(
                     "follow",
@@ -177,11 +185,20 @@ pub struct FileSinkConfig {
     /// `<output dir>/<sink name>.<format>`.
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// `jsonl` writes a changelog line for every change as it happens; `csv` and `parquet` write
-    /// the final state, sorted by key, when the pipeline ends. Inferred from the path's
-    /// extension, else `jsonl`.
+    /// `jsonl` writes a changelog line for every change as it happens; `csv`, `parquet` and
+    /// `json` write the final state, sorted by key, when the pipeline ends. Inferred from the
+    /// path's extension, else `jsonl`.
     #[serde(default)]
     pub format: Option<Format>,
+    /// `json` only: write the collection's one row as an object (`{"total": 10, "bad": 2}`), or
+    /// `null` when it has none, instead of an array. The input must hold at most one row (an
+    /// aggregate without `group_by`).
+    #[serde(default = "default_single")]
+    pub single: bool,
+}
+
+const fn default_single() -> bool {
+    false
 }
 
 impl FileSinkConfig {
@@ -202,20 +219,32 @@ impl FileSinkConfig {
 }
 
 impl SinkConfig for FileSinkConfig {
-    fn validate(&self, _schema: &Schema) -> Vec<ConfigError> {
-        Vec::new()
+    fn validate(&self, schema: &Schema) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.single && self.format() != Format::Json {
+            errors.push(
+                ConfigError::new("single", "`single` applies to `format: json` only")
+                    .hint("name the file .json, or remove `single`"),
+            );
+        } else if self.single && schema.key.as_deref() != Some(&[]) {
+            errors.push(
+                ConfigError::new("single", "`single: true` needs an input of at most one row")
+                    .hint("an aggregate without `group_by` has one row; or remove `single` to write an array"),
+            );
+        }
+        errors
     }
 
     fn describe(&self, ctx: &SinkContext) -> String {
         let format = self.format();
         let kind = match format {
             Format::Jsonl => "changelog",
-            Format::Csv | Format::Parquet => "snapshot",
+            Format::Csv | Format::Parquet | Format::Json => "snapshot",
         };
         format!("{} ({} {kind})", self.path(ctx).display(), format.name())
     }
 
     fn open(&self, ctx: &SinkContext) -> Result<Box<dyn SinkWriter>, ConnectorError> {
-        sink::open(self.format(), self.path(ctx), ctx)
+        sink::open(self.format(), self.single, self.path(ctx), ctx)
     }
 }

@@ -17,6 +17,6 @@ mod tests;
 
 pub use config::{FileSinkConfig, FileSourceConfig, Format, SINK, SOURCE};
 pub use dead_letter::DeadLetterFile;
-pub use sink::{ChangelogWriter, SnapshotWriter, TableFormat};
+pub use sink::{ChangelogWriter, JsonWriter, SnapshotWriter, TableFormat};
 pub use snapshot::Snapshot;
 pub use source::{JsonlReader, TableReader};

@@ -1,4 +1,5 @@
-//! Writing files: a JSONL changelog as changes arrive, or the final state as CSV or Parquet.
+//! Writing files: a JSONL changelog as changes arrive, or the final state as CSV, Parquet or
+//! one JSON document.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -14,10 +15,12 @@ use crate::{Change, ChangeOp, ConnectorError, Schema, SinkContext, SinkWriter, T
 /// Opens the writer of a sink's format.
 pub(crate) fn open(
     format: Format,
+    single: bool,
     path: PathBuf,
     ctx: &SinkContext,
 ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
     Ok(match format {
+        Format::Json => Box::new(JsonWriter::create(path, single, ctx)?),
         Format::Jsonl => Box::new(ChangelogWriter::create(path, ctx)?),
         Format::Csv => Box::new(SnapshotWriter::create(path, TableFormat::Csv, ctx)?),
         Format::Parquet => Box::new(SnapshotWriter::create(path, TableFormat::Parquet, ctx)?),
@@ -155,5 +158,87 @@ impl SinkWriter for SnapshotWriter {
             path: self.path.clone(),
             message: err.to_string(),
         })
+    }
+}
+
+/// Keeps the final state and writes it at [`finish`] as one JSON document: an array of row
+/// objects sorted by key, or with `single` the one row as an object (`null` for none). Values
+/// are written as in the changelog (timestamps as RFC 3339 text).
+///
+/// The document is written to a temporary file beside the path, created when the sink opens
+/// (so a path that cannot be written fails early), and renamed over the path once complete:
+/// a reader sees the previous document or the whole new one, never a part.
+///
+/// [`finish`]: SinkWriter::finish
+#[derive(Debug)]
+pub struct JsonWriter {
+    path: PathBuf,
+    temp: PathBuf,
+    single: bool,
+    schema: Schema,
+    snapshot: Snapshot,
+    /// Taken by the first `finish`.
+    file: Option<File>,
+}
+
+impl JsonWriter {
+    /// Creates the temporary file of the collection `ctx` describes.
+    pub fn create(
+        path: PathBuf,
+        single: bool,
+        ctx: &SinkContext,
+    ) -> Result<JsonWriter, ConnectorError> {
+        let name = path.file_name().map_or("out.json".into(), |n| n.to_string_lossy());
+        let temp = path.with_file_name(format!(".{name}.tmp"));
+        let file = Some(create_file(&temp)?);
+        Ok(JsonWriter {
+            path,
+            temp,
+            single,
+            schema: ctx.schema.clone(),
+            snapshot: Snapshot::new(ctx),
+            file,
+        })
+    }
+
+    /// The document of the current state.
+    fn document(&self) -> Result<serde_json::Value, ConnectorError> {
+        let mut rows = self.snapshot.rows().map(|row| self.schema.row_to_json(row));
+        if !self.single {
+            return Ok(serde_json::Value::Array(rows.collect()));
+        }
+        match (rows.next(), rows.next()) {
+            (row, None) => Ok(row.unwrap_or(serde_json::Value::Null)),
+            (Some(_), Some(_)) => Err(ConnectorError::Format {
+                path: self.path.clone(),
+                message: format!(
+                    "`single: true`, but the collection has {} rows",
+                    self.snapshot.len()
+                ),
+            }),
+            (None, Some(_)) => unreachable!("an iterator that ended stays ended"),
+        }
+    }
+}
+
+impl SinkWriter for JsonWriter {
+    fn write(&mut self, _time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
+        self.snapshot.apply(changes);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ConnectorError> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let document = self.document()?;
+        let io_error = |path: &Path, source| ConnectorError::Io { path: path.to_owned(), source };
+        let mut out = BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &document)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush())
+            .map_err(|source| io_error(&self.temp, source))?;
+        std::fs::rename(&self.temp, &self.path).map_err(|source| io_error(&self.path, source))
     }
 }

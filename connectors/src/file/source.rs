@@ -41,6 +41,12 @@ pub(crate) fn open(
             Box::new(TableReader::csv(path, schema, delimiter)?)
         }
         Format::Parquet => Box::new(TableReader::parquet(path, schema)?),
+        Format::Json => {
+            return Err(ConnectorError::Format {
+                path: path.into(),
+                message: "a source cannot read a json document; use jsonl".to_owned(),
+            })
+        }
     })
 }
 

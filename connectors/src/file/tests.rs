@@ -436,3 +436,59 @@ fn an_empty_key_holds_a_single_row() {
     assert_eq!(snapshot.len(), 1, "a global aggregate keeps only its current row");
     assert_eq!(snapshot.rows().next(), Some(b.as_slice()));
 }
+
+#[test]
+fn the_json_sink_writes_the_final_state_as_one_document_at_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = context(dir.path(), vec![0]);
+    let config = sink("format: json").expect("parses");
+    assert!(config.describe(&ctx).ends_with("stock.json (json snapshot)"));
+    let mut writer = config.open(&ctx).expect("open");
+    writer.write(1, &[upsert(&row("B", 2, 2)), upsert(&row("A", 1, 1))]).expect("write");
+    writer.write(2, &[upsert(&row("A", 5, 5))]).expect("write");
+    assert!(!dir.path().join("out/stock.json").exists(), "nothing is visible before the end");
+    writer.finish().expect("finish");
+    let text = fs::read_to_string(dir.path().join("out/stock.json")).expect("read");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("one json document");
+    assert_eq!(
+        document,
+        serde_json::json!([
+            {"shelf_id": "A", "quantity": 5, "ts": "2026-01-01T07:00:05Z"},
+            {"shelf_id": "B", "quantity": 2, "ts": "2026-01-01T07:00:02Z"},
+        ])
+    );
+    assert!(!dir.path().join("out/.stock.json.tmp").exists(), "the temporary file is renamed");
+}
+
+#[test]
+fn a_single_json_document_is_one_object_or_null() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ctx = context(dir.path(), vec![]);
+    ctx.schema.key = Some(vec![]);
+    let config = sink("{format: json, single: true}").expect("parses");
+    assert!(config.validate(&ctx.schema).is_empty());
+    let mut writer = config.open(&ctx).expect("open");
+    writer.write(1, &[upsert(&row("A", 1, 1))]).expect("write");
+    writer.write(2, &[upsert(&row("A", 10, 2))]).expect("write");
+    writer.finish().expect("finish");
+    let text = fs::read_to_string(dir.path().join("out/stock.json")).expect("read");
+    assert_eq!(
+        text,
+        "{\n  \"shelf_id\": \"A\",\n  \"quantity\": 10,\n  \"ts\": \"2026-01-01T07:00:02Z\"\n}\n"
+    );
+    let mut writer = config.open(&ctx).expect("open");
+    writer.finish().expect("finish");
+    let text = fs::read_to_string(dir.path().join("out/stock.json")).expect("read");
+    assert_eq!(text, "null\n", "no row");
+}
+
+#[test]
+fn single_needs_json_and_an_input_of_at_most_one_row() {
+    let keyed = schema();
+    let errors = sink("{format: json, single: true}").unwrap().validate(&keyed);
+    assert_eq!(errors[0].message, "`single: true` needs an input of at most one row");
+    let errors = sink("{format: csv, single: true}").unwrap().validate(&keyed);
+    assert_eq!(errors[0].message, "`single` applies to `format: json` only");
+    let errors = source("{path: x.json, format: json}").unwrap().validate(&keyed);
+    assert_eq!(errors[0].message, "a source cannot read a json document");
+}

@@ -6,9 +6,9 @@ use crate::plan::{
     name_hint, parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind,
     PlannedOperator,
 };
-use crate::value::{Field, Schema, Type};
+use crate::value::{Field, Schema, Type, Value};
 
-use super::functions::{AggFn, Aggregation, Spread};
+use super::functions::{AggFn, Aggregation, Fraction, Spread};
 use super::operator::PlannedAggregate;
 
 /// Registry entry.
@@ -30,7 +30,7 @@ aggregates:
 ";
 
 /// The aggregate function names, for hints.
-const FUNCTIONS: [&str; 14] = [
+const FUNCTIONS: [&str; 17] = [
     "count",
     "sum",
     "avg",
@@ -45,6 +45,9 @@ const FUNCTIONS: [&str; 14] = [
     "stddev_pop",
     "stddev_samp",
     "stddev",
+    "median",
+    "percentile_cont",
+    "percentile_disc",
 ];
 
 fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigError> {
@@ -107,7 +110,7 @@ pub fn plan_aggregation(
                 .hint("for example `events: count(*)`"),
         );
     }
-    let mut aggs = Vec::new();
+    let (mut aggs, mut columns) = (Vec::new(), Vec::new());
     for (name, sql) in aggregates {
         let path = format!("aggregates.{name}");
         if fields.iter().any(|f: &Field| &f.name == name) {
@@ -122,6 +125,7 @@ pub fn plan_aggregation(
                 let (ty, nullable) = agg.output();
                 fields.push(Field::new(name, ty, nullable));
                 aggs.push(agg);
+                columns.push(name.clone());
             }
             Err(e) => errors.push(e),
         }
@@ -131,7 +135,7 @@ pub fn plan_aggregation(
     }
     let schema =
         Schema { fields, event_time: None, key: Some((0..key.len()).collect()), constant: false };
-    Ok((Aggregation { key, aggs }, schema))
+    Ok((Aggregation { key, aggs, columns }, schema))
 }
 
 fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, ConfigError> {
@@ -207,6 +211,30 @@ fn compile_aggregate(sql: &str, input: &Schema, path: &str) -> Result<AggFn, Con
         "max" => {
             arity(1)?;
             AggFn::Max(arg())
+        }
+        "median" => {
+            arity(1)?;
+            let value = arg();
+            numeric(&value)?;
+            AggFn::Percentile { value, fraction: Fraction::HALF, discrete: false }
+        }
+        "percentile_cont" | "percentile_disc" => {
+            arity(2)?;
+            let value = arg();
+            let discrete = name == "percentile_disc";
+            if !discrete {
+                numeric(&value)?;
+            }
+            let p = arg();
+            let fraction = p.as_literal().and_then(Value::as_f64).and_then(Fraction::new);
+            let Some(fraction) = fraction else {
+                return Err(ConfigError::new(
+                    path,
+                    format!("aggregate `{name}` needs a constant fraction between 0 and 1 as its second argument"),
+                )
+                .hint(format!("for example `{name}(quantity, 0.9)` for the 90th percentile")));
+            };
+            AggFn::Percentile { value, fraction, discrete }
         }
         "first" | "last" => {
             let value = match call.args.len() {

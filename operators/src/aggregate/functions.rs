@@ -34,6 +34,16 @@ pub enum AggFn {
         /// The ordering time.
         time: Expr,
     },
+    /// `median(x)`, `percentile_cont(x, p)` (both interpolated, as floats) and
+    /// `percentile_disc(x, p)` (a value of the group), exact.
+    Percentile {
+        /// The value.
+        value: Expr,
+        /// `p`, in [0, 1].
+        fraction: Fraction,
+        /// `percentile_disc`: the first value whose position reaches the fraction.
+        discrete: bool,
+    },
     /// `var_pop(x)`, `var_samp(x)`, `stddev_pop(x)`, `stddev_samp(x)` as floats.
     Spread {
         /// The value.
@@ -67,6 +77,7 @@ impl AggFn {
             | AggFn::Avg(e)
             | AggFn::Min(e)
             | AggFn::Max(e)
+            | AggFn::Percentile { value: e, .. }
             | AggFn::Spread { value: e, .. } => vec![e],
             AggFn::First { value, time } | AggFn::Last { value, time } => vec![time, value],
         }
@@ -81,6 +92,8 @@ impl AggFn {
             AggFn::Min(e) | AggFn::Max(e) => (e.ty(), e.nullable()),
             AggFn::First { value, .. } | AggFn::Last { value, .. } => (value.ty(), true),
             AggFn::Spread { .. } => (Type::Float, true),
+            AggFn::Percentile { value, discrete: true, .. } => (value.ty(), value.nullable()),
+            AggFn::Percentile { value, .. } => (Type::Float, value.nullable()),
         }
     }
 }
@@ -92,6 +105,8 @@ pub struct Aggregation {
     pub key: Vec<usize>,
     /// The aggregates, in output order after the key columns.
     pub aggs: Vec<AggFn>,
+    /// The aggregates' output column names, for errors.
+    pub columns: Vec<String>,
 }
 
 /// The running state of one aggregate over one group. Every change of a row updates it in O(1)
@@ -101,16 +116,17 @@ pub struct Aggregation {
 pub(crate) enum Acc {
     /// `count(*)`: the rows; `count(x)`: the non-NULL values.
     Count(i64),
-    /// An integer sum (wrapping, as the engine's integer arithmetic) and its non-NULL count.
-    IntSum { sum: i64, n: i64 },
+    /// An integer sum, exact in 128 bits (a sum outside the `int` range is an error when read),
+    /// and its non-NULL count.
+    IntSum { sum: i128, n: i64 },
     /// A float sum, exact until it is rounded once when read, and its non-NULL count.
     FloatSum { sum: ExactSum, n: i64 },
     /// Count, sum and sum of squares of integers, exact.
     IntMoments { n: i64, sum: i128, squares: i128 },
     /// Count, sum and sum of squares of floats, each exact until read.
     FloatMoments { n: i64, sum: ExactSum, squares: ExactSum },
-    /// The present values with their multiplicities (min, max), and how many of them have a
-    /// positive one (count distinct).
+    /// The present values with their multiplicities (min, max, percentiles), and how many of
+    /// them have a positive one (count distinct).
     Values { values: BTreeMap<Value, i64>, distinct: i64 },
     /// The present `(time, value)` pairs with their multiplicities (first, last).
     Timed(BTreeMap<(Value, Value), i64>),
@@ -133,7 +149,7 @@ impl Acc {
             AggFn::Spread { .. } => {
                 Acc::FloatMoments { n: 0, sum: ExactSum::default(), squares: ExactSum::default() }
             }
-            AggFn::CountDistinct(_) | AggFn::Min(_) | AggFn::Max(_) => {
+            AggFn::CountDistinct(_) | AggFn::Min(_) | AggFn::Max(_) | AggFn::Percentile { .. } => {
                 Acc::Values { values: BTreeMap::new(), distinct: 0 }
             }
             AggFn::First { .. } | AggFn::Last { .. } => Acc::Timed(BTreeMap::new()),
@@ -152,7 +168,8 @@ impl Acc {
             }
             (Acc::IntSum { sum, n }, AggFn::Sum(e) | AggFn::Avg(e)) => {
                 if let Value::Int(v) = arg(e) {
-                    *sum = sum.wrapping_add(v.wrapping_mul(diff));
+                    // |v · diff| < 2^126: no 128-bit overflow within any real group.
+                    *sum = sum.wrapping_add(i128::from(v) * i128::from(diff));
                     *n += diff;
                 }
             }
@@ -179,7 +196,10 @@ impl Acc {
             }
             (
                 Acc::Values { values, distinct },
-                AggFn::CountDistinct(e) | AggFn::Min(e) | AggFn::Max(e),
+                AggFn::CountDistinct(e)
+                | AggFn::Min(e)
+                | AggFn::Max(e)
+                | AggFn::Percentile { value: e, .. },
             ) => {
                 let v = arg(e);
                 if !v.is_null() {
@@ -198,12 +218,16 @@ impl Acc {
         }
     }
 
-    /// The aggregate's value for a non-empty group.
-    pub(crate) fn value(&self, agg: &AggFn) -> Value {
-        match (self, agg) {
+    /// The aggregate's value for a non-empty group; an integer sum that does not fit in `int`
+    /// is an error.
+    pub(crate) fn value(&self, agg: &AggFn) -> Result<Value, SumOverflow> {
+        Ok(match (self, agg) {
             (Acc::Count(n), _) => Value::Int(*n),
             (Acc::IntSum { n: 0, .. } | Acc::FloatSum { n: 0, .. }, _) => Value::Null,
-            (Acc::IntSum { sum, .. }, AggFn::Sum(_)) => Value::Int(*sum),
+            (Acc::IntSum { sum, .. }, AggFn::Sum(_)) => match i64::try_from(*sum) {
+                Ok(sum) => Value::Int(sum),
+                Err(_) => return Err(SumOverflow { sum: *sum }),
+            },
             (Acc::IntSum { sum, n }, _) => Value::Float(*sum as f64 / *n as f64),
             (Acc::FloatSum { sum, .. }, AggFn::Sum(_)) => Value::Float(sum.value()),
             (Acc::FloatSum { sum, n }, _) => Value::Float(sum.value() / *n as f64),
@@ -225,6 +249,9 @@ impl Acc {
                 kind.finish(spread, n)
             }
             (Acc::Values { distinct, .. }, AggFn::CountDistinct(_)) => Value::Int(*distinct),
+            (Acc::Values { values, .. }, AggFn::Percentile { fraction, discrete, .. }) => {
+                percentile(values, *fraction, *discrete)
+            }
             (Acc::Values { values, .. }, AggFn::Min(_)) => {
                 values.iter().find(|(_, d)| **d > 0).map(|(v, _)| v.clone()).unwrap_or_default()
             }
@@ -244,8 +271,87 @@ impl Acc {
                 .map(|((_, v), _)| v.clone())
                 .unwrap_or_default(),
             _ => unreachable!("an accumulator is read by its own aggregate"),
-        }
+        })
     }
+}
+
+/// An integer `sum` whose exact value does not fit in 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("integer overflow: the sum {sum} does not fit in an int")]
+pub struct SumOverflow {
+    /// The exact sum.
+    pub sum: i128,
+}
+
+/// A percentile's fraction `p` as the exact decimal it was written as: `numerator / 10^k`, so
+/// that positions such as `0.7 · 10` are exact (in floats they are `7.000000000000001`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Fraction {
+    /// The fraction a literal in [0, 1] denotes, read from its shortest decimal text.
+    pub fn new(p: f64) -> Option<Fraction> {
+        if !(0.0..=1.0).contains(&p) {
+            return None;
+        }
+        let text = p.to_string();
+        let decimals = text.split_once('.').map_or("", |(_, d)| d);
+        if decimals.len() > 18 {
+            return Some(Fraction {
+                numerator: (p * 1e18).round() as i128,
+                denominator: 10i128.pow(18),
+            });
+        }
+        let denominator = 10i128.pow(decimals.len() as u32);
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        Some(Fraction { numerator: digits.parse().ok()?, denominator })
+    }
+
+    /// The median's fraction, ½.
+    pub const HALF: Fraction = Fraction { numerator: 1, denominator: 2 };
+
+    /// `p · n` as a whole part and the remainder over the denominator.
+    fn times(self, n: i64) -> (i64, i128) {
+        let scaled = self.numerator * i128::from(n);
+        ((scaled / self.denominator) as i64, scaled % self.denominator)
+    }
+}
+
+/// The percentile of the present values (PostgreSQL's `percentile_cont` / `percentile_disc`):
+/// with the `n` values sorted, `disc` is the value at 1-based position ⌈p·n⌉ (at least 1) and
+/// `cont` interpolates linearly at 0-based position p·(n − 1).
+fn percentile(values: &BTreeMap<Value, i64>, fraction: Fraction, discrete: bool) -> Value {
+    let present = || values.iter().filter(|(_, d)| **d > 0);
+    let n: i64 = present().map(|(_, d)| *d).sum();
+    if n == 0 {
+        return Value::Null;
+    }
+    // The value at 0-based position `k` of the sorted multiset.
+    let nth = |k: i64| {
+        let mut seen = 0;
+        present()
+            .find(|(_, d)| {
+                seen += **d;
+                seen > k
+            })
+            .map(|(v, _)| v)
+    };
+    if discrete {
+        let (whole, rest) = fraction.times(n);
+        let rank = (whole + i64::from(rest > 0)).max(1);
+        return nth(rank - 1).cloned().unwrap_or_default();
+    }
+    let (low, rest) = fraction.times(n - 1);
+    let Some(below) = nth(low).and_then(Value::as_f64) else { return Value::Null };
+    if rest == 0 {
+        return Value::Float(below);
+    }
+    let Some(above) = nth(low + 1).and_then(Value::as_f64) else { return Value::Null };
+    let weight = rest as f64 / fraction.denominator as f64;
+    Value::Float(below + weight * (above - below))
 }
 
 impl Spread {

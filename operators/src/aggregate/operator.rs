@@ -42,7 +42,14 @@ impl SequentialLogic for AggregateLogic {
         let aggs = &self.aggregation.aggs;
         let mut out = Row::with_capacity(key.len() + aggs.len());
         out.extend(key.iter().cloned());
-        out.extend(group.accs.iter().zip(aggs).map(|(acc, agg)| acc.value(agg)));
+        for ((acc, agg), column) in group.accs.iter().zip(aggs).zip(&self.aggregation.columns) {
+            match acc.value(agg) {
+                Ok(value) => out.push(value),
+                // The sequential core has no error output: a wrong number must not be written,
+                // so the run stops (see the guide, "Integer overflow").
+                Err(overflow) => panic!("aggregate column `{column}`: {overflow}"),
+            }
+        }
         rows.push((0, out));
     }
 

@@ -237,3 +237,91 @@ fn a_change_in_a_large_group_costs_the_same_as_in_a_small_one() {
     assert_eq!(state_at(&out, 20_000), vec![vec![i(20_000), i(19_999)]]);
     assert_eq!(state_at(&out, 40_000), vec![vec![i(10_000), i(9_999)]]);
 }
+
+/// Percentiles of `xs` from scratch, as PostgreSQL defines them, with exact rational positions.
+fn percentiles(mut xs: Vec<f64>, p_tenths: i64) -> (Option<f64>, Option<f64>) {
+    if xs.is_empty() {
+        return (None, None);
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len() as i64;
+    let rank = ((p_tenths * n + 9) / 10).max(1);
+    let disc = xs[(rank - 1) as usize];
+    let (low, rest) = ((p_tenths * (n - 1)) / 10, (p_tenths * (n - 1)) % 10);
+    let cont = if rest == 0 {
+        xs[low as usize]
+    } else {
+        let (a, b) = (xs[low as usize], xs[low as usize + 1]);
+        a + (rest as f64 / 10.0) * (b - a)
+    };
+    (Some(cont), Some(disc))
+}
+
+#[test]
+fn percentiles_match_a_from_scratch_recomputation_at_every_time() {
+    let planned = plan(
+        "input: x\ngroup_by: [shelf_id]\naggregates:\n  med: median(delta)\n  p70: percentile_cont(price, 0.7)\n  d70: percentile_disc(price, 0.7)\n  d0: percentile_disc(delta, 0)\n  c1: percentile_cont(delta, 1)\n  dc: percentile_disc(customer_id, 0.5)",
+    );
+    for seed in 0..5 {
+        let input = random_updates(seed, 400);
+        let out = run_planned(planned.clone(), vec![input.clone()]).remove(0);
+        for t in times(&input) {
+            let rows = state_at(&input, t);
+            for row in &state_at(&out, t) {
+                let group: Vec<&Row> = rows.iter().filter(|r| r[0] == row[0]).collect();
+                let deltas: Vec<f64> = group.iter().filter_map(|r| r[1].as_f64()).collect();
+                let prices: Vec<f64> = group.iter().filter_map(|r| r[4].as_f64()).collect();
+                let (med, _) = percentiles(deltas.clone(), 5);
+                let (p70, d70) = percentiles(prices, 7);
+                let (_, d0) = percentiles(deltas.clone(), 0);
+                let (c1, _) = percentiles(deltas, 10);
+                let at = format!("seed {seed} t {t}: {row:?}");
+                assert!(close(&row[1], med), "median {at}");
+                assert!(close(&row[2], p70), "percentile_cont {at}");
+                assert_eq!(row[3].as_f64(), d70, "percentile_disc {at}");
+                assert_eq!(row[4].as_f64(), d0, "percentile_disc at 0 {at}");
+                assert!(close(&row[5], c1), "percentile_cont at 1 {at}");
+                let mut customers: Vec<&Value> = group.iter().map(|r| &r[2]).collect();
+                customers.sort();
+                let rank = customers.len().div_ceil(2);
+                assert_eq!(&row[6], customers[rank.max(1) - 1], "disc over strings {at}");
+            }
+        }
+    }
+}
+
+#[test]
+fn percentile_fractions_are_checked_when_planning() {
+    for (call, message) in [
+        ("percentile_cont(delta, 1.5)", "needs a constant fraction between 0 and 1"),
+        ("percentile_cont(delta, price)", "needs a constant fraction between 0 and 1"),
+        ("percentile_disc(delta)", "takes 2 argument(s), found 1"),
+        ("median(customer_id)", "needs a numeric argument, found string"),
+        ("percentile_cont(customer_id, 0.5)", "needs a numeric argument, found string"),
+    ] {
+        let errors = (KIND.parse)(yaml(&format!("input: x\naggregates: {{p: \"{call}\"}}")))
+            .unwrap()
+            .plan("op", &[moves()])
+            .unwrap_err();
+        assert!(errors[0].message.contains(message), "{call}: {}", errors[0].message);
+    }
+}
+
+#[test]
+fn an_integer_sum_beyond_64_bits_stops_the_run_and_cancels_back_exactly() {
+    let planned = plan("input: x\naggregates:\n  total: sum(delta)");
+    let row = |d: i64| vec![s("A"), i(d), s("c"), Value::Timestamp(0), Value::Float(0.0)];
+    // Intermediate values are exact: MAX + 1 - 1 at one time is MAX, not an overflow.
+    let input = vec![(row(i64::MAX), 1, 1), (row(1), 2, 1), (row(-1), 2, 1)];
+    let out = run_planned(planned.clone(), vec![input]).remove(0);
+    assert_eq!(state_at(&out, 2), vec![vec![i(i64::MAX)]]);
+    let input = vec![(row(i64::MAX), 1, 1), (row(1), 2, 1)];
+    let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_planned(planned, vec![input])
+    }));
+    let message = *stopped.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message.contains("aggregate column `total`: integer overflow: the sum 9223372036854775808 does not fit in an int"),
+        "{message}"
+    );
+}

@@ -95,6 +95,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use super::eval::{self, ArithOp, CmpOp, ConstSet, Func, Node, TrimSide};
+use super::format::{self, Conversion, MAX_DECIMALS};
 use super::like::LikePattern;
 use super::temporal::{self, DateField, TimeUnit};
 use super::{Expr, ExprError, ExprErrorKind};
@@ -163,6 +164,8 @@ pub const SCALAR_FUNCTIONS: &[&str] = &[
     "right",
     "lpad",
     "rpad",
+    "format_number",
+    "format",
     "coalesce",
     "ifnull",
     "nullif",
@@ -626,8 +629,10 @@ fn fold(e: Expr) -> Expr {
         return e;
     }
     if e.children().iter().all(|c| c.as_literal().is_some()) {
-        let value = e.eval(&[]);
-        return Expr::literal(value, e.ty());
+        // A constant that overflows stays an expression, so each row reports it.
+        if let Ok(value) = super::eval::checked(|| e.eval(&[])) {
+            return Expr::literal(value, e.ty());
+        }
     }
     e
 }
@@ -813,8 +818,9 @@ fn cast_target(data_type: &ast::DataType) -> Option<Type> {
     Some(match base {
         "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "TINYINT" | "INT2" | "INT4" | "INT8"
         | "INT64" | "SIGNED" | "LONG" => Type::Int,
-        "FLOAT" | "DOUBLE" | "DOUBLE PRECISION" | "REAL" | "FLOAT4" | "FLOAT8" | "FLOAT64"
-        | "DECIMAL" | "NUMERIC" | "DEC" => Type::Float,
+        "FLOAT" | "DOUBLE" | "DOUBLE PRECISION" | "REAL" | "FLOAT4" | "FLOAT8" | "FLOAT64" => {
+            Type::Float
+        }
         "TEXT" | "VARCHAR" | "STRING" | "CHAR" | "CHARACTER" | "CHARACTER VARYING" | "NVARCHAR" => {
             Type::String
         }
@@ -1639,6 +1645,22 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
                 let func = if name == "lpad" { Func::Lpad } else { Func::Rpad };
                 Ok(a.strict(func, Type::String, true))
             }
+            "format_number" => {
+                a.arity(2, 2)?;
+                a.expect_all(&[Num, Int])?;
+                let in_range = match a.args[1].as_literal() {
+                    Some(Value::Int(n)) if !(0..=MAX_DECIMALS).contains(n) => {
+                        return Err(mismatch(
+                            format!("function `format_number` prints 0 to {MAX_DECIMALS} decimals, found {n}"),
+                            a.locs[1].or(at),
+                        ))
+                    }
+                    Some(_) => true,
+                    None => false,
+                };
+                Ok(a.strict(Func::FormatNumber, Type::String, !in_range))
+            }
+            "format" => format_call(a),
             "coalesce" | "ifnull" | "nvl" => {
                 if name == "coalesce" {
                     a.arity(1, usize::MAX)?;
@@ -1769,8 +1791,69 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
     }
 }
 
+/// `format(fmt, args...)`: a constant format string whose conversions match the arguments.
+fn format_call(mut a: Args<'_>) -> Result<Expr, ExprError> {
+    a.arity(1, usize::MAX)?;
+    let fmt = a.literal_text(0, "format string")?;
+    let pieces = format::parse(&fmt).map_err(|message| {
+        hinted(
+            error(
+                ExprErrorKind::Syntax,
+                format!("function `format`: {message}"),
+                a.locs[0].or(a.at),
+            ),
+            "conversions: %s (any value), %d (int), %f or %.2f (number), %% (a percent sign); \
+             optional width and flags: %5d, %-8s, %05d",
+        )
+    })?;
+    let kinds: Vec<Conversion> = format::conversions(&pieces).collect();
+    if kinds.len() != a.args.len() - 1 {
+        return Err(mismatch(
+            format!(
+                "function `format`: the format string has {} conversions, found {} arguments after it",
+                kinds.len(),
+                a.args.len() - 1
+            ),
+            a.at,
+        ));
+    }
+    for (i, kind) in kinds.iter().enumerate() {
+        let (ty, at) = (a.args[i + 1].ty(), a.locs[i + 1].or(a.at));
+        match kind {
+            Conversion::Int if !matches!(ty, Type::Int | Type::Null) => {
+                return Err(hinted(
+                    mismatch(format!("function `format`: `%d` expects an int, found {ty}"), at),
+                    "use %.0f for a float, or %s",
+                ))
+            }
+            Conversion::Fixed(_) if !Kind::Num.accepts(ty) => {
+                return Err(mismatch(
+                    format!("function `format`: `%f` expects a number, found {ty}"),
+                    at,
+                ))
+            }
+            _ => {}
+        }
+    }
+    let args = a.args.split_off(1);
+    let nullable = args.iter().any(Expr::nullable);
+    Ok(Expr::new(Type::String, nullable, Node::Format(pieces.into(), args)))
+}
+
 /// `CAST(x AS type)` over a compiled operand.
 fn cast_expr(x: Expr, data_type: &ast::DataType, at: Loc) -> Result<Expr, ExprError> {
+    let text = data_type.to_string().to_ascii_uppercase();
+    if ["DECIMAL", "NUMERIC", "DEC", "MONEY", "BIGNUMERIC", "BIGDECIMAL"]
+        .contains(&text.split('(').next().unwrap_or("").trim())
+    {
+        return Err(hinted(
+            unsupported(
+                format!("cannot cast to `{data_type}`: exact decimals are not supported"),
+                at,
+            ),
+            "carry money as integer cents, or use FLOAT; DECIMAL(p, s) is not supported yet",
+        ));
+    }
     let Some(to) = cast_target(data_type) else {
         return Err(hinted(
             unsupported(format!("cannot cast to `{data_type}`"), at),

@@ -7,18 +7,65 @@
 //! integer arithmetic never allocate.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use compact_str::CompactString;
 
+use super::format::{self as text_format, Piece};
 use super::like::LikePattern;
 use super::temporal::{self, clamp_days, date_to_micros, micros_to_days, DateField, TimeUnit};
 use crate::value::{parse_date, parse_timestamp, Type, Value};
 
 /// Longest string `lpad` / `rpad` build (in characters); longer requests give NULL.
 pub(crate) const MAX_PAD: i64 = 1 << 20;
+
+/// An integer operation whose exact result does not fit in 64 bits: the engine never wraps
+/// around, so the value is not computed (see [`checked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow {
+    /// The operator or function that overflowed: `+`, `-`, `*`, `/`, unary `-`, `abs`, `round`.
+    pub operator: &'static str,
+}
+
+thread_local! {
+    /// The first integer overflow of the evaluation running on this thread.
+    static OVERFLOW: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Records an integer overflow of `operator`; the overflowing value is NULL, and an evaluation
+/// run through [`checked`] fails instead.
+#[cold]
+fn overflow(operator: &'static str) -> Value {
+    OVERFLOW.with(|o| {
+        if o.get().is_none() {
+            o.set(Some(operator));
+        }
+    });
+    Value::Null
+}
+
+/// Runs `eval` (evaluations of compiled expressions) and fails if any integer operation in it
+/// overflowed. The one place integer overflow is detected: evaluation itself only records it,
+/// so the common path stays a plain tree walk.
+pub fn checked<T>(eval: impl FnOnce() -> T) -> Result<T, Overflow> {
+    OVERFLOW.with(|o| o.set(None));
+    let value = eval();
+    match OVERFLOW.with(Cell::take) {
+        None => Ok(value),
+        Some(operator) => Err(Overflow { operator }),
+    }
+}
+
+/// `Some(x)` as an int value, or the overflow of `operator`.
+fn int_or_overflow(x: Option<i64>, operator: &'static str) -> Value {
+    match x {
+        Some(x) => Value::Int(x),
+        None => overflow(operator),
+    }
+}
 
 /// A compiled, typed expression. Cheap to clone, `Send + Sync`.
 #[derive(Debug, Clone)]
@@ -102,6 +149,8 @@ pub(crate) enum Func {
     Right,
     Lpad,
     Rpad,
+    /// `format_number(x, n)`.
+    FormatNumber,
     ToDate,
     ToTimestamp,
     MakeDate,
@@ -185,6 +234,8 @@ pub(crate) enum Node {
     Extreme(Vec<Expr>, bool),
     Cast(Box<Expr>, Type),
     Call(Func, Vec<Expr>),
+    /// `format(fmt, args...)` with its format string parsed; strict in `args`.
+    Format(std::sync::Arc<[Piece]>, Vec<Expr>),
     DateTrunc(TimeUnit, Box<Expr>),
     Extract(DateField, Box<Expr>),
     DateDiff(TimeUnit, Box<Expr>, Box<Expr>),
@@ -266,6 +317,7 @@ impl Expr {
             | Node::Coalesce(xs)
             | Node::Extreme(xs, _)
             | Node::Call(_, xs)
+            | Node::Format(_, xs)
             | Node::Concat { parts: xs, .. } => xs.iter().collect(),
             Node::InList { expr, list, .. } => {
                 std::iter::once(&**expr).chain(list.iter()).collect()
@@ -280,6 +332,20 @@ impl Expr {
                 .chain(otherwise.iter().map(|e| &**e))
                 .collect(),
         }
+    }
+
+    /// Whether evaluating may overflow integer arithmetic (the expression has integer `+ - * /`,
+    /// unary minus, `abs` or `round(x, digits)`).
+    pub fn can_overflow(&self) -> bool {
+        let int_op = match &self.node {
+            // A chain's running value starts as its first operand.
+            Node::ArithChain(first, _) => first.ty == Type::Int,
+            Node::Neg(_) | Node::Arith(..) | Node::Call(Func::Abs | Func::RoundTo, _) => {
+                self.ty == Type::Int
+            }
+            _ => false,
+        };
+        int_op || self.children().iter().any(|c| c.can_overflow())
     }
 
     /// Evaluates against a row of the schema the expression was compiled for.
@@ -326,9 +392,9 @@ impl Expr {
                 None => Value::Null,
             },
             Node::Neg(e) => match &*e.eval_cow(row) {
-                Value::Int(i) => Value::Int(i.wrapping_neg()),
+                Value::Int(i) => int_or_overflow(i.checked_neg(), "unary -"),
                 Value::Float(x) => Value::Float(-x),
-                Value::Interval(i) => Value::Interval(i.wrapping_neg()),
+                Value::Interval(i) => Value::Interval(i.saturating_neg()),
                 _ => Value::Null,
             },
             Node::Arith(op, a, b) => arith(*op, &a.eval_cow(row), &b.eval_cow(row)),
@@ -412,6 +478,14 @@ impl Expr {
             }
             Node::Cast(e, to) => cast(&e.eval_cow(row), *to),
             Node::Call(func, args) => call(*func, args, row),
+            Node::Format(pieces, args) => {
+                let values: Vec<Cow<'_, Value>> = args.iter().map(|a| a.eval_cow(row)).collect();
+                if values.iter().any(|v| v.is_null()) {
+                    return Cow::Owned(Value::Null);
+                }
+                let values: Vec<&Value> = values.iter().map(|v| &**v).collect();
+                Value::Str(text_format::render(pieces, &values))
+            }
             Node::DateTrunc(unit, e) => match instant(&e.eval_cow(row)) {
                 Some(t) => Value::Timestamp(unit.trunc(t)),
                 None => Value::Null,
@@ -638,12 +712,13 @@ pub(crate) fn arith(op: ArithOp, a: &Value, b: &Value) -> Value {
     use ArithOp::*;
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => match op {
-            Add => Value::Int(x.wrapping_add(*y)),
-            Sub => Value::Int(x.wrapping_sub(*y)),
-            Mul => Value::Int(x.wrapping_mul(*y)),
+            Add => int_or_overflow(x.checked_add(*y), "+"),
+            Sub => int_or_overflow(x.checked_sub(*y), "-"),
+            Mul => int_or_overflow(x.checked_mul(*y), "*"),
             Div | Mod if *y == 0 => Value::Null,
-            Div => Value::Int(x.wrapping_div(*y)),
-            Mod => Value::Int(x.wrapping_rem(*y)),
+            Div => int_or_overflow(x.checked_div(*y), "/"),
+            // Only `i64::MIN % -1` fails, and its exact value is 0.
+            Mod => Value::Int(x.checked_rem(*y).unwrap_or(0)),
         },
         (Value::Float(x), Value::Float(y)) => float_arith(op, *x, *y),
         (Value::Int(x), Value::Float(y)) => float_arith(op, *x as f64, *y),
@@ -690,7 +765,7 @@ pub(crate) fn arith(op: ArithOp, a: &Value, b: &Value) -> Value {
         (Value::Interval(i), Value::Int(n)) => match op {
             Mul => Value::Interval(i.saturating_mul(*n)),
             Div if *n == 0 => Value::Null,
-            Div => Value::Interval(i.wrapping_div(*n)),
+            Div => Value::Interval(i.saturating_div(*n)),
             _ => Value::Null,
         },
         (Value::Int(n), Value::Interval(i)) if op == Mul => Value::Interval(i.saturating_mul(*n)),
@@ -773,7 +848,7 @@ pub(crate) fn cast(v: &Value, to: Type) -> Value {
 }
 
 /// Appends the text form of a value (as `CAST(v AS TEXT)` prints it).
-fn write_text(out: &mut CompactString, v: &Value) {
+pub(crate) fn write_text(out: &mut CompactString, v: &Value) {
     match v {
         Value::Str(s) => out.push_str(s),
         // Dates outside the calendar range print as their day number (as `format_date` would,
@@ -919,17 +994,18 @@ fn trim<'s>(s: &'s str, chars: Option<&str>, side: TrimSide) -> &'s str {
     }
 }
 
-fn round_int(x: i64, digits: i64) -> i64 {
+/// `round(x, digits)` of an int; `None` when the rounded value does not fit.
+fn round_int(x: i64, digits: i64) -> Option<i64> {
     if digits >= 0 {
-        return x;
+        return Some(x);
     }
     let Some(step) = u32::try_from(digits.unsigned_abs()).ok().and_then(|d| 10i64.checked_pow(d))
     else {
-        return 0;
+        return Some(0);
     };
     let (q, r) = (x / step, x % step);
     let q = if r.unsigned_abs() * 2 >= step as u64 { q + x.signum() } else { q };
-    q.wrapping_mul(step)
+    q.checked_mul(step)
 }
 
 fn round_float(x: f64, digits: i64) -> f64 {
@@ -974,7 +1050,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
     }
     match func {
         Func::Abs => match &*arg!(0) {
-            Value::Int(i) => Value::Int(i.wrapping_abs()),
+            Value::Int(i) => int_or_overflow(i.checked_abs(), "abs"),
             Value::Float(x) => Value::Float(x.abs()),
             _ => Value::Null,
         },
@@ -991,7 +1067,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             let x = arg!(0);
             let digits = int_of(&*arg!(1));
             match &*x {
-                Value::Int(i) => Value::Int(round_int(*i, digits)),
+                Value::Int(i) => int_or_overflow(round_int(*i, digits), "round"),
                 Value::Float(f) => Value::Float(round_float(*f, digits)),
                 _ => Value::Null,
             }
@@ -1097,6 +1173,10 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             let n = int_of(&*arg!(1));
             let fill = if args.len() > 2 { arg!(2) } else { Cow::Owned(string(" ")) };
             pad(str_of(&v), n, str_of(&fill), func == Func::Lpad)
+        }
+        Func::FormatNumber => {
+            let x = arg!(0);
+            text_format::format_number(&x, int_of(&*arg!(1)))
         }
         Func::ToDate => match &*arg!(0) {
             Value::Str(s) => parse_day(s).map_or(Value::Null, Value::Date),

@@ -5,6 +5,7 @@
 
 mod compile;
 mod eval;
+mod format;
 mod like;
 mod temporal;
 #[cfg(test)]
@@ -13,7 +14,7 @@ mod tests;
 pub use compile::{
     compile, compile_aggregate_call, AggregateCall, AGGREGATE_FUNCTIONS, SCALAR_FUNCTIONS,
 };
-pub use eval::Expr;
+pub use eval::{checked, Expr, Overflow};
 
 use std::fmt;
 

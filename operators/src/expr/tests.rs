@@ -214,7 +214,7 @@ fn arithmetic() {
         ("(2 + 3) * 4", Value::Int(20)),
         ("maybe + 1", NULL),
         ("NULL + 1", NULL),
-        ("9223372036854775807 + 1", Value::Int(i64::MIN)),
+        ("9223372036854775807 + 1", NULL),
         ("mod(7, 3)", Value::Int(1)),
         ("\"my col\" * 2", Value::Int(14)),
     ]);
@@ -1378,4 +1378,80 @@ fn calendar_arithmetic_matches_chrono() {
         assert_eq!(DateField::Doy.extract(micros), i64::from(date.ordinal()));
         day += 97;
     }
+}
+
+#[test]
+fn integer_overflow_is_detected_never_wrapped() {
+    let overflow = |sql: &str| checked(|| compiled(sql).eval(&row())).map_err(|o| o.operator);
+    assert_eq!(overflow("9223372036854775807 + quantity"), Err("+"));
+    assert_eq!(overflow("-9223372036854775807 - quantity"), Err("-"));
+    assert_eq!(overflow("quantity * 4611686018427387904"), Err("*"));
+    assert_eq!(overflow("(-9223372036854775807 - 1) / -1"), Err("/"));
+    assert_eq!(overflow("-(-9223372036854775805 - quantity)"), Err("unary -"));
+    assert_eq!(overflow("abs(-9223372036854775805 - quantity)"), Err("abs"));
+    assert_eq!(overflow("round(9223372036854775807 - quantity + 3, -1)"), Err("round"));
+    // The first overflow is reported, even when a later operation hides its NULL.
+    assert_eq!(overflow("coalesce(9223372036854775807 + quantity, 0)"), Err("+"));
+    assert_eq!(overflow("quantity * 2 + 1.5"), Ok(Value::Float(7.5)));
+    assert_eq!(overflow("(-9223372036854775807 - 1) % -1"), Ok(Value::Int(0)));
+    assert_eq!(overflow("price * 1e308 * 10"), Ok(Value::Float(f64::INFINITY)));
+    // Each evaluation starts clean.
+    assert_eq!(overflow("quantity + 1"), Ok(Value::Int(4)));
+    assert!(compiled("quantity * 2 + 1.5").can_overflow());
+    assert!(compiled("abs(quantity)").can_overflow());
+    assert!(!compiled("price * 2 + quantity").can_overflow());
+    assert!(!compiled("length(name) > 2").can_overflow());
+    // A constant that overflows is not folded away: it is reported per row.
+    assert_eq!(overflow("CAST(9223372036854775807 + 1 AS FLOAT)"), Err("+"));
+}
+
+#[test]
+fn decimal_casts_are_rejected_with_a_hint() {
+    for sql in ["CAST(price AS DECIMAL(10, 2))", "price::numeric", "CAST(quantity AS DEC)"] {
+        let e = err(sql);
+        assert_eq!(e.kind, ExprErrorKind::Unsupported, "{sql}");
+        assert!(e.message.contains("exact decimals are not supported"), "{sql}: {}", e.message);
+        assert!(e.hint.as_deref().unwrap_or("").contains("integer cents"), "{sql}");
+    }
+}
+
+#[test]
+fn format_number_and_format() {
+    check(&[
+        ("format_number(price, 2)", s("2.50")),
+        ("format_number(2.675, 2)", s("2.68")),
+        ("format_number(quantity, 1)", s("3.0")),
+        ("format_number(-0.004, 2)", s("0.00")),
+        ("format_number(maybe, 2)", NULL),
+        (
+            "format('%05d|%-8s|%.1f|%s%%', quantity, name, price, flag IS NULL)",
+            s("00003|Widget  |2.5|true%"),
+        ),
+        ("format('%s on %s', day, ts)", s("2026-01-01 on 2026-01-01T07:35:10Z")),
+        ("format('%6.2f', price)", s("  2.50")),
+        ("format('no conversions')", s("no conversions")),
+        ("format('%s', note)", s("hello world")),
+        ("format('%d', maybe)", NULL),
+        ("lpad(CAST(quantity AS TEXT), 4, '0')", s("0003")),
+    ]);
+    assert!(!compiled("format_number(price, 2)").nullable());
+    assert!(compiled("format_number(price, quantity)").nullable());
+    let e = err("format_number(price, 21)");
+    assert!(e.message.contains("0 to 20 decimals"), "{}", e.message);
+    assert!(err("format_number(name, 2)").message.contains("expects a number"));
+    let e = err("format('%d of %d', quantity)");
+    assert_eq!(
+        e.message,
+        "function `format`: the format string has 2 conversions, found 1 arguments after it"
+    );
+    let e = err("format('%x', quantity)");
+    assert_eq!(e.message, "function `format`: unsupported conversion `%x`");
+    assert!(e.hint.as_deref().unwrap_or("").contains("%05d"));
+    assert_eq!(e.location, Some((1, 8)));
+    let e = err("format('%d', price)");
+    assert_eq!(e.message, "function `format`: `%d` expects an int, found float");
+    assert_eq!(e.location, Some((1, 14)));
+    assert!(err("format('%f', name)").message.contains("`%f` expects a number"));
+    assert!(err("format(name, quantity)").message.contains("constant string format string"));
+    assert!(err("format()").message.contains("at least 1 argument"));
 }

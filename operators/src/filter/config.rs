@@ -41,12 +41,21 @@ impl OperatorConfig for FilterConfig {
 
     fn plan(
         &self,
-        _name: &str,
+        name: &str,
         inputs: &[Schema],
     ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let schema = &inputs[0];
         let predicate = compile_predicate(&self.predicate, schema, "where").map_err(|e| vec![e])?;
-        Ok(Box::new(PlannedFilter { predicate: predicate.into(), schema: schema.clone() }))
+        let origin = crate::rowwise::StepOrigin {
+            operator: name.to_owned(),
+            exprs: vec![("where".to_owned(), self.predicate.clone())],
+            columns: schema.names().map(str::to_owned).collect(),
+        };
+        Ok(Box::new(PlannedFilter {
+            predicate: predicate.into(),
+            origin: origin.into(),
+            schema: schema.clone(),
+        }))
     }
 }
 

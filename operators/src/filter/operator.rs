@@ -13,6 +13,7 @@ pub fn filter_rows<'s>(rows: Coll<'s>, predicate: Arc<Expr>) -> Coll<'s> {
 #[derive(Debug)]
 pub(crate) struct PlannedFilter {
     pub(crate) predicate: Arc<Expr>,
+    pub(crate) origin: Arc<crate::rowwise::StepOrigin>,
     pub(crate) schema: Schema,
 }
 
@@ -22,7 +23,7 @@ impl PlannedOperator for PlannedFilter {
     }
 
     fn row_step(&self) -> Option<crate::rowwise::RowStep> {
-        Some(crate::rowwise::RowStep::Keep(self.predicate.clone()))
+        Some(crate::rowwise::RowStep::Keep(self.predicate.clone(), self.origin.clone()))
     }
 
     fn build<'s>(

@@ -47,7 +47,9 @@ pub struct JoinConfig {
     pub left: String,
     /// The right collection (a reference table or another stream).
     pub right: String,
-    /// Key columns of the left side (and of the right side unless `right_on` is given).
+    /// Key columns of the left side (and of the right side unless `right_on` is given). `[]`
+    /// joins every left row with the one row of a right side that holds at most one (an
+    /// aggregate without `group_by`).
     pub on: Vec<String>,
     /// Key columns of the right side, when they are named differently.
     #[serde(default)]
@@ -72,8 +74,24 @@ impl OperatorConfig for JoinConfig {
     ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let (left, right) = (&inputs[0], &inputs[1]);
         let mut errors = Vec::new();
-        if self.on.is_empty() {
-            errors.push(ConfigError::new("on", "expected at least one key column, found none"));
+        // `on: []` pairs every left row with the right side's one row (a global aggregate, say).
+        // That is a join only when the right side can hold at most one row, which its schema
+        // says (keyed by no columns), so the rule is checked here and never depends on the data.
+        if self.on.is_empty() && right.key.as_deref() != Some(&[]) {
+            errors.push(
+                ConfigError::new(
+                    "on",
+                    format!(
+                        "`on: []` joins every left row with the one row of `{}`, which may hold \
+                         more than one row",
+                        self.right
+                    ),
+                )
+                .hint(
+                    "join on key columns, or make the right side one row: an aggregate without \
+                     `group_by`",
+                ),
+            );
         }
         let (right_names, right_path) = match &self.right_on {
             Some(names) => (names, "right_on"),

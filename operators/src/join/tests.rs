@@ -209,3 +209,61 @@ fn a_constant_table_on_the_left_joins_by_lookup_with_the_arranged_join_s_results
         assert!(!expected.is_empty());
     }
 }
+
+/// A global total: one row, keyed by no columns.
+fn total() -> crate::Schema {
+    let mut schema = schema(&[("all_stock", Type::Int)]);
+    schema.key = Some(vec![]);
+    schema
+}
+
+#[test]
+fn an_empty_key_joins_every_left_row_with_the_one_row_and_follows_its_changes() {
+    for kind in ["inner", "left"] {
+        let planned = (KIND.parse)(yaml(&format!("left: a\nright: b\non: []\nkind: {kind}")))
+            .unwrap()
+            .plan("op", &[stock(), total()])
+            .unwrap();
+        assert_eq!(planned.outputs()[0].schema.key, Some(vec![0]), "keyed as the left side");
+        let left = vec![
+            (vec![s("A"), i(5)], 1, 1),
+            (vec![s("B"), i(3)], 1, 1),
+            (vec![s("A"), i(5)], 4, -1),
+            (vec![s("A"), i(6)], 4, 1),
+        ];
+        let right = vec![
+            (vec![i(8)], 2, 1),
+            (vec![i(8)], 3, -1),
+            (vec![i(9)], 3, 1),
+            (vec![i(9)], 4, -1),
+            (vec![i(9)], 4, 1),
+        ];
+        let out = run_planned(planned, vec![left, right]).remove(0);
+        let padded = if kind == "left" {
+            vec![vec![s("A"), i(5), Value::Null], vec![s("B"), i(3), Value::Null]]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(state_at(&out, 1), padded, "{kind}: no total yet");
+        assert_eq!(state_at(&out, 2), vec![vec![s("A"), i(5), i(8)], vec![s("B"), i(3), i(8)]]);
+        assert_eq!(
+            state_at(&out, 3),
+            vec![vec![s("A"), i(5), i(9)], vec![s("B"), i(3), i(9)]],
+            "{kind}: a change of the one row updates every joined row"
+        );
+        assert_eq!(state_at(&out, 4), vec![vec![s("A"), i(6), i(9)], vec![s("B"), i(3), i(9)]]);
+    }
+}
+
+#[test]
+fn an_empty_key_needs_a_right_side_of_at_most_one_row() {
+    let errors = (KIND.parse)(yaml("left: a\nright: b\non: []"))
+        .unwrap()
+        .plan("op", &[stock(), shelves()])
+        .unwrap_err();
+    assert_eq!(
+        errors[0].message,
+        "`on: []` joins every left row with the one row of `b`, which may hold more than one row"
+    );
+    assert!(errors[0].hint.as_deref().unwrap_or("").contains("without `group_by`"));
+}

@@ -59,6 +59,8 @@ struct Column {
     field: Field,
     expr: Expr,
     source: Option<usize>,
+    /// The YAML path and SQL text of a computed column.
+    origin: (String, String),
 }
 
 impl OperatorConfig for MapConfig {
@@ -68,7 +70,7 @@ impl OperatorConfig for MapConfig {
 
     fn plan(
         &self,
-        _name: &str,
+        name: &str,
         inputs: &[Schema],
     ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
@@ -81,6 +83,7 @@ impl OperatorConfig for MapConfig {
                 field: f.clone(),
                 expr: Expr::column(i, f.ty, f.nullable),
                 source: Some(i),
+                origin: Default::default(),
             })
             .collect();
         for (name, crate::plan::ExprText(sql)) in &self.fields {
@@ -89,7 +92,7 @@ impl OperatorConfig for MapConfig {
                 Ok(expr) => {
                     let field = Field::new(name, expr.ty(), expr.nullable());
                     let source = expr.as_column();
-                    let column = Column { field, expr, source };
+                    let column = Column { field, expr, source, origin: (path, sql.clone()) };
                     match columns.iter_mut().find(|c| &c.field.name == name) {
                         Some(existing) => *existing = column,
                         None => columns.push(column),
@@ -150,8 +153,13 @@ impl OperatorConfig for MapConfig {
             key,
             constant: input.constant,
         };
+        let origin = crate::rowwise::StepOrigin {
+            operator: name.to_owned(),
+            exprs: columns.iter().map(|c| c.origin.clone()).collect(),
+            columns: input.names().map(str::to_owned).collect(),
+        };
         let exprs = columns.into_iter().map(|c| c.expr).collect();
-        Ok(Box::new(PlannedMap { exprs, schema }))
+        Ok(Box::new(PlannedMap { exprs, origin: origin.into(), schema }))
     }
 }
 

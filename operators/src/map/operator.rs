@@ -13,6 +13,7 @@ pub fn project_rows<'s>(rows: Coll<'s>, exprs: Arc<[Expr]>) -> Coll<'s> {
 #[derive(Debug)]
 pub(crate) struct PlannedMap {
     pub(crate) exprs: Arc<[Expr]>,
+    pub(crate) origin: Arc<crate::rowwise::StepOrigin>,
     pub(crate) schema: Schema,
 }
 
@@ -22,7 +23,7 @@ impl PlannedOperator for PlannedMap {
     }
 
     fn row_step(&self) -> Option<crate::rowwise::RowStep> {
-        Some(crate::rowwise::RowStep::Project(self.exprs.clone()))
+        Some(crate::rowwise::RowStep::Project(self.exprs.clone(), self.origin.clone()))
     }
 
     fn build<'s>(
