@@ -192,6 +192,13 @@ function renderPanels() {
       container.appendChild(box);
     }
     let rows = (panel.collections || []).flatMap(name => rowsOf(name));
+    if (panel.on_day) {
+      // Only the simulated day's rows, merged into one row per day.
+      const today = (document.body.dataset.simTime || '').slice(0, 10);
+      const merged = {};
+      for (const row of rows) if (String(row[panel.on_day]).slice(0, 10) === today) Object.assign(merged, row);
+      rows = Object.keys(merged).length ? [merged] : [];
+    }
     const select = box.querySelector('select');
     if (select) {
       const values = Array.from(new Set(rows.map(r => r[panel.filter]))).sort();
