@@ -312,8 +312,17 @@ fn sse_streams_the_changes_of_a_followed_source_and_metrics_match_the_status() {
         "{text}"
     );
     assert!(samples.contains_key("shelfflow_postgres_retries_total"));
-    let (code, ready) = server.get("/readyz");
-    assert_eq!((code, ready["ready"].as_bool()), (200, Some(true)));
+    // Ready once the followed file has been read to its end again (it may still be reading).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, ready) = server.get("/readyz");
+        if (code, ready["ready"].as_bool()) == (200, Some(true)) {
+            break;
+        }
+        assert_eq!((code, ready["ready"].as_bool()), (503, Some(false)), "{ready}");
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Parses the Prometheus text format strictly: every line is a comment or `name{labels} value`.
