@@ -442,3 +442,26 @@ fn a_join_on_no_columns_pairs_every_row_with_the_one_total_and_follows_it() {
     assert_eq!(bad.status.code(), Some(2), "a right side of many rows is a config error");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("`on: []` joins every left row"));
 }
+
+#[test]
+fn dead_letters_are_a_collection_that_operators_count() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/quality.yaml", out.path(), &[]);
+    // From scratch: a record is good when it parses and its quantity is an integer.
+    let events = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelf_events.jsonl"),
+    );
+    let good = events
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["quantity"].is_i64())
+        })
+        .count();
+    let bad = events.lines().count() - good;
+    assert!(bad > 0, "the sample has bad records");
+    let counts: serde_json::Value = serde_json::from_str(&files["counts.json"]).expect("json");
+    assert_eq!(counts, serde_json::json!({"good": good, "bad": bad}));
+    assert_eq!(files["dead_letter.jsonl"].lines().count(), bad, "the file holds the same records");
+    let by_reason = &files["bad_by_reason.csv"];
+    assert!(by_reason.contains("expected int, found string"), "{by_reason}");
+}

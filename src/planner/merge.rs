@@ -106,6 +106,8 @@ pub fn merge(plans: Vec<Plan>) -> Result<Plan, Vec<String>> {
             merged.sinks.push(sink);
         }
     }
+    let inputs: Vec<String> = merged.inputs.iter().map(|i| i.name.clone()).collect();
+    super::add_dead_letter_collections(&mut merged.collections, inputs.iter().map(String::as_str));
     merged.simulation = simulation_of(&merged).map_err(|e| errors.push(e)).ok().flatten();
     if errors.is_empty() {
         merged.retain_read_outputs(&[]);

@@ -125,6 +125,38 @@ pub struct SinkPlan {
     pub description: Option<String>,
 }
 
+/// The collection of every dead letter the pipeline's sources and tables reject.
+pub const DEAD_LETTERS: &str = "dead_letters";
+
+/// The collection of the dead letters input `input` rejects.
+pub fn dead_letters_of(input: &str) -> String {
+    format!("{input}.{DEAD_LETTERS}")
+}
+
+/// Columns of the dead-letter collections: which input rejected the record, where it was read,
+/// why, and its original text.
+pub fn dead_letter_schema() -> Schema {
+    use shelfflow_operators::{Field, Type};
+    Schema::new(vec![
+        Field::new("source", Type::String, false),
+        Field::new("position", Type::String, false),
+        Field::new("reason", Type::String, false),
+        Field::new("raw", Type::String, false),
+    ])
+}
+
+/// Adds the dead-letter collections (`dead_letters`, and `<input>.dead_letters` per input) to
+/// `collections`, so operators and sinks can read them like any other.
+pub fn add_dead_letter_collections<'a>(
+    collections: &mut IndexMap<String, Schema>,
+    inputs: impl IntoIterator<Item = &'a str>,
+) {
+    collections.entry(DEAD_LETTERS.to_owned()).or_insert_with(dead_letter_schema);
+    for input in inputs {
+        collections.entry(dead_letters_of(input)).or_insert_with(dead_letter_schema);
+    }
+}
+
 impl Plan {
     /// Tells operators which of their outputs are read (by an operator, a sink, or `keep`, e.g.
     /// a tapped collection), so unread outputs are not computed.

@@ -68,6 +68,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
             inputs.push(input);
         }
     }
+    super::add_dead_letter_collections(&mut collections, inputs.iter().map(|i| i.name.as_str()));
     let operators = v.operators(&spec, &clashing, &mut collections);
     let sinks = v.sinks(&spec, &name, &output_dir, &collections);
     // Checked last: a pipeline still being written has other errors to show first.
@@ -243,6 +244,17 @@ impl Validator<'_> {
             [("sources", &spec.sources), ("tables", &spec.tables), ("operators", &spec.operators)];
         for (section, entries) in sections {
             for name in entries.keys() {
+                if name == super::DEAD_LETTERS {
+                    self.error(
+                        &format!("{section}.{name}"),
+                        ConfigError::new("", format!("`{name}` is reserved: it is the collection of the pipeline's dead letters"))
+                            .hint("choose another name; read the rejected records as `dead_letters` or `<source>.dead_letters`"),
+                    );
+                    if section == "operators" {
+                        clashing.push(name.clone());
+                    }
+                    continue;
+                }
                 if let Some(first) = seen.insert(name, section) {
                     self.error(
                         &format!("{section}.{name}"),

@@ -551,6 +551,7 @@ fn build_dataflow(
         let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
         let roots: Vec<&str> =
             roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
+        add_dead_letter_inputs(plan, &roots, &mut colls, &dead);
         let (colls, dead_rows) = build::build_operators(plan, colls, &roots);
         let counter = metrics.clone();
         let dead = dead.concatenate(dead_rows.into_iter().map(move |rows| {
@@ -581,6 +582,28 @@ fn build_dataflow(
         }
         (handles, dead_handle)
     })
+}
+
+/// The dead letters of the inputs as collections operators and sinks read (`dead_letters`, and
+/// `<input>.dead_letters` for each input that has a reader). The operators' own dead letters
+/// (rows an expression rejected) are not in them: an operator reading them would read itself.
+fn add_dead_letter_inputs<'s>(
+    plan: &Plan,
+    roots: &[&str],
+    colls: &mut HashMap<String, Coll<'s>>,
+    dead: &Coll<'s>,
+) {
+    let read = |name: &str| {
+        roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
+    };
+    colls.insert(crate::planner::DEAD_LETTERS.to_owned(), dead.clone());
+    for input in &plan.inputs {
+        let name = crate::planner::dead_letters_of(&input.name);
+        if read(&name) {
+            let source = shelfflow_operators::value::Value::str(&input.name);
+            colls.insert(name, dead.clone().filter(move |row| row[0] == source));
+        }
+    }
 }
 
 /// Starts a reader thread for every input this worker reads (its own inputs, and its share of

@@ -417,16 +417,7 @@ pub struct DeadLetterWriter {
     file: DeadLetterFile,
 }
 
-/// Columns of the dead-letter collection.
-pub fn dead_letter_schema() -> Schema {
-    use shelfflow_operators::{Field, Type};
-    Schema::new(vec![
-        Field::new("source", Type::String, false),
-        Field::new("position", Type::String, false),
-        Field::new("reason", Type::String, false),
-        Field::new("raw", Type::String, false),
-    ])
-}
+pub use crate::planner::dead_letter_schema;
 
 /// A dead letter as a row of [`dead_letter_schema`].
 pub fn dead_letter_row(source: &str, dead: DeadLetter) -> Row {
