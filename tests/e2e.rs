@@ -465,3 +465,51 @@ fn dead_letters_are_a_collection_that_operators_count() {
     let by_reason = &files["bad_by_reason.csv"];
     assert!(by_reason.contains("expected int, found string"), "{by_reason}");
 }
+
+#[test]
+fn retention_retracts_records_older_than_the_bound_and_keeps_the_last_stretch() {
+    // From scratch: a record counts at the end when its time plus 2 minutes is after the
+    // largest event time; the rest has been retracted.
+    let events = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelf_events.jsonl"),
+    );
+    let parsed: Vec<(String, i64, i64)> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["quantity"].is_i64())
+        .map(|v| {
+            let at =
+                DateTime::parse_from_rfc3339(v["timestamp"].as_str().unwrap()).unwrap().timestamp();
+            (v["shelf_id"].as_str().unwrap().to_owned(), at, v["quantity"].as_i64().unwrap())
+        })
+        .collect();
+    let last = parsed.iter().map(|(_, at, _)| *at).max().expect("events");
+    let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (shelf, at, quantity) in &parsed {
+        if at + 120 > last {
+            let entry = expected.entry(shelf.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += quantity;
+        }
+    }
+    let mut csv = String::from("shelf_id,events,units\n");
+    for (shelf, (events, units)) in &expected {
+        csv.push_str(&format!("{shelf},{events},{units}\n"));
+    }
+    let one = tempfile::tempdir().expect("temp dir");
+    let files = run_with("pipelines/examples/retention.yaml", one.path(), &[]);
+    assert_eq!(files["recent_csv.csv"], csv);
+    assert!(
+        files["recent_changes.jsonl"].contains("\"op\":\"delete\""),
+        "expired groups are deleted"
+    );
+    // The same with two workers.
+    let two = tempfile::tempdir().expect("temp dir");
+    let mut cmd = shelfflow(two.path());
+    cmd.args(["run", "pipelines/examples/retention.yaml", "--workers", "2", "--set"])
+        .arg(format!("output_dir={}", two.path().display()));
+    assert!(cmd.status().expect("runs").success());
+    for name in ["recent_csv.csv", "recent_changes.jsonl"] {
+        assert_eq!(read(&two.path().join(name)), files[name], "{name} differs on two workers");
+    }
+}

@@ -385,12 +385,21 @@ impl Validator<'_> {
         }
         let config = self.connector_source(&path, &common.connector, own, &SOURCE_KEYS, &schema)?;
         let lateness = common.allowed_lateness.map_or(0, |d| d.as_micros() as u64);
+        let retention = common.retention.map(|d| d.as_micros() as u64);
+        if retention == Some(0) {
+            self.error(
+                &path,
+                ConfigError::new("retention", "expected a positive duration, found 0")
+                    .hint("e.g. `retention: 90d`; leave it out to keep every record"),
+            );
+        }
         Some(InputPlan {
             name: name.to_owned(),
             role: InputRole::Source,
             schema,
             config,
             lateness,
+            retention,
             description: common.description,
         })
     }
@@ -417,6 +426,7 @@ impl Validator<'_> {
             schema,
             config,
             lateness: 0,
+            retention: None,
             description: common.description,
         })
     }

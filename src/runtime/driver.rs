@@ -546,6 +546,16 @@ fn build_dataflow(
                 colls.insert(plan.inputs[*i].name.clone(), coll);
             }
         }
+        for input in plan.inputs.iter().filter(|i| i.retention.is_some()) {
+            let after = shelfflow_connectors::clock::round_up(
+                input.retention.unwrap_or_default(),
+                plan.tick,
+            );
+            if let Some(coll) = colls.remove(&input.name) {
+                let expiring = super::retention::expire_after(coll, after, &input.name);
+                colls.insert(input.name.clone(), expiring);
+            }
+        }
         let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
         let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
         let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());

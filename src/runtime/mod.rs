@@ -3,6 +3,7 @@
 mod build;
 mod driver;
 mod metrics;
+mod retention;
 mod simulation;
 mod sink;
 

@@ -115,6 +115,10 @@ pub struct SourceCommon {
     /// How far behind the largest event time seen a record may still arrive, e.g. `30s`.
     #[serde(default, with = "humantime_serde")]
     pub allowed_lateness: Option<Duration>,
+    /// How long a record counts, e.g. `90d`: it is retracted once the source's event time has
+    /// reached its own time plus this, so everything downstream forgets it.
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
     /// What the stream holds.
     #[serde(default)]
     pub description: Option<String>,
@@ -160,8 +164,8 @@ const fn enabled_by_default() -> bool {
 }
 
 /// The keys of each common struct, used to split a component's mapping in two.
-pub const SOURCE_KEYS: [&str; 5] =
-    ["connector", "schema", "event_time", "allowed_lateness", "description"];
+pub const SOURCE_KEYS: [&str; 6] =
+    ["connector", "schema", "event_time", "allowed_lateness", "retention", "description"];
 /// See [`SOURCE_KEYS`].
 pub const TABLE_KEYS: [&str; 4] = ["connector", "schema", "key", "description"];
 /// See [`SOURCE_KEYS`].
