@@ -449,7 +449,7 @@ fn dead_letters_are_a_collection_that_operators_count() {
     let files = run_with("pipelines/examples/quality.yaml", out.path(), &[]);
     // From scratch: a record is good when it parses and its quantity is an integer.
     let events = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelf_events.jsonl"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelf_events.jsonl"),
     );
     let good = events
         .lines()
@@ -471,7 +471,7 @@ fn retention_retracts_records_older_than_the_bound_and_keeps_the_last_stretch() 
     // From scratch: a record counts at the end when its time plus 2 minutes is after the
     // largest event time; the rest has been retracted.
     let events = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelf_events.jsonl"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/examples/data/shelf_events.jsonl"),
     );
     let parsed: Vec<(String, i64, i64)> = events
         .lines()
@@ -510,6 +510,6 @@ fn retention_retracts_records_older_than_the_bound_and_keeps_the_last_stretch() 
         .arg(format!("output_dir={}", two.path().display()));
     assert!(cmd.status().expect("runs").success());
     for name in ["recent_csv.csv", "recent_changes.jsonl"] {
-        assert_eq!(read(&two.path().join(name)), files[name], "{name} differs on two workers");
+        assert_eq!(read(two.path().join(name)), files[name], "{name} differs on two workers");
     }
 }
