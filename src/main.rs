@@ -545,8 +545,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Loads and validates a pipeline file.
 pub(crate) fn load_plan(file: &Path, overrides: &[Override]) -> Result<planner::Plan, Diagnostics> {
-    let doc = Document::load(file, overrides)?;
-    let plan = planner::plan(&doc)?;
+    plan_document(&Document::load(file, overrides)?)
+}
+
+/// Validates a loaded pipeline, printing its warnings.
+pub(crate) fn plan_document(doc: &Document) -> Result<planner::Plan, Diagnostics> {
+    let plan = planner::plan(doc)?;
     plan.warnings.iter().for_each(|w| eprintln!("{w}"));
     Ok(plan)
 }
@@ -564,22 +568,13 @@ pub(crate) fn load_plans(
     let mut messages = Vec::new();
     let mut used = vec![false; overrides.len()];
     for file in files {
-        let own: Vec<Override> = match Document::load(file, &[]) {
-            Ok(doc) => overrides
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| spec::has_parent(&doc.value, &o.path))
-                .map(|(i, o)| {
-                    used[i] = true;
-                    o.clone()
-                })
-                .collect(),
-            Err(d) => {
-                messages.push(d.to_string());
-                continue;
-            }
-        };
-        match load_plan(file, &own) {
+        let loaded = Document::read(file)
+            .and_then(|raw| Document::parse_applicable(file, &raw, overrides))
+            .and_then(|(doc, applied)| {
+                used.iter_mut().zip(applied).for_each(|(u, a)| *u |= a);
+                plan_document(&doc)
+            });
+        match loaded {
             Ok(plan) => plans.push(plan),
             Err(d) => messages.push(d.to_string()),
         }

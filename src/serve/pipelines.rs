@@ -144,27 +144,13 @@ impl Registry {
     pub fn load(&self, name: Option<&str>, definition: &Definition) -> Result<Plan, Diagnostics> {
         let (file, raw) = match definition {
             Definition::Merged(files) => return self.load_merged(files),
-            Definition::File(path) => (path.clone(), None),
+            Definition::File(path) => (path.clone(), Document::read(path)?),
             Definition::Body(yaml) => {
-                (PathBuf::from(format!("{}.yaml", name.unwrap_or("pipeline"))), Some(yaml))
+                (PathBuf::from(format!("{}.yaml", name.unwrap_or("pipeline"))), yaml.clone())
             }
         };
-        let doc = match raw {
-            None => Document::load(&file, &[])?,
-            Some(yaml) => Document::parse(&file, yaml, &[])?,
-        };
-        let own: Vec<Override> = self
-            .settings
-            .overrides
-            .iter()
-            .filter(|o| crate::spec::has_parent(&doc.value, &o.path))
-            .cloned()
-            .collect();
-        let doc = match raw {
-            None => Document::load(&file, &own)?,
-            Some(yaml) => Document::parse(&file, yaml, &own)?,
-        };
-        let plan = crate::planner::plan(&doc)?;
+        let (doc, _) = Document::parse_applicable(&file, &raw, &self.settings.overrides)?;
+        let plan = crate::plan_document(&doc)?;
         if let Some(name) = name.filter(|n| *n != plan.name) {
             return Err(Diagnostics(vec![crate::spec::Diagnostic {
                 file: file.display().to_string(),

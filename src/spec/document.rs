@@ -159,15 +159,37 @@ pub struct Document {
 impl Document {
     /// Reads, interpolates, parses and overrides a pipeline file.
     pub fn load(file: &Path, overrides: &[Override]) -> Result<Document, Diagnostics> {
-        let text = std::fs::read_to_string(file).map_err(|e| Diagnostic {
-            file: file.display().to_string(),
-            position: None,
-            path: String::new(),
-            message: format!("cannot read the pipeline: {e}"),
-            hint: None,
-            line_text: None,
-        })?;
-        Document::parse(file, &text, overrides)
+        Document::parse(file, &Document::read(file)?, overrides)
+    }
+
+    /// As [`Document::parse`], with only the overrides that apply to this document: those whose
+    /// parent path it has (so one `--set` can serve several pipelines). Also returns, per
+    /// override, whether it applied.
+    pub fn parse_applicable(
+        file: &Path,
+        raw: &str,
+        overrides: &[Override],
+    ) -> Result<(Document, Vec<bool>), Diagnostics> {
+        let bare = Document::parse(file, raw, &[])?;
+        let applies: Vec<bool> =
+            overrides.iter().map(|o| has_parent(&bare.value, &o.path)).collect();
+        let own: Vec<Override> =
+            overrides.iter().zip(&applies).filter(|(_, a)| **a).map(|(o, _)| o.clone()).collect();
+        Ok((Document::parse(file, raw, &own)?, applies))
+    }
+
+    /// The text of pipeline file `file`.
+    pub fn read(file: &Path) -> Result<String, Diagnostics> {
+        std::fs::read_to_string(file).map_err(|e| {
+            Diagnostics(vec![Diagnostic {
+                file: file.display().to_string(),
+                position: None,
+                path: String::new(),
+                message: format!("cannot read the pipeline: {e}"),
+                hint: None,
+                line_text: None,
+            }])
+        })
     }
 
     /// As [`Document::load`], from text.
