@@ -6,6 +6,8 @@
 set -euo pipefail
 
 log() { echo "chromium.sh: $*" >&2; }
+# shellcheck source=deploy/packages.sh
+. "$(dirname "$0")/packages.sh"
 
 find_browser() {
     for name in chromium chromium-browser google-chrome; do
@@ -21,15 +23,7 @@ install_browser() {
     if find_browser >/dev/null; then
         return 0
     fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "no Chromium found and no apt-get to install one: install Chromium and retry"
-        exit 1
-    fi
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    log "installing Chromium from the system packages"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >&2
+    install_packages Chromium chromium fonts-dejavu-core
     find_browser >/dev/null || { log "the chromium package installed no browser"; exit 1; }
 }
 

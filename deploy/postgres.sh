@@ -24,6 +24,8 @@ DATA="$DIR/data"
 LOG="$DIR/server.log"
 
 log() { echo "postgres.sh: $*" >&2; }
+# shellcheck source=deploy/packages.sh
+. "$ROOT/deploy/packages.sh"
 
 find_bin() {
     if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
@@ -43,15 +45,7 @@ install_server() {
     if find_bin >/dev/null; then
         return 0
     fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "no PostgreSQL server found and no apt-get to install one: install PostgreSQL (initdb, pg_ctl) and retry"
-        exit 1
-    fi
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    log "installing the PostgreSQL server from the system packages"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+    install_packages "PostgreSQL server (initdb, pg_ctl)" postgresql
     find_bin >/dev/null || { log "the postgresql package installed no pg_ctl"; exit 1; }
 }
 
