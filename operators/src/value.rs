@@ -343,6 +343,11 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// The columns that identify a row: the natural key, or every column when there is none.
+    pub fn key_or_all(&self) -> Vec<usize> {
+        self.key.clone().unwrap_or_else(|| (0..self.len()).collect())
+    }
+
     /// A schema from its columns, with no event-time column and no key.
     pub fn new(fields: Vec<Field>) -> Schema {
         Schema { fields, event_time: None, key: None, constant: false }

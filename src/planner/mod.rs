@@ -89,7 +89,7 @@ pub struct InputPlan {
     pub config: Box<dyn SourceConfig>,
     /// Allowed lateness in microseconds.
     pub lateness: u64,
-    /// How long a record counts, in microseconds (a whole number of ticks).
+    /// How long a record counts, in microseconds (rounded up to whole ticks when run).
     pub retention: Option<u64>,
     /// What it holds.
     pub description: Option<String>,

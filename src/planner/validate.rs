@@ -654,7 +654,7 @@ impl Validator<'_> {
                         continue;
                     }
                 },
-                None => schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect()),
+                None => schema.key_or_all(),
             };
             let config = match (kind.parse)(own) {
                 Ok(config) => config,

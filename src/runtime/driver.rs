@@ -546,11 +546,8 @@ fn build_dataflow(
                 colls.insert(plan.inputs[*i].name.clone(), coll);
             }
         }
-        for input in plan.inputs.iter().filter(|i| i.retention.is_some()) {
-            let after = shelfflow_connectors::clock::round_up(
-                input.retention.unwrap_or_default(),
-                plan.tick,
-            );
+        for (input, retention) in plan.inputs.iter().filter_map(|i| Some((i, i.retention?))) {
+            let after = shelfflow_connectors::clock::round_up(retention, plan.tick);
             if let Some(coll) = colls.remove(&input.name) {
                 let expiring = super::retention::expire_after(coll, after, &input.name);
                 colls.insert(input.name.clone(), expiring);
@@ -716,7 +713,7 @@ fn open_sinks(
     };
     if let Some(tapped) = &options.tap {
         let schema = plan.collections[tapped].clone();
-        let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
+        let key = schema.key_or_all();
         let width = schema.len();
         let output = leader.then(|| SlotOutput::Writer(Box::new(TapWriter::new(schema))));
         return (vec![(slot(tapped, key, width, output, None), Some(tapped.clone()))], None);
@@ -752,7 +749,7 @@ fn open_sinks(
     let observed = options.observe.iter().flat_map(|o| o.collections.iter());
     for collection in observed.filter(|c| plan.collections.contains_key(*c)) {
         let schema = &plan.collections[collection];
-        let key = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
+        let key = schema.key_or_all();
         outputs.push(Output {
             name: super::view_name(collection),
             signature: format!("view|{:?}|{key:?}", schema.fields),

@@ -157,19 +157,24 @@ impl Metrics {
 
     /// Counts dead letters read from the inputs, in total and by kind.
     pub fn count_dead_letters(&self, letters: &[DeadLetter]) {
-        for letter in letters {
-            self.count_dead_letter(letter.kind(), 1);
-        }
+        self.count_kinds(letters.iter().map(|l| (l.kind(), 1)));
     }
 
     /// Counts `n` dead letters of one kind of reason ([`shelfflow_connectors::reason_kind`]).
     pub fn count_dead_letter(&self, kind: &str, n: u64) {
-        self.dead_letters.fetch_add(n, Ordering::Relaxed);
-        let Ok(mut kinds) = self.dead_letter_kinds.lock() else { return };
-        match kinds.get_mut(kind) {
-            Some(count) => *count += n,
-            None => {
-                kinds.insert(kind.to_owned(), n);
+        self.count_kinds(std::iter::once((kind, n)));
+    }
+
+    /// Adds `(kind, n)` counts to the total and to each kind, under one lock.
+    fn count_kinds<'a>(&self, counts: impl Iterator<Item = (&'a str, u64)>) {
+        let mut kinds = self.dead_letter_kinds.lock().unwrap_or_else(|p| p.into_inner());
+        for (kind, n) in counts {
+            self.dead_letters.fetch_add(n, Ordering::Relaxed);
+            match kinds.get_mut(kind) {
+                Some(count) => *count += n,
+                None => {
+                    kinds.insert(kind.to_owned(), n);
+                }
             }
         }
     }

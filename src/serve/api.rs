@@ -190,15 +190,14 @@ async fn deploy(
     let yaml = String::from_utf8(body.to_vec())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the body is not UTF-8 text"))?;
     let registry = api.registry.clone();
-    let existed = registry.status(&name).is_some();
     let deployment = tokio::task::spawn_blocking(move || {
-        let definition = Definition::Body(yaml);
-        let plan = registry.load(Some(&name), &definition).map_err(DeployError::Invalid)?;
-        registry.deploy(plan, definition, query.dry_run)
+        registry.apply(Some(&name), Definition::Body(yaml), query.dry_run)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    let status = if existed || deployment.dry_run { StatusCode::OK } else { StatusCode::CREATED };
+    // Generation 1 is a pipeline that was not there before.
+    let created = deployment.generation == 1 && !deployment.dry_run;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(deployment)).into_response())
 }
 
@@ -252,11 +251,11 @@ async fn rows(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (schema, rows) =
         api.registry.rows(&name, &collection).map_err(|e| lookup_error(e, &name, &collection))?;
-    let key: Vec<usize> = schema.key.clone().unwrap_or_else(|| (0..schema.len()).collect());
+    let key = schema.key_or_all();
+    let names = key_names(&schema);
     let wanted: Option<Vec<&str>> = query.key.as_deref().map(|k| k.split(',').collect());
     if let Some(values) = &wanted {
         if values.len() != key.len() {
-            let names: Vec<&str> = key.iter().map(|&i| schema.fields[i].name.as_str()).collect();
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 format!(
@@ -269,28 +268,25 @@ async fn rows(
     }
     let matches = |row: &[shelfflow_operators::value::Value]| match &wanted {
         None => true,
-        Some(values) => key.iter().zip(values).all(|(&i, v)| text(&row[i]) == *v),
+        // A key value as `CAST(... AS TEXT)` writes it.
+        Some(values) => key.iter().zip(values).all(|(&i, v)| row[i].to_string() == *v),
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let selected: Vec<&shelfflow_operators::Row> = rows.iter().filter(|r| matches(r)).collect();
     let shown: Vec<serde_json::Value> =
         selected.iter().take(limit).map(|r| schema.row_to_json(r)).collect();
-    let key_names: Vec<&str> = key.iter().map(|&i| schema.fields[i].name.as_str()).collect();
     Ok(Json(serde_json::json!({
         "pipeline": name,
         "collection": collection,
-        "key": key_names,
+        "key": names,
         "count": selected.len(),
         "rows": shown,
     })))
 }
 
-/// A value as the text a `?key=` lookup compares with.
-fn text(value: &shelfflow_operators::value::Value) -> String {
-    match value.to_json() {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    }
+/// The names of the columns that identify a row of `schema`.
+fn key_names(schema: &shelfflow_operators::Schema) -> Vec<&str> {
+    schema.key_or_all().into_iter().map(|i| schema.fields[i].name.as_str()).collect()
 }
 
 /// Server-Sent Events: first a `snapshot` event with the current rows, then one `changes` event
@@ -305,10 +301,7 @@ async fn changes(
         .map_err(|e| lookup_error(e, &name, &collection))?;
     let (schema, rows) =
         api.registry.rows(&name, &collection).map_err(|e| lookup_error(e, &name, &collection))?;
-    let key: Vec<&str> = match &schema.key {
-        Some(key) => key.iter().map(|&i| schema.fields[i].name.as_str()).collect(),
-        None => schema.fields.iter().map(|f| f.name.as_str()).collect(),
-    };
+    let key = key_names(&schema);
     let rows: Vec<serde_json::Value> = rows.iter().map(|r| schema.row_to_json(r)).collect();
     let snapshot = serde_json::json!({"key": key, "rows": rows}).to_string();
     let first = futures_util::stream::once(async move {
@@ -329,8 +322,7 @@ async fn changes(
 }
 
 async fn metrics(State(api): Shared) -> Response {
-    let text = super::prometheus::render(&api.exposition);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    super::prometheus::response(&api.exposition)
 }
 
 async fn ready(State(api): Shared) -> Response {

@@ -26,7 +26,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 /// The dashboard configuration as JSON, with the layout it names (relative to it) read in as
-/// `layout`.
+/// `layout`, and every collection it reads listed as `collections` (for the page).
 pub fn load_config(file: &Path) -> anyhow::Result<serde_json::Value> {
     let read = |path: &Path| -> anyhow::Result<serde_json::Value> {
         let text = std::fs::read_to_string(path)
@@ -39,6 +39,7 @@ pub fn load_config(file: &Path) -> anyhow::Result<serde_json::Value> {
         let path = file.parent().unwrap_or(Path::new(".")).join(layout);
         config["layout"] = read(&path)?;
     }
+    config["collections"] = collections(&config).into();
     Ok(config)
 }
 

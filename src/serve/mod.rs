@@ -95,23 +95,15 @@ pub fn serve(initial: Initial, mut options: ServeOptions) -> anyhow::Result<Exit
         .block_on(tokio::net::TcpListener::bind(addr))
         .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
-    let errors = match initial {
-        Initial::Files(files) => pipelines::deploy_files(&registry, &files),
-        Initial::Merged(files) => {
-            let definition = Definition::Merged(files);
-            match registry.load(None, &definition) {
-                Ok(plan) => registry
-                    .deploy(plan, definition, false)
-                    .err()
-                    .map(|e| format!("{e:?}"))
-                    .into_iter()
-                    .collect(),
-                Err(d) => vec![d.to_string()],
-            }
-        }
+    let definitions = match initial {
+        Initial::Files(files) => files.into_iter().map(Definition::File).collect(),
+        Initial::Merged(files) => vec![Definition::Merged(files)],
     };
-    for error in &errors {
-        eprintln!("{error}");
+    // An invalid or failing definition is reported; the others are served all the same.
+    for definition in definitions {
+        if let Err(e) = registry.apply(None, definition, false) {
+            eprintln!("{e}");
+        }
     }
     let api = Arc::new(api::Api {
         registry: registry.clone(),
@@ -173,16 +165,7 @@ pub fn serve_metrics<R: prometheus::Runs>(addr: &str, runs: Arc<R>) -> anyhow::R
             let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else { return };
             let route = axum::routing::get(move || {
                 let exposition = exposition.clone();
-                async move {
-                    let text = prometheus::render(&exposition);
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        text,
-                    )
-                }
+                async move { prometheus::response(&exposition) }
             });
             let app = axum::Router::new().route("/metrics", route);
             let _ = axum::serve(listener, app).await;

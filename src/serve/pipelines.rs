@@ -108,6 +108,16 @@ pub enum DeployError {
     Start(String),
 }
 
+impl std::fmt::Display for DeployError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeployError::Invalid(diagnostics) => write!(f, "{diagnostics}"),
+            DeployError::NotFound(name) => write!(f, "error: no pipeline `{name}`"),
+            DeployError::Start(message) => write!(f, "error: cannot start the pipeline: {message}"),
+        }
+    }
+}
+
 /// What a deploy did, or would do (`dry_run`).
 #[derive(Debug, serde::Serialize)]
 pub struct Deployment {
@@ -139,9 +149,21 @@ impl Registry {
         self.pipelines.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Loads, validates and deploys a definition (`name`: the name a body must have); with
+    /// `dry_run`, only reports what a deploy would change.
+    pub fn apply(
+        &self,
+        name: Option<&str>,
+        definition: Definition,
+        dry_run: bool,
+    ) -> Result<Deployment, DeployError> {
+        let plan = self.load(name, &definition).map_err(DeployError::Invalid)?;
+        self.deploy(plan, definition, dry_run)
+    }
+
     /// Loads and validates a definition (no effects). A body must name the pipeline it is
     /// deployed as.
-    pub fn load(&self, name: Option<&str>, definition: &Definition) -> Result<Plan, Diagnostics> {
+    fn load(&self, name: Option<&str>, definition: &Definition) -> Result<Plan, Diagnostics> {
         let (file, raw) = match definition {
             Definition::Merged(files) => return self.load_merged(files),
             Definition::File(path) => (path.clone(), Document::read(path)?),
@@ -182,7 +204,7 @@ impl Registry {
     }
 
     /// Deploys `plan` as a new pipeline or in place of the running one of its name.
-    pub fn deploy(
+    fn deploy(
         &self,
         plan: Plan,
         definition: Definition,
@@ -234,8 +256,7 @@ impl Registry {
             .map(|d| d.definition.clone())
             .ok_or_else(|| DeployError::NotFound(name.to_owned()))?;
         let named = matches!(definition, Definition::Body(_)).then_some(name);
-        let plan = self.load(named, &definition).map_err(DeployError::Invalid)?;
-        self.deploy(plan, definition, false)
+        self.apply(named, definition, false)
     }
 
     /// Stops a pipeline and forgets it; its sinks commit what is complete first.
@@ -515,23 +536,6 @@ fn status(deployed: &Deployed) -> serde_json::Value {
         "sinks": sink_statuses(plan, metrics),
         "collections": deployed.observed,
     })
-}
-
-/// Deploys every file given on the command line; invalid ones are reported and skipped.
-pub fn deploy_files(registry: &Registry, files: &[PathBuf]) -> Vec<String> {
-    let mut errors = Vec::new();
-    for file in files {
-        let definition = Definition::File(file.to_path_buf());
-        match registry.load(None, &definition) {
-            Ok(plan) => {
-                if let Err(e) = registry.deploy(plan, definition, false) {
-                    errors.push(format!("{}: {e:?}", file.display()));
-                }
-            }
-            Err(diagnostics) => errors.push(diagnostics.to_string()),
-        }
-    }
-    errors
 }
 
 impl std::fmt::Debug for Registry {

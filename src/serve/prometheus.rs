@@ -144,11 +144,13 @@ pub fn exposition<R: Runs>(runs: std::sync::Arc<R>) -> Exposition {
     exposition
 }
 
-/// The text of a scrape.
-pub fn render(exposition: &Exposition) -> String {
+/// The response to a scrape: the text exposition.
+pub fn response(exposition: &Exposition) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, exposition).is_err() {
         text.clear();
     }
-    text
+    let kind = "text/plain; version=0.0.4; charset=utf-8";
+    ([(axum::http::header::CONTENT_TYPE, kind)], text).into_response()
 }

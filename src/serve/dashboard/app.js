@@ -276,22 +276,9 @@ async function refreshPipelines() {
   render();
 }
 
-// Every collection the configuration names (`collection: x` or `collections: [x, y]`).
-function namedCollections(value, names = new Set()) {
-  if (Array.isArray(value)) value.forEach(v => namedCollections(v, names));
-  else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'collection' && typeof v === 'string') names.add(v);
-      else if (k === 'collections' && Array.isArray(v)) v.forEach(n => names.add(n));
-      else namedCollections(v, names);
-    }
-  }
-  return names;
-}
-
 async function start() {
   state.config = await getJSON('/api/dashboard');
-  state.needed = namedCollections(state.config);
+  state.needed = state.config.collections; // every collection it reads, listed by the server
   if (state.config.title) {
     document.getElementById('title').textContent = state.config.title;
     document.title = state.config.title;
