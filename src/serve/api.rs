@@ -125,7 +125,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/{name}/restart", post(restart))
         .route("/{name}/graph", get(graph))
         .route("/{name}/collections/{collection}", get(rows))
-        .route("/{name}/collections/{collection}/changes", get(changes));
+        .route("/{name}/collections/{collection}/changes", get(changes))
+        .route("/{name}/changes", get(pipeline_changes));
     Router::new()
         .nest("/api/pipelines", pipelines)
         .route("/api/dashboard", get(dashboard_config))
@@ -289,25 +290,50 @@ fn key_names(schema: &shelfflow_operators::Schema) -> Vec<&str> {
     schema.key_or_all().into_iter().map(|i| schema.fields[i].name.as_str()).collect()
 }
 
-/// Server-Sent Events: first a `snapshot` event with the current rows, then one `changes` event
-/// per closed time. A client that falls behind is dropped.
+/// Server-Sent Events of one collection (see [`stream_changes`]).
 async fn changes(
     State(api): Shared,
     Path((name, collection)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let receiver = api
-        .registry
-        .subscribe(&name, &collection)
-        .map_err(|e| lookup_error(e, &name, &collection))?;
-    let (schema, rows) =
-        api.registry.rows(&name, &collection).map_err(|e| lookup_error(e, &name, &collection))?;
-    let key = key_names(&schema);
-    let rows: Vec<serde_json::Value> = rows.iter().map(|r| schema.row_to_json(r)).collect();
-    let snapshot = serde_json::json!({"key": key, "rows": rows}).to_string();
-    let first = futures_util::stream::once(async move {
-        Ok::<Event, std::convert::Infallible>(Event::default().event("snapshot").data(snapshot))
-    });
-    let live = tokio_stream::wrappers::BroadcastStream::new(receiver)
+    stream_changes(&api, &name, &[collection])
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesQuery {
+    collections: String,
+}
+
+/// Server-Sent Events of several collections in one stream (`?collections=a,b`), so a page that
+/// follows many collections holds one connection, not one per collection (browsers allow six per
+/// host).
+async fn pipeline_changes(
+    State(api): Shared,
+    Path(name): Path<String>,
+    Query(query): Query<ChangesQuery>,
+) -> Result<Response, ApiError> {
+    let collections: Vec<String> = query.collections.split(',').map(str::to_owned).collect();
+    stream_changes(&api, &name, &collections)
+}
+
+/// First one `snapshot` event per collection (`{"collection", "key", "rows"}`), then one `changes`
+/// event per collection and closed time. A client that falls behind is dropped.
+fn stream_changes(api: &Api, name: &str, collections: &[String]) -> Result<Response, ApiError> {
+    let mut snapshots = Vec::new();
+    let mut live = Vec::new();
+    for collection in collections {
+        let failed = |e| lookup_error(e, name, collection);
+        // Subscribed before the rows are read, so no change falls between the two.
+        live.push(tokio_stream::wrappers::BroadcastStream::new(
+            api.registry.subscribe(name, collection).map_err(failed)?,
+        ));
+        let (schema, rows) = api.registry.rows(name, collection).map_err(failed)?;
+        let rows: Vec<serde_json::Value> = rows.iter().map(|r| schema.row_to_json(r)).collect();
+        let snapshot = serde_json::json!({"collection": collection, "key": key_names(&schema), "rows": rows});
+        snapshots.push(Ok::<Event, std::convert::Infallible>(
+            Event::default().event("snapshot").data(snapshot.to_string()),
+        ));
+    }
+    let live = futures_util::stream::select_all(live)
         .take_while(|message| {
             let behind = message.is_err();
             if behind {
@@ -318,7 +344,8 @@ async fn changes(
         })
         .filter_map(|message| std::future::ready(message.ok()))
         .map(|text| Ok(Event::default().event("changes").data(text.as_ref())));
-    Ok(Sse::new(first.chain(live)).keep_alive(KeepAlive::default()).into_response())
+    let events = futures_util::stream::iter(snapshots).chain(live);
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
 
 async fn metrics(State(api): Shared) -> Response {

@@ -37,12 +37,18 @@ impl Views {
 
     /// A writer that broadcasts the changes of `collection`.
     pub fn writer(&self, collection: &str, schema: &Schema) -> Box<dyn SinkWriter> {
-        Box::new(ViewWriter { schema: schema.clone(), channel: self.channel(collection) })
+        Box::new(ViewWriter {
+            collection: collection.to_owned(),
+            schema: schema.clone(),
+            channel: self.channel(collection),
+        })
     }
 }
 
-/// Broadcasts each closed time's changes as `{"time": ..., "changes": [{"op": "upsert", "row": {...}}]}`.
+/// Broadcasts each closed time's changes as
+/// `{"collection": ..., "time": ..., "changes": [{"op": "upsert", "row": {...}}]}`.
 struct ViewWriter {
+    collection: String,
     schema: Schema,
     channel: broadcast::Sender<Arc<str>>,
 }
@@ -52,7 +58,7 @@ impl SinkWriter for ViewWriter {
         if self.channel.receiver_count() == 0 || changes.is_empty() {
             return Ok(());
         }
-        let message = change_message(&self.schema, time, changes);
+        let message = change_message(&self.collection, &self.schema, time, changes);
         // An error only means every client left meanwhile.
         let _ = self.channel.send(message.into());
         Ok(())
@@ -63,8 +69,13 @@ impl SinkWriter for ViewWriter {
     }
 }
 
-/// One closed time's changes as a JSON text.
-pub fn change_message(schema: &Schema, time: Time, changes: &[Change<'_>]) -> String {
+/// One closed time's changes of `collection` as a JSON text.
+pub fn change_message(
+    collection: &str,
+    schema: &Schema,
+    time: Time,
+    changes: &[Change<'_>],
+) -> String {
     let changes: Vec<serde_json::Value> = changes
         .iter()
         .map(|c| {
@@ -72,7 +83,8 @@ pub fn change_message(schema: &Schema, time: Time, changes: &[Change<'_>]) -> St
             serde_json::json!({"op": op, "row": schema.row_to_json(c.row)})
         })
         .collect();
-    serde_json::json!({"time": format_timestamp(time as i64), "changes": changes}).to_string()
+    let time = format_timestamp(time as i64);
+    serde_json::json!({"collection": collection, "time": time, "changes": changes}).to_string()
 }
 
 /// Counts a client dropped for falling behind.
@@ -102,6 +114,7 @@ mod tests {
         assert_eq!(message["changes"][0]["row"]["stock"], 4);
         assert_eq!(message["changes"][0]["op"], "upsert");
         assert_eq!(message["time"], "1970-01-01T00:00:05Z");
+        assert_eq!(message["collection"], "stock");
         for _ in 0..=CLIENT_BUFFER {
             writer.write(6_000_000, &[Change { op: ChangeOp::Delete, row: &row }]).expect("writes");
         }

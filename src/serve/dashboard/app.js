@@ -43,27 +43,29 @@ function keyOf(c, row) {
   return c.key.map(k => JSON.stringify(row[k])).join('|');
 }
 
-function subscribe(name) {
-  const pipeline = state.owner[name];
-  if (!pipeline || state.collections[name]) return;
-  const c = state.collections[name] = { key: [], rows: new Map() };
-  const url = `/api/pipelines/${encodeURIComponent(pipeline)}/collections/${encodeURIComponent(name)}/changes`;
+// One event stream per pipeline for all the collections the page reads from it: a browser
+// keeps at most six connections per host, so one stream per collection would starve the rest.
+function subscribe(pipeline, names) {
+  for (const name of names) state.collections[name] = { key: [], rows: new Map() };
+  const url = `/api/pipelines/${encodeURIComponent(pipeline)}/changes?collections=${names.map(encodeURIComponent).join(',')}`;
   const source = new EventSource(url);
   source.addEventListener('snapshot', event => {
     const message = JSON.parse(event.data);
+    const c = state.collections[message.collection];
     c.key = message.key;
     c.rows = new Map(message.rows.map(row => [keyOf(c, row), row]));
     schedule();
   });
   source.addEventListener('changes', event => {
     const message = JSON.parse(event.data);
+    const c = state.collections[message.collection];
     for (const change of message.changes) {
       const key = keyOf(c, change.row);
       if (change.op === 'upsert') c.rows.set(key, change.row); else c.rows.delete(key);
     }
     schedule();
   });
-  // EventSource reconnects by itself; the next snapshot restores the rows.
+  // EventSource reconnects by itself; the next snapshots restore the rows.
 }
 
 function schedule() {
@@ -266,7 +268,12 @@ async function refreshPipelines() {
     const list = await getJSON('/api/pipelines');
     state.pipelines = list.pipelines;
     for (const p of state.pipelines) for (const c of p.collections) if (!state.owner[c]) state.owner[c] = p.name;
-    for (const name of state.needed) subscribe(name);
+    const unsubscribed = {};
+    for (const name of state.needed) {
+      const pipeline = state.owner[name];
+      if (pipeline && !state.collections[name]) (unsubscribed[pipeline] = unsubscribed[pipeline] || []).push(name);
+    }
+    for (const [pipeline, names] of Object.entries(unsubscribed)) subscribe(pipeline, names);
     const connection = document.getElementById('connection');
     connection.textContent = 'live';
     connection.className = 'connection live';
