@@ -356,6 +356,13 @@ pub trait SinkWriter: Send {
     }
     /// Flushes; snapshot sinks write their final state now.
     fn finish(&mut self) -> Result<(), ConnectorError>;
+    /// For a writer that outputs only the final state (a snapshot file): the state, to which
+    /// the runtime adds the raw row updates of closed times directly ([`file::Snapshot::add`])
+    /// instead of calling [`SinkWriter::write`] with each time's changes by key. Time by time
+    /// the two give the same final state; this one needs no consolidation per timestamp.
+    fn final_state(&mut self) -> Option<&mut file::Snapshot> {
+        None
+    }
 }
 
 /// Who is to blame for an error, which decides whether retrying can help.

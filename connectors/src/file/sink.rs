@@ -137,10 +137,15 @@ impl SinkWriter for SnapshotWriter {
         Ok(())
     }
 
+    fn final_state(&mut self) -> Option<&mut Snapshot> {
+        Some(&mut self.snapshot)
+    }
+
     fn finish(&mut self) -> Result<(), ConnectorError> {
         let Some(mut file) = self.file.take() else {
             return Ok(());
         };
+        self.snapshot.settle();
         let rows: Vec<&[_]> = self.snapshot.rows().collect();
         let timestamps = match self.format {
             TableFormat::Csv => TimestampColumns::Text,
@@ -227,10 +232,15 @@ impl SinkWriter for JsonWriter {
         Ok(())
     }
 
+    fn final_state(&mut self) -> Option<&mut Snapshot> {
+        Some(&mut self.snapshot)
+    }
+
     fn finish(&mut self) -> Result<(), ConnectorError> {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
+        self.snapshot.settle();
         let document = self.document()?;
         let io_error = |path: &Path, source| ConnectorError::Io { path: path.to_owned(), source };
         let mut out = BufWriter::new(file);

@@ -1,7 +1,7 @@
 //! The final state of a keyed collection, kept by the sinks that output it when the pipeline
 //! ends (CSV and Parquet files, the stdout table).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use shelfflow_operators::{Row, Value};
 
@@ -12,38 +12,78 @@ use crate::{Change, ChangeOp, SinkContext};
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     key: Vec<usize>,
-    rows: HashMap<Row, Row>,
+    rows: FxHashMap<Row, Row>,
+    /// Row multiplicities from [`Snapshot::add`], folded into `rows` by [`Snapshot::settle`].
+    counts: FxHashMap<Row, i64>,
 }
 
 impl Snapshot {
     /// An empty state of the collection `ctx` describes.
     pub fn new(ctx: &SinkContext) -> Snapshot {
-        Snapshot { key: ctx.key.clone(), rows: HashMap::new() }
+        Snapshot { key: ctx.key.clone(), rows: FxHashMap::default(), counts: FxHashMap::default() }
     }
 
     /// Applies the changes of one timestamp: an upsert inserts or replaces its key's row, a
     /// delete removes it.
     pub fn apply(&mut self, changes: &[Change<'_>]) {
+        let mut gathered = Row::new();
         for change in changes {
-            let key: Row = self
-                .key
-                .iter()
-                .map(|&c| change.row.get(c).cloned().unwrap_or(Value::Null))
-                .collect();
+            // A one-column key is looked up in place; longer ones are gathered.
+            let key: &[Value] = match self.key.as_slice() {
+                [c] if *c < change.row.len() => std::slice::from_ref(&change.row[*c]),
+                _ => {
+                    gathered.clear();
+                    gathered.extend(
+                        self.key.iter().map(|&c| change.row.get(c).cloned().unwrap_or(Value::Null)),
+                    );
+                    &gathered
+                }
+            };
             match change.op {
-                ChangeOp::Upsert => match self.rows.get_mut(&key) {
+                ChangeOp::Upsert => match self.rows.get_mut(key) {
                     Some(row) => {
                         row.clear();
                         row.extend_from_slice(change.row);
                     }
                     None => {
-                        self.rows.insert(key, change.row.to_vec());
+                        self.rows.insert(key.to_vec(), change.row.to_vec());
                     }
                 },
                 ChangeOp::Delete => {
-                    self.rows.remove(&key);
+                    self.rows.remove(key);
                 }
             }
+        }
+    }
+
+    /// Adds `diff` copies of `row`: the raw updates of closed times, in any order, instead of
+    /// their changes by key ([`Snapshot::apply`]). A row is present while its count is positive;
+    /// [`Snapshot::settle`] makes the present rows the state (the largest row of a key wins,
+    /// should a collection hold several).
+    pub fn add(&mut self, row: Row, diff: i64) {
+        use std::collections::hash_map::Entry;
+        match self.counts.entry(row) {
+            Entry::Occupied(mut slot) => {
+                *slot.get_mut() += diff;
+                if *slot.get() == 0 {
+                    slot.remove();
+                }
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(diff);
+            }
+        }
+    }
+
+    /// Folds the rows given to [`Snapshot::add`] into the state.
+    pub fn settle(&mut self) {
+        let mut present: Vec<Row> =
+            self.counts.drain().filter(|(_, count)| *count > 0).map(|(row, _)| row).collect();
+        present.sort_unstable();
+        for row in present {
+            let key: Row =
+                self.key.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)).collect();
+            self.rows.insert(key, row);
         }
     }
 

@@ -118,6 +118,10 @@ struct AlertLogic {
 impl SequentialLogic for AlertLogic {
     type State = KeyState;
 
+    /// A key's rows are a multiset and the rules are evaluated once, in `finish`, on the
+    /// time's final rows: the order of a time's updates cannot matter.
+    const COMMUTATIVE: bool = true;
+
     fn start(&self, _key: &[Value]) -> KeyState {
         KeyState::default()
     }
