@@ -306,9 +306,26 @@ impl fmt::Display for JsonObject<'_> {
             if n > 0 {
                 f.write_str(",")?;
             }
-            let value = self.row.get(*column).map_or(serde_json::Value::Null, Value::to_json);
-            write!(f, "{name}:{value}")?;
+            f.write_str(name)?;
+            f.write_str(":")?;
+            write_json(self.row.get(*column).unwrap_or(&Value::Null), f)?;
         }
         f.write_str("}")
+    }
+}
+
+/// Writes `value` as [`Value::to_json`] renders it, without building the JSON value first:
+/// numbers and text that needs no escaping are written as they are.
+fn write_json(value: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let plain = |s: &str| s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    match value {
+        Value::Null => f.write_str("null"),
+        Value::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => write!(f, "{i}"),
+        Value::Str(s) if plain(s) => write!(f, "\"{s}\""),
+        Value::Timestamp(t) => {
+            write!(f, "\"{}\"", shelfflow_operators::value::format_timestamp(*t))
+        }
+        other => write!(f, "{}", other.to_json()),
     }
 }

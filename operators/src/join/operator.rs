@@ -127,8 +127,12 @@ pub fn lookup_join<'s>(
                                     joined.extend(right_keep.iter().map(|&c| r[c].clone()));
                                     out.push((joined, time, diff * count));
                                 }
-                                row.extend(right_keep.iter().map(|&c| last.0[c].clone()));
-                                out.push((row, time, diff * last.1));
+                                // Moved into a row of the joined width: one allocation, no
+                                // reallocation of the narrower one.
+                                let mut joined = Row::with_capacity(row.len() + right_keep.len());
+                                joined.append(&mut row);
+                                joined.extend(right_keep.iter().map(|&c| last.0[c].clone()));
+                                out.push((joined, time, diff * last.1));
                             }
                             _ if kind == JoinKind::Left => {
                                 row.extend(std::iter::repeat_n(Value::Null, right_keep.len()));
