@@ -785,6 +785,14 @@ fn open_sinks(
             (true, None) => open(&target).map(|w| Some(SlotOutput::Writer(w))),
             (true, Some(store)) => store.attach(&name, &signature, || open(&target)).map(Some),
         };
+        // The sink's key is the collection's own (or all its columns): one row per key.
+        let one_row_per_key = match &target {
+            Target::Sink(i) => {
+                let context = &plan.sinks[*i].context;
+                context.key == context.schema.key_or_all()
+            }
+            Target::DeadLetters | Target::View(_) => false,
+        };
         let counter = match target {
             Target::Sink(i) => Some(i),
             Target::DeadLetters | Target::View(_) => None,
@@ -793,7 +801,9 @@ fn open_sinks(
             failure.get_or_insert(e);
             None
         });
-        slots.push((slot(&name, key, width, output, counter), input));
+        let slot = slot(&name, key, width, output, counter);
+        slot.borrow_mut().one_row_per_key = one_row_per_key;
+        slots.push((slot, input));
     }
     (slots, failure)
 }

@@ -38,6 +38,10 @@ pub struct SinkSlot {
     /// For collections keyed by all their columns (no natural key), how many copies of each row
     /// exist: a row is written when its count becomes positive and deleted when it drops to 0.
     pub copies: Option<HashMap<Row, Diff>>,
+    /// The sink's key is the collection's declared key or all its columns, so no two rows
+    /// share a key: a snapshot's final state is then the rows present, whatever the order of
+    /// their updates (see [`SinkWriter::final_state`]).
+    pub one_row_per_key: bool,
 }
 
 impl SinkSlot {
@@ -58,6 +62,7 @@ impl SinkSlot {
             error: None,
             last_time: None,
             copies,
+            one_row_per_key: false,
         }
     }
 
@@ -304,9 +309,13 @@ impl SinkSlot {
         if self.error.is_some() {
             return;
         }
-        if let Some(SlotOutput::Writer(writer)) = self.output.as_mut() {
+        if let (true, Some(SlotOutput::Writer(writer))) =
+            (self.one_row_per_key, self.output.as_mut())
+        {
             if let Some(state) = writer.final_state() {
-                // A snapshot: only the final state counts, so the rows go in as they are.
+                // A snapshot with one row per key: only the final state counts, so the rows go
+                // in as they are. (With a key several rows share, each time's changes by key
+                // decide which row a key shows: the general path below.)
                 let (count, last) = (closed.len() as u64, closed.last().map(|u| u.1));
                 for (row, _, diff) in closed {
                     state.add(row, diff as i64);

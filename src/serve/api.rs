@@ -328,7 +328,8 @@ fn stream_changes(api: &Api, name: &str, collections: &[String]) -> Result<Respo
         ));
         let (schema, rows) = api.registry.rows(name, collection).map_err(failed)?;
         let rows: Vec<serde_json::Value> = rows.iter().map(|r| schema.row_to_json(r)).collect();
-        let snapshot = serde_json::json!({"collection": collection, "key": key_names(&schema), "rows": rows});
+        let snapshot =
+            serde_json::json!({"collection": collection, "key": key_names(&schema), "rows": rows});
         snapshots.push(Ok::<Event, std::convert::Infallible>(
             Event::default().event("snapshot").data(snapshot.to_string()),
         ));

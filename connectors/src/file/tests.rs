@@ -492,3 +492,25 @@ fn single_needs_json_and_an_input_of_at_most_one_row() {
     let errors = source("{path: x.json, format: json}").unwrap().validate(&keyed);
     assert_eq!(errors[0].message, "a source cannot read a json document");
 }
+
+#[test]
+fn row_updates_in_any_order_give_the_state_changes_by_key_give() {
+    // Changes by key, time by time: A is updated twice, B inserted and deleted, C inserted.
+    let (a1, a2, a3) = (row("A", 1, 1), row("A", 2, 2), row("A", 3, 3));
+    let (b, c) = (row("B", 7, 1), row("C", 4, 2));
+    let ctx = context(Path::new("/tmp"), vec![0]);
+    let mut by_key = Snapshot::new(&ctx);
+    by_key.apply(&[upsert(&a1), upsert(&b)]);
+    by_key.apply(&[upsert(&a2), upsert(&c)]);
+    by_key.apply(&[upsert(&a3), delete(&b)]);
+    // The same history as row updates, shuffled across times, a row even retracted before it
+    // was added: only the final counts matter.
+    let mut by_rows = Snapshot::new(&ctx);
+    let updates = [(&a3, 1), (&a2, -1), (&b, -1), (&a1, 1), (&c, 1), (&a2, 1), (&b, 1), (&a1, -1)];
+    for (row, diff) in updates {
+        by_rows.add(row.clone(), diff);
+    }
+    by_rows.settle();
+    assert_eq!(by_rows.rows().collect::<Vec<_>>(), by_key.rows().collect::<Vec<_>>());
+    assert_eq!(by_rows.rows().collect::<Vec<_>>(), vec![a3.as_slice(), c.as_slice()]);
+}
