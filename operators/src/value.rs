@@ -195,8 +195,21 @@ impl Value {
 }
 
 impl PartialEq for Value {
+    /// The equality of [`Ord`] (values of different types are never equal; floats are equal
+    /// when their bits are, as under `total_cmp`), without working out an order: rows are
+    /// compared for equality on every hash lookup and every change.
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Str(a), Value::Str(b)) => a.as_str() == b.as_str(),
+            (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
+            (Value::Date(a), Value::Date(b)) => a == b,
+            (Value::Interval(a), Value::Interval(b)) => a == b,
+            _ => false,
+        }
     }
 }
 
