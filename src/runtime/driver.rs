@@ -709,15 +709,18 @@ fn open_sinks(
     metrics: &Metrics,
     leader: bool,
 ) -> (Vec<(Rc<RefCell<SinkSlot>>, Option<String>)>, Option<RunError>) {
-    let slot = |name: &str, key: Vec<usize>, width: usize, output, counter| {
-        Rc::new(RefCell::new(SinkSlot::new(name, key, width, output, counter)))
+    let slot = |name: &str, shape: (Vec<usize>, usize, bool), output, counter| {
+        Rc::new(RefCell::new(SinkSlot::new(name, shape, output, counter)))
     };
     if let Some(tapped) = &options.tap {
         let schema = plan.collections[tapped].clone();
         let key = schema.key_or_all();
         let width = schema.len();
         let output = leader.then(|| SlotOutput::Writer(Box::new(TapWriter::new(schema))));
-        return (vec![(slot(tapped, key, width, output, None), Some(tapped.clone()))], None);
+        return (
+            vec![(slot(tapped, (key, width, false), output, None), Some(tapped.clone()))],
+            None,
+        );
     }
     let mut outputs: Vec<Output> = plan
         .sinks
@@ -801,9 +804,7 @@ fn open_sinks(
             failure.get_or_insert(e);
             None
         });
-        let slot = slot(&name, key, width, output, counter);
-        slot.borrow_mut().one_row_per_key = one_row_per_key;
-        slots.push((slot, input));
+        slots.push((slot(&name, (key, width, one_row_per_key), output, counter), input));
     }
     (slots, failure)
 }

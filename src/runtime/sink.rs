@@ -45,11 +45,11 @@ pub struct SinkSlot {
 }
 
 impl SinkSlot {
-    /// A slot for a collection of `width` columns keyed by `key`.
+    /// A slot for a collection of `width` columns keyed by `key` (`one_row_per_key`: see the
+    /// field).
     pub fn new(
         name: &str,
-        key: Vec<usize>,
-        width: usize,
+        (key, width, one_row_per_key): (Vec<usize>, usize, bool),
         output: Option<SlotOutput>,
         counter: Option<usize>,
     ) -> SinkSlot {
@@ -62,7 +62,7 @@ impl SinkSlot {
             error: None,
             last_time: None,
             copies,
-            one_row_per_key: false,
+            one_row_per_key,
         }
     }
 
@@ -302,61 +302,68 @@ impl SinkSlot {
     /// then flushes the writer.
     fn deliver_closed(
         &mut self,
-        mut closed: Vec<(Row, Time, Diff)>,
+        closed: Vec<(Row, Time, Diff)>,
         metrics: &Metrics,
         scratch: &mut Scratch,
     ) {
         if self.error.is_some() {
             return;
         }
-        if let (true, Some(SlotOutput::Writer(writer))) =
-            (self.one_row_per_key, self.output.as_mut())
-        {
-            if let Some(state) = writer.final_state() {
-                // A snapshot with one row per key: only the final state counts, so the rows go
-                // in as they are. (With a key several rows share, each time's changes by key
-                // decide which row a key shows: the general path below.)
-                let (count, last) = (closed.len() as u64, closed.last().map(|u| u.1));
-                for (row, _, diff) in closed {
-                    state.add(row, diff as i64);
-                }
-                self.last_time = last.or(self.last_time);
-                if let Some(counter) = self.counter {
-                    metrics.add_changes(counter, count);
-                    if let Some(time) = self.last_time {
-                        metrics.set_committed(counter, time);
-                    }
-                }
-                return;
+        let last = closed.last().map(|u| u.1);
+        if let Some(state) = self.rows_state() {
+            // Only the final state counts, so the rows go in as they are.
+            let count = closed.len() as u64;
+            for (row, _, diff) in closed {
+                state.add(row, diff as i64);
             }
-        }
-        let mut start = 0;
-        while start < closed.len() {
-            let time = closed[start].1;
-            let end = start + closed[start..].partition_point(|u| u.1 == time);
-            let kept = consolidate_updates_slice(&mut closed[start..end]);
-            let updates = &closed[start..start + kept];
-            let result = match self.copies.is_some() {
-                true => {
-                    let present = self.presence(updates);
-                    self.deliver_updates(time, &present, metrics, scratch)
-                }
-                false => self.deliver_updates(time, updates, metrics, scratch),
-            };
-            if let Err(e) = result {
-                self.fail(e, metrics);
-                return;
+            self.last_time = last.or(self.last_time);
+            if let Some(counter) = self.counter {
+                metrics.add_changes(counter, count);
             }
-            self.last_time = Some(time);
-            start = end;
-        }
-        if let Err(e) = self.flush() {
+        } else if let Err(e) = self.deliver_by_time(closed, metrics, scratch) {
             self.fail(e, metrics);
             return;
         }
         if let (Some(counter), Some(time)) = (self.counter, self.last_time) {
             metrics.set_committed(counter, time);
         }
+    }
+
+    /// The state of a snapshot writer that may take row updates directly: one with one row per
+    /// key. (Where several rows share a key, each time's changes by key decide which row the
+    /// key shows, so those go through [`Self::deliver_by_time`].)
+    fn rows_state(&mut self) -> Option<&mut shelfflow_connectors::file::Snapshot> {
+        match self.output.as_mut() {
+            Some(SlotOutput::Writer(writer)) if self.one_row_per_key => writer.final_state(),
+            _ => None,
+        }
+    }
+
+    /// Consolidates each closed time of `closed` (sorted by time), delivers its changes by key
+    /// and flushes the writer.
+    fn deliver_by_time(
+        &mut self,
+        mut closed: Vec<(Row, Time, Diff)>,
+        metrics: &Metrics,
+        scratch: &mut Scratch,
+    ) -> Result<(), ConnectorError> {
+        let mut start = 0;
+        while start < closed.len() {
+            let time = closed[start].1;
+            let end = start + closed[start..].partition_point(|u| u.1 == time);
+            let kept = consolidate_updates_slice(&mut closed[start..end]);
+            let updates = &closed[start..start + kept];
+            match self.copies.is_some() {
+                true => {
+                    let present = self.presence(updates);
+                    self.deliver_updates(time, &present, metrics, scratch)?;
+                }
+                false => self.deliver_updates(time, updates, metrics, scratch)?,
+            }
+            self.last_time = Some(time);
+            start = end;
+        }
+        self.flush()
     }
 
     /// Turns one time's consolidated updates into changes by key and hands them to the writer.

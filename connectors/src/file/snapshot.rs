@@ -32,10 +32,7 @@ impl Snapshot {
             let key: &[Value] = match self.key.as_slice() {
                 [c] if *c < change.row.len() => std::slice::from_ref(&change.row[*c]),
                 _ => {
-                    gathered.clear();
-                    gathered.extend(
-                        self.key.iter().map(|&c| change.row.get(c).cloned().unwrap_or(Value::Null)),
-                    );
+                    self.gather_key(change.row, &mut gathered);
                     &gathered
                 }
             };
@@ -81,10 +78,16 @@ impl Snapshot {
             self.counts.drain().filter(|(_, count)| *count > 0).map(|(row, _)| row).collect();
         present.sort_unstable();
         for row in present {
-            let key: Row =
-                self.key.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)).collect();
+            let mut key = Row::new();
+            self.gather_key(&row, &mut key);
             self.rows.insert(key, row);
         }
+    }
+
+    /// The key values of `row` into `key` (NULL for a column the row lacks).
+    fn gather_key(&self, row: &[Value], key: &mut Row) {
+        key.clear();
+        key.extend(self.key.iter().map(|&c| row.get(c).cloned().unwrap_or(Value::Null)));
     }
 
     /// The rows, sorted by key.
