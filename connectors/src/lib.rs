@@ -21,6 +21,7 @@ pub mod stdout;
 
 pub use clock::{CatchUp, EventClock};
 pub use positions::SourcePositions;
+pub use shelfflow_operators::dead_letter::{reason_kind, DeadLetter};
 pub use shelfflow_operators::{ConfigError, Diff, Row, Schema, Time, Value};
 
 use std::collections::BTreeMap;
@@ -248,36 +249,6 @@ pub trait SourceReader: Send {
     /// late). Sources without an idle timeout never are.
     fn idle(&self) -> bool {
         false
-    }
-}
-
-/// A record that could not become a row, kept with everything needed to find and fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    /// Where it was read, e.g. `data/events.jsonl:17`.
-    pub position: String,
-    /// Why: `late`, `malformed JSON: ...`, `missing field \`quantity\``, ...
-    pub reason: String,
-    /// The record's original text.
-    pub raw: String,
-    /// The dataflow time at which it was rejected (the source's frontier then).
-    pub time: Time,
-}
-
-impl DeadLetter {
-    /// Its reason's kind, for counting by reason ([`reason_kind`]).
-    pub fn kind(&self) -> &str {
-        reason_kind(&self.reason)
-    }
-}
-
-/// The kind of a dead letter's reason, for counting by reason: the text before the first `:`
-/// (`late`, `malformed JSON`, ``missing field `quantity` ``), at most 64 characters.
-pub fn reason_kind(reason: &str) -> &str {
-    let kind = reason.split(':').next().unwrap_or_default().trim();
-    match kind.char_indices().nth(64) {
-        Some((end, _)) => &kind[..end],
-        None => kind,
     }
 }
 

@@ -9,6 +9,7 @@
 //! ([`OperatorConfig::plan`], all problems at once), and the resulting [`PlannedOperator`] builds
 //! its dataflow inside a timely worker ([`PlannedOperator::build`]).
 
+pub mod dead_letter;
 pub mod expr;
 pub mod value;
 

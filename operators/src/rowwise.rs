@@ -13,6 +13,7 @@ use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::vec::Map as _;
 use timely::dataflow::Stream;
 
+use crate::dead_letter::DeadLetter;
 use crate::expr::{checked, Expr, Overflow};
 use crate::plan::{Coll, Diff, Time};
 use crate::value::{Row, Value};
@@ -30,19 +31,19 @@ pub struct StepOrigin {
 }
 
 impl StepOrigin {
-    /// The dead letter of `row`, whose expression `index` overflowed: a row of the runtime's
-    /// dead-letter columns (source, position, reason, raw).
+    /// The dead letter of `row`, whose expression `index` overflowed, as a row of the
+    /// dead-letter collections: its source is the operator, its position the expression's path.
     fn dead_letter(&self, index: usize, overflow: Overflow, row: &[Value]) -> Row {
         let (path, text) =
             self.exprs.get(index).map_or(("", ""), |(p, t)| (p.as_str(), t.as_str()));
         let fields = self.columns.iter().cloned().zip(row.iter().map(Value::to_json));
-        let raw = serde_json::Value::Object(fields.collect()).to_string();
-        vec![
-            Value::str(&self.operator),
-            Value::str(path),
-            Value::str(&format!("integer overflow in `{text}` (operator `{}`)", overflow.operator)),
-            Value::str(&raw),
-        ]
+        let letter = DeadLetter {
+            position: path.to_owned(),
+            reason: format!("integer overflow in `{text}` (operator `{}`)", overflow.operator),
+            raw: serde_json::Value::Object(fields.collect()).to_string(),
+            time: 0, // the row's own time goes with it through the dataflow
+        };
+        letter.into_row(&self.operator)
     }
 }
 

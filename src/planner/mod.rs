@@ -135,17 +135,7 @@ pub fn dead_letters_of(input: &str) -> String {
     format!("{input}.{DEAD_LETTERS}")
 }
 
-/// Columns of the dead-letter collections: which input rejected the record, where it was read,
-/// why, and its original text.
-pub fn dead_letter_schema() -> Schema {
-    use shelfflow_operators::{Field, Type};
-    Schema::new(vec![
-        Field::new("source", Type::String, false),
-        Field::new("position", Type::String, false),
-        Field::new("reason", Type::String, false),
-        Field::new("raw", Type::String, false),
-    ])
-}
+pub use shelfflow_operators::dead_letter::schema as dead_letter_schema;
 
 /// Adds the dead-letter collections (`dead_letters`, and `<input>.dead_letters` per input) to
 /// `collections`, so operators and sinks can read them like any other.

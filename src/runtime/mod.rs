@@ -3,6 +3,8 @@
 mod build;
 mod driver;
 mod metrics;
+mod outputs;
+mod readers;
 mod retention;
 mod simulation;
 mod sink;

@@ -11,7 +11,7 @@ use differential_dataflow::consolidation::consolidate_updates_slice;
 use shelfflow_connectors::file::DeadLetterFile;
 use shelfflow_connectors::{Change, ChangeOp, ConnectorError, DeadLetter, SinkWriter};
 use shelfflow_operators::value::format_timestamp;
-use shelfflow_operators::{Coll, Diff, Row, Schema, Time, Value};
+use shelfflow_operators::{Coll, Diff, Row, Schema, Time};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -450,18 +450,6 @@ pub struct DeadLetterWriter {
     file: DeadLetterFile,
 }
 
-pub use crate::planner::dead_letter_schema;
-
-/// A dead letter as a row of [`dead_letter_schema`].
-pub fn dead_letter_row(source: &str, dead: DeadLetter) -> Row {
-    vec![
-        Value::str(source),
-        Value::str(&dead.position),
-        Value::str(&dead.reason),
-        Value::str(&dead.raw),
-    ]
-}
-
 impl DeadLetterWriter {
     /// Creates (truncates) the dead-letter file.
     pub fn create(path: &std::path::Path) -> Result<DeadLetterWriter, ConnectorError> {
@@ -471,21 +459,10 @@ impl DeadLetterWriter {
 
 impl SinkWriter for DeadLetterWriter {
     fn write(&mut self, time: Time, changes: &[Change<'_>]) -> Result<(), ConnectorError> {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         let mut letters: Vec<(String, DeadLetter)> = changes
             .iter()
             .filter(|c| c.op == ChangeOp::Upsert)
-            .map(|c| {
-                (
-                    text(&c.row[0]),
-                    DeadLetter {
-                        position: text(&c.row[1]),
-                        reason: text(&c.row[2]),
-                        raw: text(&c.row[3]),
-                        time,
-                    },
-                )
-            })
+            .map(|c| DeadLetter::from_row(c.row, time))
             .collect();
         // In file order: `events.jsonl:9` before `events.jsonl:10`.
         letters.sort_by(|(a, x), (b, y)| {
@@ -545,6 +522,7 @@ impl SinkWriter for TapWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shelfflow_operators::Value;
 
     #[test]
     fn state_difference_upserts_changed_and_new_keys_and_deletes_gone_ones() {
