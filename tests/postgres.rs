@@ -386,26 +386,8 @@ fn the_demo_writes_every_store_table_and_the_bi_views() {
         assert!(tables > 0, "no tables in schema {schema}");
     }
     // The shelf table agrees with the shelf-state changelog the same run wrote.
-    let changelog = std::fs::read_to_string(dir.join("out/store_ops/shelf_state.jsonl")).unwrap();
-    let mut stock: BTreeMap<String, i64> = BTreeMap::new();
-    for line in changelog.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let shelf = v["row"]["shelf_id"].as_str().unwrap().to_owned();
-        if v["op"] == "upsert" {
-            stock.insert(shelf, v["row"]["current_stock"].as_i64().unwrap());
-        } else {
-            stock.remove(&shelf);
-        }
-    }
-    let table: BTreeMap<String, i64> =
-        psql(&url, "SELECT shelf_id, current_stock FROM state.shelf_status")
-            .lines()
-            .map(|l| {
-                let (id, n) = l.split_once('|').unwrap();
-                (id.to_owned(), n.parse().unwrap())
-            })
-            .collect();
-    assert_eq!(table, stock);
+    let stock = changelog_stock(&dir.join("out/store_ops/shelf_state.jsonl"));
+    assert_eq!(table_stock(&url), stock);
     for view in
         ["v_shelf_status", "v_open_alerts", "v_supplier_orders", "v_daily_kpis", "v_data_freshness"]
     {
@@ -416,6 +398,91 @@ fn the_demo_writes_every_store_table_and_the_bi_views() {
         stock.len() as i64,
         "one row per shelf"
     );
+}
+
+/// Each shelf's stock at the end of a `shelf_state` changelog.
+fn changelog_stock(path: &Path) -> BTreeMap<String, i64> {
+    let changelog = std::fs::read_to_string(path).expect("the shelf-state changelog");
+    let mut stock = BTreeMap::new();
+    for line in changelog.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let shelf = v["row"]["shelf_id"].as_str().unwrap().to_owned();
+        if v["op"] == "upsert" {
+            stock.insert(shelf, v["row"]["current_stock"].as_i64().unwrap());
+        } else {
+            stock.remove(&shelf);
+        }
+    }
+    stock
+}
+
+/// Each shelf's stock in `state.shelf_status`.
+fn table_stock(url: &str) -> BTreeMap<String, i64> {
+    psql(url, "SELECT shelf_id, current_stock FROM state.shelf_status")
+        .lines()
+        .map(|l| {
+            let (id, n) = l.split_once('|').unwrap();
+            (id.to_owned(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_recording_replayed_with_the_replay_config_fills_the_store_tables() {
+    let Some(server) = pg::shared() else { return };
+    let dir = scratch("replay");
+    let url = server.database("pg_replay");
+    let data = dir.join("data");
+    let recording = dir.join("recording");
+    let ok = |out: std::process::Output, what: &str| {
+        assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    ok(
+        shelfflow().args(["--quiet", "data", "generate", "--out"]).arg(&data).output().unwrap(),
+        "generate",
+    );
+    let simulate = shelfflow()
+        .args(["--quiet", "simulate", "--days", "1", "--data"])
+        .arg(&data)
+        .arg("--to")
+        .arg(format!("jsonl:{}", recording.display()))
+        .output()
+        .unwrap();
+    ok(simulate, "simulate");
+    let recorded: usize = ["shelf_events", "pos_transactions", "foot_traffic", "wh_events"]
+        .iter()
+        .map(|s| {
+            std::fs::read_to_string(recording.join(format!("{s}.jsonl"))).unwrap().lines().count()
+        })
+        .sum();
+    let summary = dir.join("summary.json");
+    let pipelines =
+        ["store_ops", "warehouse", "foot_traffic", "sales"].map(|p| format!("pipelines/{p}.yaml"));
+    let replay = shelfflow()
+        .args(["--quiet", "run"])
+        .args(&pipelines)
+        .args(["--config", "config/replay.yaml", "--summary-json"])
+        .arg(&summary)
+        .env("REPLAY_DIR", &recording)
+        .env("SIM_DAYS", "1")
+        .env("SHELFFLOW_DATA", &data)
+        .env("SHELFFLOW_OUT", dir.join("out"))
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    ok(replay, "the replay");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    // Every recorded event is read, next to the calendar's records, and none is rejected.
+    let events_in = summary["events_in"].as_u64().unwrap() as usize;
+    assert!(events_in >= recorded, "{events_in} events read of {recorded} recorded");
+    assert_eq!(summary["dead_letters"].as_u64(), Some(0), "dead letters in a clean recording");
+    assert!(recorded > 1_000, "a store day has more than {recorded} events");
+    let stock = changelog_stock(&dir.join("out/store_ops/shelf_state.jsonl"));
+    assert_eq!(
+        stock.len(),
+        psql(&url, "SELECT count(*) FROM ref.shelves").parse::<usize>().unwrap()
+    );
+    assert_eq!(table_stock(&url), stock);
 }
 
 #[test]

@@ -30,10 +30,29 @@ pub struct Override {
 
 /// The overrides of a `--config` file: a YAML mapping shaped like a pipeline, whose every leaf
 /// (a scalar or a list, or any value of a component's key) becomes one override at its dotted
-/// path, in file order.
+/// path, in file order. `${VAR}` and `${VAR:-default}` are read from the environment, as in a
+/// pipeline.
 pub fn config_overrides(file: &Path) -> Result<Vec<Override>, String> {
-    let text = std::fs::read_to_string(file)
+    let raw = std::fs::read_to_string(file)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    config_overrides_of(file, &raw, |name| std::env::var(name).ok())
+}
+
+/// [`config_overrides`] of the text `raw` of `file`, with environment variables from `lookup`.
+fn config_overrides_of(
+    file: &Path,
+    raw: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Override>, String> {
+    let (text, missing) = interpolate(raw, lookup);
+    if let Some((name, at)) = missing.first() {
+        return Err(format!(
+            "{}:{}:{}: `${{{name}}}` is not set (give it a default with `${{{name}:-value}}`)",
+            file.display(),
+            at.line,
+            at.column
+        ));
+    }
     let value: Value = serde_yaml_ng::from_str(&text)
         .map_err(|e| format!("{}: invalid YAML: {e}", file.display()))?;
     fn flatten(prefix: &str, value: &Value, out: &mut Vec<Override>) -> Result<(), String> {
@@ -549,6 +568,25 @@ mod tests {
         assert_eq!(d.hint.as_deref(), Some("the value comes from `--set sources.s.path=b`"));
         let elsewhere = doc.error_at("sources.s", &ConfigError::new("format", "bad format"));
         assert!(elsewhere.hint.is_none());
+    }
+
+    #[test]
+    fn a_config_file_reads_environment_variables_and_names_a_missing_one() {
+        let file = Path::new("replay.yaml");
+        let raw = "sources:\n  events:\n    path: ${DIR:-rec}/e.jsonl\n    topic: ${TOPIC}\n";
+        let env = |name: &str| (name == "TOPIC").then(|| "t1".to_owned());
+        let overrides = config_overrides_of(file, raw, env).unwrap();
+        let values: Vec<(&str, &str)> =
+            overrides.iter().map(|o| (o.path.as_str(), o.value.trim())).collect();
+        assert_eq!(
+            values,
+            [("sources.events.path", "rec/e.jsonl"), ("sources.events.topic", "t1")]
+        );
+        let error = config_overrides_of(file, raw, |_| None).unwrap_err();
+        assert_eq!(
+            error,
+            "replay.yaml:4:12: `${TOPIC}` is not set (give it a default with `${TOPIC:-value}`)"
+        );
     }
 
     #[test]
