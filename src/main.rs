@@ -1,5 +1,6 @@
 //! `shelfflow`: declarative streaming dataflow for retail stock.
 
+mod pipeline_tests;
 mod planner;
 mod runtime;
 mod serve;
@@ -194,6 +195,14 @@ enum Command {
         dot: bool,
         #[command(flatten)]
         overrides: OverrideArgs,
+    },
+    /// Run the tests of pipelines: inline records in, expected rows of collections out, at
+    /// given event times (see pipelines/README.md). Exit code 1 when a case fails, 2 when a
+    /// test file or its pipeline is invalid.
+    Test {
+        /// Test files, or directories of them (every *.yaml below).
+        #[arg(default_value = "pipelines/tests")]
+        paths: Vec<PathBuf>,
     },
     /// Print the changes of one collection (source, table or operator output) as they happen.
     Tap {
@@ -504,6 +513,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Test { paths } => Ok(test_pipelines(&paths, quiet)),
         Command::Tap { file, collection, overrides, workers } => {
             let Some(overrides) = overrides.resolve() else {
                 return Ok(ExitCode::from(EXIT_INVALID));
@@ -541,6 +551,65 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `shelfflow test`: runs every case of every test file, printing each case's result and the
+/// difference of each failed expectation.
+fn test_pipelines(paths: &[PathBuf], quiet: bool) -> ExitCode {
+    let (mut cases, mut failed) = (0, 0);
+    for path in paths {
+        let files = match pipeline_tests::find_files(path) {
+            Ok(files) => files,
+            Err(e) => return invalid_test(&e),
+        };
+        for file in files {
+            let reports = pipeline_tests::read_file(&file)
+                .and_then(|test| pipeline_tests::run_file(&file, &test));
+            let reports = match reports {
+                Ok(reports) => reports,
+                Err(e) => return invalid_test(&e),
+            };
+            if !quiet {
+                println!("{}", file.display());
+            }
+            for report in reports {
+                cases += 1;
+                if report.failures.is_empty() {
+                    if !quiet {
+                        println!("  ok    {}", report.name);
+                    }
+                    continue;
+                }
+                failed += 1;
+                if quiet {
+                    println!("{}", file.display());
+                }
+                println!("  FAIL  {}", report.name);
+                for (what, difference) in &report.failures {
+                    println!("    {what}");
+                    difference.lines().for_each(|line| println!("    {line}"));
+                }
+            }
+        }
+    }
+    println!("{cases} cases, {} passed, {failed} failed", cases - failed);
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn invalid_test(e: &pipeline_tests::TestError) -> ExitCode {
+    match e {
+        // The pipeline's own diagnostics, each already an `error:` with its place and hint.
+        pipeline_tests::TestError::Pipeline(diagnostics) => eprintln!("{diagnostics}"),
+        e => eprintln!("error: {e}"),
+    }
+    if let Some(hint) = e.hint() {
+        eprintln!("  hint: {hint}");
+    }
+    ExitCode::from(EXIT_INVALID)
 }
 
 /// Loads and validates a pipeline file.
