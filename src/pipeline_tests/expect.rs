@@ -115,55 +115,62 @@ impl Expectation {
     /// Compares the expectation with the changes committed to its collection (in commit
     /// order); `tick` is the pipeline's.
     pub fn evaluate(&self, schema: &Schema, committed: &[Committed], tick: u64) -> Outcome {
-        let at = self.at.as_deref().and_then(parse_timestamp).map(|t| t.max(0) as Time);
-        let (expected, actual): (Vec<(Option<Op>, &Object)>, Vec<(Option<Op>, Row)>) =
-            match &self.changes {
-                Some(changes) => {
-                    let time = shelfflow_connectors::clock::round_up(at.unwrap_or(0), tick.max(1));
-                    let at_time = committed.iter().filter(|(t, _, _)| *t == time);
-                    let op = |upsert: bool| if upsert { Op::Upsert } else { Op::Delete };
-                    (
-                        changes.iter().map(|c| (Some(c.op), &c.row)).collect(),
-                        at_time.map(|(_, upsert, row)| (Some(op(*upsert)), row.clone())).collect(),
-                    )
-                }
-                None => (
-                    self.rows.iter().flatten().map(|r| (None, r)).collect(),
-                    state_at(schema, committed, at).into_iter().map(|r| (None, r)).collect(),
-                ),
-            };
+        let (expected, actual) = self.sides(schema, committed, tick);
         let fits = |e: usize, a: usize| {
             expected[e].0 == actual[a].0 && row_matches(schema, expected[e].1, &actual[a].1)
         };
         let matched = match_rows(expected.len(), actual.len(), fits);
-        let missing: Vec<String> = (0..expected.len())
-            .filter(|e| matched.iter().all(|(m, _)| m != e))
-            .map(|e| show(expected[e].0, &Json::Object(expected[e].1.clone())))
-            .collect();
-        let named: Vec<&str> = {
-            let mut names: Vec<&str> =
-                expected.iter().flat_map(|(_, r)| r.keys().map(String::as_str)).collect();
-            names.sort_unstable();
-            names.dedup();
-            names
-        };
-        let unexpected: Vec<String> = (0..actual.len())
-            .filter(|a| matched.iter().all(|(_, m)| m != a))
-            .map(|a| show(actual[a].0, &to_json(schema, &actual[a].1, &named)))
-            .collect();
-        if missing.is_empty() && unexpected.is_empty() {
-            return Outcome::Passed;
-        }
+        let mut named: Vec<&str> =
+            expected.iter().flat_map(|(_, r)| r.keys().map(String::as_str)).collect();
+        named.sort_unstable();
+        named.dedup();
         let mut text = String::new();
-        for line in &missing {
-            text.push_str(&format!("  - expected, not found: {line}\n"));
+        for (e, (op, row)) in expected.iter().enumerate() {
+            if matched.iter().all(|(m, _)| *m != e) {
+                let row = Json::Object((*row).clone());
+                text.push_str(&format!("  - expected, not found: {}\n", show(*op, &row)));
+            }
         }
-        for line in &unexpected {
-            text.push_str(&format!("  + found, not expected: {line}\n"));
+        for (a, (op, row)) in actual.iter().enumerate() {
+            if matched.iter().all(|(_, m)| *m != a) {
+                let row = to_json(schema, row, &named);
+                text.push_str(&format!("  + found, not expected: {}\n", show(*op, &row)));
+            }
         }
-        Outcome::Failed(text)
+        if text.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed(text)
+        }
+    }
+
+    /// The expected rows or changes, and the actual ones they are compared with.
+    fn sides(
+        &self,
+        schema: &Schema,
+        committed: &[Committed],
+        tick: u64,
+    ) -> (Vec<Expected<'_>>, Vec<Actual>) {
+        let at = self.at.as_deref().and_then(parse_timestamp).map(|t| t.max(0) as Time);
+        let Some(changes) = &self.changes else {
+            let expected = self.rows.iter().flatten().map(|r| (None, r)).collect();
+            let actual = state_at(schema, committed, at).into_iter().map(|r| (None, r)).collect();
+            return (expected, actual);
+        };
+        let time = shelfflow_connectors::clock::round_up(at.unwrap_or(0), tick.max(1));
+        let op = |upsert: bool| if upsert { Op::Upsert } else { Op::Delete };
+        let expected = changes.iter().map(|c| (Some(c.op), &c.row)).collect();
+        let at_time = committed.iter().filter(|(t, _, _)| *t == time);
+        let actual = at_time.map(|(_, upsert, row)| (Some(op(*upsert)), row.clone())).collect();
+        (expected, actual)
     }
 }
+
+/// An expected row, or change (with its kind).
+type Expected<'a> = (Option<Op>, &'a Object);
+
+/// A row of the collection, or a committed change (with its kind).
+type Actual = (Option<Op>, Row);
 
 /// The rows of a collection after every committed change at or before `at` (all of them when
 /// `at` is `None`), by the collection's key as the runtime delivers them.
