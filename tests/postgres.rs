@@ -455,6 +455,13 @@ fn a_recording_replayed_with_the_replay_config_fills_the_store_tables() {
             std::fs::read_to_string(recording.join(format!("{s}.jsonl"))).unwrap().lines().count()
         })
         .sum();
+    // One record that fits the schema but breaks a rule of the stream: a data-quality violation.
+    let shelf_events = recording.join("shelf_events.jsonl");
+    let text = std::fs::read_to_string(&shelf_events).unwrap();
+    let mut odd: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    odd["event_id"] = Value::from("odd-1");
+    odd["event_type"] = Value::from("teleport");
+    std::fs::write(&shelf_events, format!("{odd}\n{text}")).unwrap();
     let summary = dir.join("summary.json");
     let pipelines =
         ["store_ops", "warehouse", "foot_traffic", "sales"].map(|p| format!("pipelines/{p}.yaml"));
@@ -483,6 +490,23 @@ fn a_recording_replayed_with_the_replay_config_fills_the_store_tables() {
         psql(&url, "SELECT count(*) FROM ref.shelves").parse::<usize>().unwrap()
     );
     assert_eq!(table_stock(&url), stock);
+    // The odd record is in ops.data_quality, counted in the summary and in the BI view.
+    assert_eq!(
+        psql(&url, "SELECT stream, rule, key, value FROM ops.data_quality"),
+        r#"shelf_events|in(event_type)|{"event_id":"odd-1"}|teleport"#
+    );
+    let checks = summary["violations"].as_array().unwrap();
+    let counted: Vec<(&str, u64)> = checks
+        .iter()
+        .map(|c| (c["check"].as_str().unwrap(), c["violations"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counted, [("shelf_event_checks", 1), ("wh_event_checks", 0)]);
+    let views = std::fs::read_to_string("deploy/postgres/views.sql").unwrap();
+    psql(&url, &views);
+    assert_eq!(
+        psql(&url, "SELECT stream, rule, violations FROM analytics.v_data_quality"),
+        "shelf_events|in(event_type)|1"
+    );
 }
 
 #[test]

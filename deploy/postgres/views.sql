@@ -322,3 +322,20 @@ COMMENT ON VIEW analytics.v_daily_kpis IS
     'One row per simulated day (UTC): units sold, revenue, visits, alerts opened and resolved, '
     'restock plans, supplier orders, deliveries received and products discounted. The current '
     'day is partial.';
+
+-- Data quality per day: violations of the store streams' rules (ops.data_quality, from the
+-- `check` operators of pipelines/store_ops.yaml), by stream and rule. A clean day has no rows.
+CREATE OR REPLACE VIEW analytics.v_data_quality AS
+SELECT
+    q.stream,
+    q.rule,
+    (q.at AT TIME ZONE 'UTC')::date AS day,
+    count(*) AS violations,
+    min(q.at) AS first_at,
+    max(q.at) AS last_at
+FROM ops.data_quality q
+GROUP BY q.stream, q.rule, (q.at AT TIME ZONE 'UTC')::date;
+
+COMMENT ON VIEW analytics.v_data_quality IS
+    'Data-quality violations of the store event streams per stream, rule and day (day NULL for '
+    'unique_by, which has no single event time).';

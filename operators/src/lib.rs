@@ -15,6 +15,7 @@ pub mod value;
 
 pub mod aggregate;
 pub mod alert;
+pub mod check;
 pub mod distinct;
 pub mod filter;
 pub mod join;
@@ -35,7 +36,7 @@ mod testing;
 pub use plan::{
     closest, join_path, parse_config, resolve_columns, unknown_column, ArrangementCache, Coll,
     ConfigError, Diff, InputRef, OperatorConfig, OperatorKind, Output, PlannedOperator,
-    RowArrangement, Time,
+    RowArrangement, Time, Violations,
 };
 pub use value::{Field, Row, Schema, Type, Value};
 
@@ -53,6 +54,7 @@ pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
         window::KIND,
         top_k::KIND,
         alert::KIND,
+        check::KIND,
         ledger::KIND,
         restock_plan::KIND,
         supplier_plan::KIND,
@@ -69,7 +71,7 @@ mod tests {
     #[test]
     fn every_registered_sample_parses_and_names_its_inputs() {
         let kinds = registry();
-        assert_eq!(kinds.len(), 12);
+        assert_eq!(kinds.len(), 13);
         for (name, kind) in kinds {
             let value: serde_yaml_ng::Value =
                 serde_yaml_ng::from_str(kind.sample).expect("sample is YAML");

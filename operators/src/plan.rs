@@ -236,10 +236,25 @@ pub struct Output {
     pub schema: Schema,
 }
 
+/// The output of a data-quality check's violations (see [`PlannedOperator::violations`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violations {
+    /// Index into [`PlannedOperator::outputs`].
+    pub output: usize,
+    /// A violation stops the run (`on_violation: fail`).
+    pub fail: bool,
+}
+
 /// A validated operator with compiled expressions, ready to build its dataflow.
 pub trait PlannedOperator: fmt::Debug + Send + Sync {
     /// Output collections, main first.
     fn outputs(&self) -> Vec<Output>;
+
+    /// For `check`: which output holds the violations it finds, so the runtime builds it even
+    /// when nothing reads it, counts its rows, and stops a run that must fail on one.
+    fn violations(&self) -> Option<Violations> {
+        None
+    }
 
     /// Told which outputs anything reads (sinks, other operators, a tap), so an operator may skip
     /// computing the others. Their collections must still be returned by `build` (empty is fine).

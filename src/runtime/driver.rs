@@ -429,10 +429,15 @@ fn build_dataflow(
         let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
         let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
         let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
-        let roots: Vec<&str> =
-            roots.chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str())).collect();
+        let checked =
+            super::checks::violation_outputs(plan).into_iter().map(|(_, output, _)| output);
+        let roots: Vec<&str> = roots
+            .chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str()))
+            .chain(checked)
+            .collect();
         add_dead_letter_inputs(plan, &roots, &mut colls, &dead);
         let (colls, dead_rows) = build::build_operators(plan, colls, &roots);
+        super::checks::watch_violations(plan, &colls, metrics, probe);
         let counter = metrics.clone();
         let dead = dead.concatenate(dead_rows.into_iter().map(move |rows| {
             let counter = counter.clone();

@@ -23,6 +23,11 @@ pub struct Metrics {
     pub dead_letters: AtomicU64,
     /// Dead letters by the kind of their reason ([`DeadLetter::kind`]).
     pub dead_letter_kinds: Mutex<BTreeMap<String, u64>>,
+    /// Violations found by each `check` operator, by its name.
+    pub violations: Mutex<BTreeMap<String, u64>>,
+    /// The earliest violation seen of a check with `on_violation: fail`: its time, the check
+    /// and the violation.
+    pub failed_check: Mutex<Option<(Time, String, String)>>,
     /// Per input: its frontier (event-time µs), `u64::MAX` once finished.
     pub frontiers: Vec<AtomicU64>,
     /// Per sink: changes written.
@@ -53,6 +58,8 @@ impl Metrics {
             table_rows: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
             dead_letter_kinds: Mutex::new(BTreeMap::new()),
+            violations: Mutex::new(BTreeMap::new()),
+            failed_check: Mutex::new(None),
             frontiers: (0..inputs).map(|_| AtomicU64::new(0)).collect(),
             changes: (0..sinks).map(|_| AtomicU64::new(0)).collect(),
             committed: (0..sinks).map(|_| AtomicU64::new(0)).collect(),
@@ -177,6 +184,24 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Counts `n` violations (negative: retracted) found by check `check`.
+    pub fn count_violations(&self, check: &str, n: i64) {
+        let mut all = self.violations.lock().unwrap_or_else(|p| p.into_inner());
+        let count = all.entry(check.to_owned()).or_default();
+        *count = count.saturating_add_signed(n);
+    }
+
+    /// Stops the run because check `check` found `violation` at `time` and must fail; the
+    /// earliest one seen (by time, then check and text) is kept for the error.
+    pub fn fail_check(&self, time: Time, check: &str, violation: String) {
+        let mut failed = self.failed_check.lock().unwrap_or_else(|p| p.into_inner());
+        let found = (time, check.to_owned(), violation);
+        if failed.as_ref().is_none_or(|earliest| found < *earliest) {
+            *failed = Some(found);
+        }
+        self.request_stop();
     }
 
     /// Records batch latencies.

@@ -1,6 +1,7 @@
 //! Running a plan on timely workers, with a live progress line and a final summary.
 
 mod build;
+mod checks;
 mod driver;
 mod metrics;
 mod outputs;
@@ -136,6 +137,14 @@ pub enum RunError {
     /// timely could not start or a worker panicked.
     #[error("dataflow: {0}")]
     Dataflow(String),
+    /// A `check` with `on_violation: fail` found a violation.
+    #[error("check `{check}` failed: {violation}")]
+    CheckFailed {
+        /// The check operator.
+        check: String,
+        /// The first violation, as JSON.
+        violation: String,
+    },
 }
 
 /// What a finished run did.
@@ -149,6 +158,8 @@ pub struct Summary {
     pub dead_letters: u64,
     /// Changes written per sink.
     pub changes: Vec<(String, u64)>,
+    /// Violations per `check` operator (those still standing at the end).
+    pub violations: Vec<(String, u64)>,
     /// Wall time.
     pub elapsed: Duration,
     /// Batch latency percentiles (p50, p99) in microseconds: from reading a batch of input
@@ -167,6 +178,7 @@ impl Summary {
             "table_rows": self.table_rows,
             "dead_letters": self.dead_letters,
             "changes": self.changes.iter().map(|(sink, n)| serde_json::json!({"sink": sink, "changes": n})).collect::<Vec<_>>(),
+            "violations": self.violations.iter().map(|(check, n)| serde_json::json!({"check": check, "violations": n})).collect::<Vec<_>>(),
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "events_per_second": self.events_per_second(),
             "batch_latency_p50_ms": self.latency.map(|(p50, _)| f64::from(p50) / 1e3),
@@ -193,6 +205,9 @@ impl std::fmt::Display for Summary {
         writeln!(f, "dead letters  {:>12}", self.dead_letters)?;
         for (sink, n) in &self.changes {
             writeln!(f, "changes out   {n:>12}   {sink}")?;
+        }
+        for (check, n) in &self.violations {
+            writeln!(f, "violations    {n:>12}   {check}")?;
         }
         if let Some((p50, p99)) = self.latency {
             writeln!(
@@ -253,6 +268,10 @@ pub fn run(
         bar.finish_and_clear();
         let _ = handle.join();
     }
+    let failed = metrics.failed_check.lock().map(|f| f.clone()).unwrap_or_default();
+    if let Some((_, check, violation)) = failed {
+        return Err(RunError::CheckFailed { check, violation });
+    }
     if let Some(e) = errors.into_iter().next() {
         metrics.request_stop();
         return Err(e);
@@ -270,6 +289,11 @@ pub fn run(
             .zip(&metrics.changes)
             .map(|(s, n)| (s.name.clone(), load(n)))
             .collect(),
+        violations: metrics
+            .violations
+            .lock()
+            .map(|v| v.iter().map(|(c, n)| (c.clone(), *n)).collect())
+            .unwrap_or_default(),
         elapsed: started.elapsed(),
         latency,
         stopped: metrics.stopping().then_some(written_until),
