@@ -42,6 +42,12 @@ operators:
     aggregates:
       units: sum(quantity)
       events: count(*)
+  quality:
+    op: check
+    input: shelf_events
+    key: [event_id]
+    checks:
+      - range: {{column: quantity, max: 4}}
 sinks:
   units_changes:
     input: units
@@ -216,7 +222,7 @@ fn deploy_redeploy_dry_run_invalid_and_delete_through_the_api() {
         .iter()
         .map(|n| n["kind"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(kinds, ["source", "filter", "aggregate", "sink"]);
+    assert_eq!(kinds, ["source", "filter", "aggregate", "check", "sink"]);
     let (code, body) =
         json(ureq::post(&format!("{}/api/pipelines/units/restart", server.url)).call());
     assert_eq!((code, body["generation"].as_u64()), (200, Some(3)), "{body}");
@@ -312,6 +318,16 @@ fn sse_streams_the_changes_of_a_followed_source_and_metrics_match_the_status() {
         "{text}"
     );
     assert!(samples.contains_key("shelfflow_postgres_retries_total"));
+    // The check's violations: the events with more than 4 units, in the status and the metrics.
+    let big = all.lines().filter(|l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .is_ok_and(|v| v["quantity"].as_i64().is_some_and(|q| q > 4))
+    });
+    let big = big.count() as f64;
+    assert!(big > 0.0, "the sample has events of more than 4 units");
+    assert_eq!(status["violations"]["quality"].as_f64(), Some(big), "{status}");
+    let check = "{pipeline=\"units\",check=\"quality\"}";
+    assert_eq!(samples[&format!("shelfflow_check_violations{check}")], big, "{text}");
     // Ready once the followed file has been read to its end again (it may still be reading).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -529,6 +529,7 @@ fn status(deployed: &Deployed) -> serde_json::Value {
         "events_per_second": events as f64 / elapsed.max(1e-3),
         "dead_letters": load(&metrics.dead_letters),
         "dead_letters_by_reason": kinds,
+        "violations": metrics.violations.lock().map(|v| v.clone()).unwrap_or_default(),
         "watermark": metrics.watermark().map(timestamp),
         "event_time": furthest_source(plan, metrics).map(timestamp),
         "caught_up": metrics.all_caught_up(),

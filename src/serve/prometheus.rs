@@ -53,6 +53,10 @@ impl<R: Runs> Collector for RunsCollector<R> {
         let mut dead =
             Family::new("shelfflow_dead_letters", "Records sent to the dead letters, by reason.");
         let mut changes = Family::new("shelfflow_changes_out", "Changes written, by sink.");
+        let mut violations = Family::new(
+            "shelfflow_check_violations",
+            "Data-quality violations standing now, by check operator.",
+        );
         let mut frontier = Family::new(
             "shelfflow_source_frontier_seconds",
             "Event time each input has completed, in seconds since the epoch.",
@@ -80,6 +84,10 @@ impl<R: Runs> Collector for RunsCollector<R> {
             for (kind, n) in kinds {
                 dead.samples.push((of(Some(("reason", &kind))), ConstCounter::new(n)));
             }
+            let checks = metrics.violations.lock().map(|v| v.clone()).unwrap_or_default();
+            for (check, n) in checks {
+                violations.samples.push((of(Some(("check", &check))), ConstGauge::new(n as f64)));
+            }
             for (i, sink) in plan.sinks.iter().enumerate() {
                 let labels = of(Some(("sink", &sink.name)));
                 changes
@@ -104,6 +112,7 @@ impl<R: Runs> Collector for RunsCollector<R> {
         table_rows.encode(&mut encoder, MetricType::Counter)?;
         dead.encode(&mut encoder, MetricType::Counter)?;
         changes.encode(&mut encoder, MetricType::Counter)?;
+        violations.encode(&mut encoder, MetricType::Gauge)?;
         frontier.encode(&mut encoder, MetricType::Gauge)?;
         lag.encode(&mut encoder, MetricType::Gauge)?;
         committed.encode(&mut encoder, MetricType::Gauge)?;
