@@ -125,6 +125,8 @@ pub struct SinkPlan {
     pub context: SinkContext,
     /// What the output holds.
     pub description: Option<String>,
+    /// `retention`: how long (µs, whole ticks) a row stays, and the column it counts from.
+    pub retention: Option<(u64, usize)>,
 }
 
 /// The collection of every dead letter the pipeline's sources and tables reject.

@@ -668,6 +668,10 @@ impl Validator<'_> {
                 problems.into_iter().for_each(|e| self.error(&path, e));
                 continue;
             }
+            let retention = match self.sink_retention(&path, &common, schema) {
+                Ok(retention) => retention,
+                Err(()) => continue,
+            };
             if !common.enabled {
                 tracing::info!(sink = %name, "sink disabled (`enabled: false`)");
                 continue;
@@ -688,9 +692,66 @@ impl Validator<'_> {
                 config,
                 context,
                 description: common.description.clone(),
+                retention,
             });
         }
         plans
+    }
+
+    /// A sink's `retention` and the column it counts from (`retention_by`, or the collection's
+    /// event-time column), each reported at its key; `Err` once reported.
+    fn sink_retention(
+        &mut self,
+        path: &str,
+        common: &SinkCommon,
+        schema: &Schema,
+    ) -> Result<Option<(u64, usize)>, ()> {
+        use shelfflow_operators::Type;
+        let Some(retention) = common.retention else {
+            if common.retention_by.is_some() {
+                let e = ConfigError::new("retention_by", "`retention_by` without `retention`")
+                    .hint("add `retention: 90d`, or remove `retention_by`");
+                self.error(path, e);
+                return Err(());
+            }
+            return Ok(None);
+        };
+        let after = retention.as_micros() as u64;
+        if after == 0 {
+            let e = ConfigError::new("retention", "expected a positive duration, found 0")
+                .hint("e.g. `retention: 90d`; leave it out to keep every row");
+            self.error(path, e);
+            return Err(());
+        }
+        let column = match &common.retention_by {
+            Some(name) => resolve_columns(schema, std::slice::from_ref(name), "retention_by")
+                .map(|c| c[0])
+                .map_err(|errors| errors.into_iter().for_each(|e| self.error(path, e)))?,
+            None => schema.event_time.ok_or_else(|| {
+                let e = ConfigError::new(
+                    "retention",
+                    format!(
+                        "`{}` has no event-time column to count the retention from",
+                        common.input
+                    ),
+                )
+                .hint("name a timestamp or date column with `retention_by: <column>`");
+                self.error(path, e);
+            })?,
+        };
+        if !matches!(schema.fields[column].ty, Type::Timestamp | Type::Date) {
+            let field = &schema.fields[column];
+            let e = ConfigError::new(
+                "retention_by",
+                format!(
+                    "`{}` is {}; retention counts from a timestamp or date",
+                    field.name, field.ty
+                ),
+            );
+            self.error(path, e);
+            return Err(());
+        }
+        Ok(Some((after, column)))
     }
 }
 

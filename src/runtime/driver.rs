@@ -448,10 +448,15 @@ fn build_dataflow(
             })
         }));
         for (slot, input) in slots {
-            let coll = match input {
+            let mut coll = match input {
                 Some(name) => colls[name].clone(),
                 None => dead.clone(),
             };
+            let name = slot.borrow().name.clone();
+            let retention = plan.sinks.iter().find(|s| s.name == name).and_then(|s| s.retention);
+            if let Some((after, column)) = retention {
+                coll = super::retention::expire_rows(coll, after, column, plan.tick, &name);
+            }
             attach(coll, slot.clone(), metrics.clone(), probe);
         }
         if let (Some(handle), Some(sim)) = (feedback_loop, &plan.simulation) {

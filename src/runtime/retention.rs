@@ -2,6 +2,11 @@
 //! has reached that time plus the retention, and is then retracted, so every operator, view and
 //! sink downstream forgets it through ordinary differential retractions.
 //!
+//! `retention:` on a sink: each row of its collection counts until the collection's time has
+//! reached the row's event-time column plus the retention. Each update is undone at that time
+//! (or at once, if it is past), so a row that was retracted or replaced earlier stays so: the
+//! update and its undoing cancel, whatever the collection does in between.
+//!
 //! "The source's event time" is the largest record time seen, not the frontier: that makes what
 //! is retracted, and when, a function of the records alone (not of how they were batched), and a
 //! finished source keeps the records of its last stretch instead of retracting everything when
@@ -10,7 +15,8 @@
 use std::collections::BTreeMap;
 
 use differential_dataflow::AsCollection;
-use shelfflow_operators::{Coll, Diff, Row, Time};
+use shelfflow_connectors::clock::round_up;
+use shelfflow_operators::{Coll, Diff, Row, Time, Value};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -19,6 +25,36 @@ use timely::dataflow::operators::Capability;
 /// Retracts each update of `coll` at its time plus `after`, once an update at that time or later
 /// has been seen; retractions still waiting when the input ends are dropped.
 pub fn expire_after<'s>(coll: Coll<'s>, after: Time, name: &str) -> Coll<'s> {
+    expire(coll, move |_, time| time.saturating_add(after), name)
+}
+
+/// Undoes each update of `coll` at the time its row's `column` (a timestamp or date) plus `after`
+/// gives, rounded up to `tick` (at once if that is past); a row whose column is NULL stays.
+pub fn expire_rows<'s>(
+    coll: Coll<'s>,
+    after: Time,
+    column: usize,
+    tick: Time,
+    name: &str,
+) -> Coll<'s> {
+    let expiry = move |row: &Row, _: Time| match &row[column] {
+        Value::Timestamp(at) => round_up((*at).max(0) as u64 + after, tick),
+        Value::Date(day) => round_up((i64::from(*day).max(0) as u64) * DAY + after, tick),
+        _ => Time::MAX,
+    };
+    expire(coll, expiry, name)
+}
+
+/// A day in microseconds.
+const DAY: Time = 86_400_000_000;
+
+/// Undoes each update of `coll` at `expiry(row, time)` (not before its own time), once an update
+/// at that time or later has been seen; undoings still waiting when the input ends are dropped.
+fn expire<'s>(
+    coll: Coll<'s>,
+    expiry: impl Fn(&Row, Time) -> Time + 'static,
+    name: &str,
+) -> Coll<'s> {
     coll.inner
         .unary_frontier::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _, _>(
             Exchange::new(|_: &(Row, Time, Diff)| 0),
@@ -31,12 +67,16 @@ pub fn expire_after<'s>(coll: Coll<'s>, after: Time, name: &str) -> Coll<'s> {
                     input.for_each(|cap, data| {
                         let mut session = output.session(&cap);
                         for (row, time, diff) in data.drain(..) {
-                            let expiry = time.saturating_add(after);
+                            seen = seen.max(time);
+                            let expiry = expiry(&row, time).max(time);
+                            if expiry == Time::MAX {
+                                session.give((row, time, diff));
+                                continue;
+                            }
                             expiring.entry(expiry).or_default().push((row.clone(), -diff));
                             if held.as_ref().is_none_or(|h| expiry < *h.time()) {
                                 held = Some(cap.delayed(&expiry, 0));
                             }
-                            seen = seen.max(time);
                             session.give((row, time, diff));
                         }
                     });

@@ -157,6 +157,14 @@ pub struct SinkCommon {
     /// still validated.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// How long a row stays in the output, e.g. `90d`: from its event time (`retention_by`) until
+    /// the collection's time has passed it by this much; then it is removed.
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// The timestamp or date column `retention` counts from (default: the collection's event-time
+    /// column).
+    #[serde(default)]
+    pub retention_by: Option<String>,
 }
 
 const fn enabled_by_default() -> bool {
@@ -169,6 +177,7 @@ pub const SOURCE_KEYS: [&str; 6] =
 /// See [`SOURCE_KEYS`].
 pub const TABLE_KEYS: [&str; 4] = ["connector", "schema", "key", "description"];
 /// See [`SOURCE_KEYS`].
-pub const SINK_KEYS: [&str; 5] = ["input", "connector", "key", "description", "enabled"];
+pub const SINK_KEYS: [&str; 7] =
+    ["input", "connector", "key", "description", "enabled", "retention", "retention_by"];
 /// Keys every operator has besides its kind's own.
 pub const OPERATOR_KEYS: [&str; 2] = ["op", "description"];

@@ -204,7 +204,7 @@ fn plan_check(
             true => Ok(()),
             false => Err(vec![ConfigError::new(
                 format!("{path}.{key}"),
-                format!("`{}` is {ty:?}, but {what}", input.fields[c].name),
+                format!("`{}` is {ty}, but {what}", input.fields[c].name),
             )]),
         }
     };
@@ -244,7 +244,7 @@ fn plan_check(
                     None => {
                         let e = ConfigError::new(
                             format!("{path}.in.values[{i}]"),
-                            format!("`{}` is not a {ty:?} like `{name}`", yaml_text(v)),
+                            format!("`{}` is not a {ty} like `{name}`", yaml_text(v)),
                         );
                         return Err(vec![e]);
                     }
