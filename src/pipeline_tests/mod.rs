@@ -145,7 +145,8 @@ pub fn run_file(path: &Path, file: &TestFile) -> Result<Vec<CaseReport>, TestErr
     Ok(reports)
 }
 
-/// Runs one case in `scratch`.
+/// Runs one case in `scratch`: its inputs replaced, every sink off, the expected collections
+/// recorded as the runtime commits them, then compared.
 fn run_case(
     path: &Path,
     pipeline: &Path,
@@ -153,7 +154,46 @@ fn run_case(
     case: &TestCase,
     scratch: &Path,
 ) -> Result<CaseReport, TestError> {
-    let set: Vec<Override> = file
+    let overrides = case_overrides(path, pipeline, file, case, scratch)?;
+    let mut plan =
+        crate::load_plan(pipeline, &overrides).map_err(|d| TestError::Pipeline(d.to_string()))?;
+    for (k, expectation) in case.expect.iter().enumerate() {
+        expectation.check(&plan).map_err(|(message, hint)| {
+            TestError::invalid(path, format!("case `{}`: expect[{k}]: {message}", case.name), hint)
+        })?;
+    }
+    let mut collections: Vec<String> = case.expect.iter().map(|e| e.collection.clone()).collect();
+    collections.sort();
+    collections.dedup();
+    let keep: Vec<&str> = collections.iter().map(String::as_str).collect();
+    plan.retain_read_outputs(&keep);
+    let plan = Arc::new(plan);
+    let recorded = record(&plan, collections).map_err(|e| TestError::Run {
+        file: path.display().to_string(),
+        case: case.name.clone(),
+        message: format!("{e:#}"),
+    })?;
+    let mut failures = Vec::new();
+    for (k, expectation) in case.expect.iter().enumerate() {
+        let schema = &plan.collections[&expectation.collection];
+        let changes = recorded.get(&expectation.collection).map_or(&[][..], Vec::as_slice);
+        if let Outcome::Failed(difference) = expectation.evaluate(schema, changes, plan.tick) {
+            failures.push((format!("expect[{k}]: {}", expectation.describe()), difference));
+        }
+    }
+    Ok(CaseReport { name: case.name.clone(), failures })
+}
+
+/// The overrides that run `pipeline` for `case`: the file's `set`, each named input read from a
+/// JSONL file of its records in `scratch`, every sink off, and the outputs in `scratch`.
+fn case_overrides(
+    path: &Path,
+    pipeline: &Path,
+    file: &TestFile,
+    case: &TestCase,
+    scratch: &Path,
+) -> Result<Vec<Override>, TestError> {
+    let mut overrides: Vec<Override> = file
         .set
         .iter()
         .map(|(key, value)| Override {
@@ -162,7 +202,8 @@ fn run_case(
             optional: false,
         })
         .collect();
-    let bare = Document::load(pipeline, &set).map_err(|d| TestError::Pipeline(d.to_string()))?;
+    let bare =
+        Document::load(pipeline, &overrides).map_err(|d| TestError::Pipeline(d.to_string()))?;
     let names = |section: &str| -> Vec<String> {
         bare.value
             .get(section)
@@ -173,25 +214,22 @@ fn run_case(
     let (sources, tables, sinks) = (names("sources"), names("tables"), names("sinks"));
     std::fs::create_dir_all(scratch)
         .map_err(|e| TestError::invalid(scratch, format!("cannot create: {e}"), None))?;
-    let mut overrides = set;
     let mut put = |path: String, value: String| {
         overrides.push(Override { path, value, optional: false });
     };
     for (input, records) in &case.inputs {
-        let section = if sources.contains(input) {
-            "sources"
-        } else if tables.contains(input) {
-            "tables"
-        } else {
-            let known: Vec<&str> = sources.iter().chain(&tables).map(String::as_str).collect();
-            return Err(TestError::invalid(
-                path,
-                format!(
+        let section = match (sources.contains(input), tables.contains(input)) {
+            (true, _) => "sources",
+            (_, true) => "tables",
+            _ => {
+                let known: Vec<&str> = sources.iter().chain(&tables).map(String::as_str).collect();
+                let message = format!(
                     "case `{}`: `inputs.{input}`: the pipeline has no source or table `{input}`",
                     case.name
-                ),
-                Some(format!("inputs: {}", known.join(", "))),
-            ));
+                );
+                let hint = Some(format!("inputs: {}", known.join(", ")));
+                return Err(TestError::invalid(path, message, hint));
+            }
         };
         let file = scratch.join(format!("{input}.jsonl"));
         let lines: String =
@@ -210,46 +248,28 @@ fn run_case(
     }
     put("output_dir".to_owned(), scratch.join("out").display().to_string());
     put("dead_letter.path".to_owned(), scratch.join("dead_letter.jsonl").display().to_string());
-    let mut plan =
-        crate::load_plan(pipeline, &overrides).map_err(|d| TestError::Pipeline(d.to_string()))?;
-    for (k, expectation) in case.expect.iter().enumerate() {
-        expectation.check(&plan).map_err(|(message, hint)| {
-            TestError::invalid(path, format!("case `{}`: expect[{k}]: {message}", case.name), hint)
-        })?;
-    }
-    let mut collections: Vec<String> = case.expect.iter().map(|e| e.collection.clone()).collect();
-    collections.sort();
-    collections.dedup();
-    let keep: Vec<&str> = collections.iter().map(String::as_str).collect();
-    plan.retain_read_outputs(&keep);
-    let tick = plan.tick;
+    Ok(overrides)
+}
+
+/// Runs `plan` on one worker and returns every change committed to each of `collections`.
+fn record(
+    plan: &Arc<crate::planner::Plan>,
+    collections: Vec<String>,
+) -> anyhow::Result<BTreeMap<String, Vec<Committed>>> {
     let recorded: Recorded = Arc::default();
-    let record = recorded.clone();
+    let into = recorded.clone();
     let observe = Observe {
-        collections: collections.clone(),
+        collections,
         open: Arc::new(move |collection: &str, _: &Schema| {
-            Box::new(Recorder { collection: collection.to_owned(), into: record.clone() })
+            Box::new(Recorder { collection: collection.to_owned(), into: into.clone() })
                 as Box<dyn SinkWriter>
         }),
     };
     let options =
         RunOptions { workers: 1, quiet: true, tap: None, store: None, observe: Some(observe) };
-    let plan = Arc::new(plan);
-    crate::run_plan(plan.clone(), options).map_err(|e| TestError::Run {
-        file: path.display().to_string(),
-        case: case.name.clone(),
-        message: format!("{e:#}"),
-    })?;
+    crate::run_plan(plan.clone(), options)?;
     let recorded = std::mem::take(&mut *recorded.lock().expect("not poisoned"));
-    let mut failures = Vec::new();
-    for (k, expectation) in case.expect.iter().enumerate() {
-        let schema = &plan.collections[&expectation.collection];
-        let changes = recorded.get(&expectation.collection).map_or(&[][..], Vec::as_slice);
-        if let Outcome::Failed(difference) = expectation.evaluate(schema, changes, tick) {
-            failures.push((format!("expect[{k}]: {}", expectation.describe()), difference));
-        }
-    }
-    Ok(CaseReport { name: case.name.clone(), failures })
+    Ok(recorded)
 }
 
 /// A committed change of a collection: its time, whether the key now has the row or no longer
