@@ -32,9 +32,17 @@ fn violations_are_rows_counted_in_the_summary_whatever_the_worker_count() {
                 .unwrap();
         assert_eq!(
             summary["violations"],
-            serde_json::json!([{"check": "event_quality", "violations": 4}])
+            serde_json::json!([
+                {"check": "arrival_quality", "violations": 2},
+                {"check": "event_quality", "violations": 4}
+            ])
         );
         outputs.push(std::fs::read_to_string(out.join("violations.csv")).unwrap());
+        let late = std::fs::read_to_string(out.join("late_arrivals.csv")).unwrap();
+        // `max_lateness,"{""event_id"":""l3""}",55s,...`: the id is the fourth `""`-separated part.
+        let late_ids: Vec<&str> =
+            late.lines().skip(1).filter_map(|l| l.split("\"\"").nth(3)).collect();
+        assert_eq!(late_ids, ["l3", "l4"], "{late}");
     }
     assert_eq!(outputs[0], outputs[1], "violations differ between 1 and 2 workers");
     let rules: Vec<&str> =

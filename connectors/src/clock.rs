@@ -148,11 +148,7 @@ impl EventClock {
     /// Gives a decoded row its dataflow time, advancing the watermark.
     pub fn stamp(&mut self, row: &[Value]) -> Result<Time, Untimed> {
         let Some(column) = self.event_time else { return Ok(0) };
-        let micros = match row[column] {
-            Value::Timestamp(t) => t,
-            Value::Date(d) => i64::from(d) * shelfflow_operators::value::MICROS_PER_DAY,
-            _ => return Err(Untimed::MissingTime),
-        };
+        let micros = event_micros(&row[column]).ok_or(Untimed::MissingTime)?;
         let Ok(micros) = u64::try_from(micros) else { return Err(Untimed::BeforeEpoch) };
         let time = round_up(micros, self.tick);
         if time < self.frontier {
@@ -184,6 +180,27 @@ impl EventClock {
     }
 }
 
+/// An event-time value (a timestamp, or a date at its midnight UTC) in microseconds.
+pub fn event_micros(value: &Value) -> Option<i64> {
+    match value {
+        Value::Timestamp(t) => Some(*t),
+        Value::Date(d) => Some(i64::from(*d) * shelfflow_operators::value::MICROS_PER_DAY),
+        _ => None,
+    }
+}
+
+/// How far behind the newest event time read so far (`newest`, which this updates) a record at
+/// `micros` arrives, in microseconds: `None` for a record that is the newest yet.
+pub fn arrival_lateness(newest: &mut Option<i64>, micros: i64) -> Option<u64> {
+    match *newest {
+        Some(n) if micros < n => Some((n - micros) as u64),
+        _ => {
+            *newest = Some(micros);
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +209,18 @@ mod tests {
 
     fn ts(seconds: u64) -> Vec<Value> {
         vec![Value::Timestamp((seconds * S) as i64)]
+    }
+
+    #[test]
+    fn a_record_behind_the_newest_event_time_arrives_late_by_the_difference() {
+        let mut newest = None;
+        let arrivals: Vec<Option<u64>> = [100, 160, 130, 160, 170, 90]
+            .iter()
+            .map(|&t| arrival_lateness(&mut newest, t))
+            .collect();
+        assert_eq!(arrivals, [None, None, Some(30), None, None, Some(80)]);
+        assert_eq!(event_micros(&Value::Date(1)), Some(86_400_000_000));
+        assert_eq!(event_micros(&Value::Null), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod dead_letter;
 pub mod expr;
+pub mod late_arrival;
 pub mod value;
 
 pub mod aggregate;

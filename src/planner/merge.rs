@@ -106,8 +106,7 @@ pub fn merge(plans: Vec<Plan>) -> Result<Plan, Vec<String>> {
             merged.sinks.push(sink);
         }
     }
-    let inputs: Vec<String> = merged.inputs.iter().map(|i| i.name.clone()).collect();
-    super::add_dead_letter_collections(&mut merged.collections, inputs.iter().map(String::as_str));
+    super::add_input_collections(&mut merged.collections, &merged.inputs);
     merged.simulation = simulation_of(&merged).map_err(|e| errors.push(e)).ok().flatten();
     if errors.is_empty() {
         merged.retain_read_outputs(&[]);

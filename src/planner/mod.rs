@@ -139,15 +139,19 @@ pub fn dead_letters_of(input: &str) -> String {
 
 pub use shelfflow_operators::dead_letter::schema as dead_letter_schema;
 
-/// Adds the dead-letter collections (`dead_letters`, and `<input>.dead_letters` per input) to
-/// `collections`, so operators and sinks can read them like any other.
-pub fn add_dead_letter_collections<'a>(
-    collections: &mut IndexMap<String, Schema>,
-    inputs: impl IntoIterator<Item = &'a str>,
-) {
+pub use shelfflow_operators::late_arrival::collection_of as late_arrivals_of;
+
+/// Adds the collections every input brings besides its rows, so operators and sinks can read
+/// them like any other: the dead letters (`dead_letters`, and `<input>.dead_letters` per input)
+/// and each source's late arrivals (`<source>.late_arrivals`).
+pub fn add_input_collections(collections: &mut IndexMap<String, Schema>, inputs: &[InputPlan]) {
     collections.entry(DEAD_LETTERS.to_owned()).or_insert_with(dead_letter_schema);
     for input in inputs {
-        collections.entry(dead_letters_of(input)).or_insert_with(dead_letter_schema);
+        collections.entry(dead_letters_of(&input.name)).or_insert_with(dead_letter_schema);
+        if input.role == InputRole::Source {
+            let late = shelfflow_operators::late_arrival::schema(&input.schema);
+            collections.entry(late_arrivals_of(&input.name)).or_insert(late);
+        }
     }
 }
 

@@ -68,7 +68,7 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
             inputs.push(input);
         }
     }
-    super::add_dead_letter_collections(&mut collections, inputs.iter().map(|i| i.name.as_str()));
+    super::add_input_collections(&mut collections, &inputs);
     let operators = v.operators(&spec, &clashing, &mut collections);
     let sinks = v.sinks(&spec, &name, &output_dir, &collections);
     // Checked last: a pipeline still being written has other errors to show first.
@@ -137,12 +137,10 @@ pub fn plan(doc: &Document) -> Result<Plan, Diagnostics> {
 /// The warning for a pipeline none of whose sinks reads anything a source feeds: its outputs are
 /// written once from tables (or not at all) and never change.
 fn unfed_sinks_warning(doc: &Document, plan: &Plan) -> Option<Warning> {
-    let mut fed: std::collections::HashSet<&str> = plan
-        .inputs
-        .iter()
-        .filter(|i| i.role == InputRole::Source)
-        .map(|i| i.name.as_str())
-        .collect();
+    let sources = plan.inputs.iter().filter(|i| i.role == InputRole::Source);
+    let late: Vec<String> = sources.clone().map(|i| super::late_arrivals_of(&i.name)).collect();
+    let mut fed: std::collections::HashSet<&str> =
+        sources.map(|i| i.name.as_str()).chain(late.iter().map(String::as_str)).collect();
     for op in &plan.operators {
         if op.inputs.iter().any(|i| fed.contains(i.as_str())) {
             fed.extend(op.outputs.iter().map(String::as_str));

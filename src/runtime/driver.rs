@@ -57,11 +57,11 @@ pub fn run_worker(
         metrics.request_stop();
     }
     let probe = ProbeHandle::new();
-    let (handles, dead) = build_dataflow(worker, plan, &slots, world, metrics, &probe);
+    let (handles, late, dead) = build_dataflow(worker, plan, &slots, world, metrics, &probe);
     let sources: Arc<[usize]> =
         (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
     let worker_at = (worker.index(), worker.peers());
-    let owned = start_readers(plan, handles, worker_at, &sources, metrics, &mut failure);
+    let owned = start_readers(plan, handles, late, worker_at, &sources, metrics, &mut failure);
     let simulated = plan.simulation.iter().flat_map(|s| s.streams.iter().map(|(i, _, _)| *i));
     let mut feeder = Feeder {
         owned,
@@ -255,6 +255,9 @@ impl Feeder<'_> {
         for (row, time) in batch.retracted.drain(..) {
             handle.update_at(row, time.max(now), -1);
         }
+        if let Some(late) = next.late.as_mut() {
+            late.note(&batch.rows);
+        }
         for (row, time) in batch.rows.drain(..) {
             handle.update_at(row, time.max(now), 1);
         }
@@ -269,12 +272,16 @@ impl Feeder<'_> {
         next.frontier = frontier;
         if status == ReadStatus::Finished {
             next.handle = None;
+            next.late = None;
             metrics.set_frontier(next.index, next.share, u64::MAX);
         } else {
             if *handle.time() < frontier {
                 handle.advance_to(frontier);
             }
             handle.flush();
+            if let Some(late) = next.late.as_mut() {
+                late.advance_to(frontier);
+            }
             metrics.set_frontier(next.index, next.share, frontier);
         }
         if status != ReadStatus::More {
@@ -371,9 +378,12 @@ fn micros(d: Duration) -> u32 {
     d.as_micros().min(u128::from(u32::MAX)) as u32
 }
 
-/// The input sessions of the dataflow (`None` for streams of the simulated store) and of its
-/// dead letters.
-type Sessions = (Vec<Option<InputSession<Time, Row, Diff>>>, InputSession<Time, Row, Diff>);
+/// The input sessions of the dataflow (`None` for streams of the simulated store), the
+/// late-arrival sessions of the sources whose late arrivals are read, and the dead letters'.
+type Sessions = (Inputs, Inputs, InputSession<Time, Row, Diff>);
+
+/// One optional input session per plan input.
+type Inputs = Vec<Option<InputSession<Time, Row, Diff>>>;
 
 /// Builds the worker's dataflow: an input per source and table (or the simulated store's
 /// streams), the needed operators, a sink operator per slot, and the store's feedback loop.
@@ -436,6 +446,7 @@ fn build_dataflow(
             .chain(checked)
             .collect();
         add_dead_letter_inputs(plan, &roots, &mut colls, &dead);
+        let late = add_late_arrival_inputs(scope, plan, &roots, &mut colls);
         let (colls, dead_rows) = build::build_operators(plan, colls, &roots);
         super::checks::watch_violations(plan, &colls, metrics, probe);
         let counter = metrics.clone();
@@ -468,8 +479,33 @@ fn build_dataflow(
             });
             scope.concatenate(fed).connect_loop(handle);
         }
-        (handles, dead_handle)
+        (handles, late, dead_handle)
     })
+}
+
+/// An input per source whose `<source>.late_arrivals` an operator or output reads; the others
+/// get `None`.
+fn add_late_arrival_inputs<'s>(
+    scope: timely::dataflow::Scope<'s, Time>,
+    plan: &Plan,
+    roots: &[&str],
+    colls: &mut HashMap<String, Coll<'s>>,
+) -> Inputs {
+    let read = |name: &str| {
+        roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
+    };
+    let mut sessions = Vec::new();
+    for input in &plan.inputs {
+        let name = crate::planner::late_arrivals_of(&input.name);
+        if input.role != InputRole::Source || !read(&name) {
+            sessions.push(None);
+            continue;
+        }
+        let (session, coll) = scope.new_collection::<Row, Diff>();
+        colls.insert(name, coll);
+        sessions.push(Some(session));
+    }
+    sessions
 }
 
 /// The dead letters of the inputs as collections operators and sinks read (`dead_letters`, and

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use differential_dataflow::input::InputSession;
 use shelfflow_connectors::{
-    CatchUp, ConnectorError, DeadLetter, EventClock, ReadStatus, SourceBatch, SourceReader,
+    clock, CatchUp, ConnectorError, DeadLetter, EventClock, ReadStatus, SourceBatch, SourceReader,
 };
 use shelfflow_operators::{Diff, Row, Time};
 
@@ -41,6 +41,42 @@ pub(super) struct Owned {
     /// Its last batch said it has been quiet past its idle timeout (a followed topic without
     /// records): it is drained, never waited for.
     pub(super) quiet: bool,
+    /// A source whose late arrivals something reads: their session, the event-time column and
+    /// the newest event time read so far.
+    pub(super) late: Option<LateArrivals>,
+}
+
+/// The `<source>.late_arrivals` input of one source this worker reads.
+pub(super) struct LateArrivals {
+    pub(super) session: InputSession<Time, Row, Diff>,
+    pub(super) event_time: usize,
+    pub(super) newest: Option<i64>,
+}
+
+impl LateArrivals {
+    /// Adds the rows of a batch (in the order they were read) that arrived behind the newest
+    /// event time so far, each with how far behind, at its own time.
+    pub(super) fn note(&mut self, rows: &[(Row, Time)]) {
+        for (row, time) in rows {
+            let Some(micros) = shelfflow_connectors::clock::event_micros(&row[self.event_time])
+            else {
+                continue;
+            };
+            if let Some(late_by) = clock::arrival_lateness(&mut self.newest, micros) {
+                let mut late = row.clone();
+                late.push(shelfflow_operators::Value::Interval(late_by as i64));
+                self.session.update_at(late, *time, 1);
+            }
+        }
+    }
+
+    /// Moves the session's time up to `frontier` and flushes it.
+    pub(super) fn advance_to(&mut self, frontier: Time) {
+        if *self.session.time() < frontier {
+            self.session.advance_to(frontier);
+        }
+        self.session.flush();
+    }
 }
 
 /// What a reader thread sends: one decoded batch, or the error that ended it.
@@ -241,6 +277,7 @@ pub(super) fn advance_live_tables(
 pub(super) fn start_readers(
     plan: &Plan,
     handles: Vec<Option<InputSession<Time, Row, Diff>>>,
+    mut late: Vec<Option<InputSession<Time, Row, Diff>>>,
     (index, peers): (usize, usize),
     sources: &Arc<[usize]>,
     metrics: &Arc<Metrics>,
@@ -308,6 +345,10 @@ pub(super) fn start_readers(
             share,
             live: input.role == InputRole::Table && !input.config.is_finite(),
             quiet: false,
+            late: late[i]
+                .take()
+                .zip(input.schema.event_time)
+                .map(|(session, event_time)| LateArrivals { session, event_time, newest: None }),
         });
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {

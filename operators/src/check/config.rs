@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::operator::{violation_schema, PlannedCheck, RowCheck, Test};
@@ -11,7 +13,7 @@ use crate::value::{Schema, Type, Value};
 pub const KIND: OperatorKind = OperatorKind {
     name: "check",
     summary: "data-quality expectations per row; its output is the violations",
-    sample: "input: shelf_events\nkey: [event_id]\nchecks:\n  - not_null: [shelf_id, quantity]\n  - range: {column: quantity, min: 1, max: 8}\n  - in: {column: event_type, values: [pickup, putback, refill]}\n  - matches: {column: shelf_id, pattern: '^[A-Z]{6}[0-9]{4}$'}\n  - unique_by: [event_id]\non_violation: record\n",
+    sample: "input: shelf_events\nkey: [event_id]\nchecks:\n  - not_null: [shelf_id, quantity]\n  - range: {column: quantity, min: 1, max: 8}\n  - in: {column: event_type, values: [pickup, putback, refill]}\n  - matches: {column: shelf_id, pattern: '^[A-Z]{6}[0-9]{4}$'}\n  - unique_by: [event_id]\n  - max_lateness: {bound: 2m}\non_violation: record\n",
     parse,
 };
 
@@ -53,6 +55,9 @@ pub enum Expectation {
     Matches { column: String, pattern: String },
     /// No two rows share these columns' values.
     UniqueBy(Vec<String>),
+    /// No record arrived more than `bound` behind the newest event time its source had read
+    /// (the input must be a source: it reads `<source>.late_arrivals`).
+    MaxLateness(Duration),
 }
 
 /// The YAML form of an [`Expectation`]: exactly one of these keys.
@@ -69,6 +74,15 @@ struct OneOf {
     matches: Option<MatchesSpec>,
     #[serde(default)]
     unique_by: Option<Vec<String>>,
+    #[serde(default)]
+    max_lateness: Option<LatenessSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatenessSpec {
+    #[serde(with = "humantime_serde")]
+    bound: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,10 +125,11 @@ impl TryFrom<OneOf> for Expectation {
             one.matches.map(|m| Expectation::Matches { column: m.column, pattern: m.pattern }),
         );
         found.extend(one.unique_by.map(Expectation::UniqueBy));
+        found.extend(one.max_lateness.map(|l| Expectation::MaxLateness(l.bound)));
         match found.len() {
             1 => Ok(found.remove(0)),
             n => Err(format!(
-                "expected one check per list item (not_null, range, in, matches or unique_by), found {n}"
+                "expected one check per list item (not_null, range, in, matches, unique_by or max_lateness), found {n}"
             )),
         }
     }
@@ -133,7 +148,13 @@ pub enum OnViolation {
 
 impl OperatorConfig for CheckConfig {
     fn inputs(&self) -> Vec<InputRef> {
-        vec![InputRef::new(&self.input, "input")]
+        let mut inputs = vec![InputRef::new(&self.input, "input")];
+        let lateness = self.checks.iter().position(|c| matches!(c, Expectation::MaxLateness(_)));
+        if let Some(i) = lateness {
+            let late = crate::late_arrival::collection_of(&self.input);
+            inputs.push(InputRef::new(&late, format!("checks[{i}].max_lateness")));
+        }
+        inputs
     }
 
     fn plan(
@@ -158,10 +179,12 @@ impl OperatorConfig for CheckConfig {
         }
         let mut rows = Vec::new();
         let mut unique = Vec::new();
+        let mut lateness = None;
         for (i, check) in self.checks.iter().enumerate() {
             match plan_check(input, check, &format!("checks[{i}]")) {
                 Ok(Planned::Rows(checks)) => rows.extend(checks),
                 Ok(Planned::Unique(name, columns)) => unique.push((name, columns)),
+                Ok(Planned::Lateness(bound)) => lateness = Some(bound),
                 Err(e) => errors.extend(e),
             }
         }
@@ -176,15 +199,18 @@ impl OperatorConfig for CheckConfig {
             names,
             event_time: input.event_time,
             fail: self.on_violation == OnViolation::Fail,
+            lateness,
             schema: violation_schema(),
         }))
     }
 }
 
-/// A check, planned: row checks, or a uniqueness check over these columns.
+/// A check, planned: row checks, a uniqueness check over these columns, or a bound on lateness
+/// (µs).
 enum Planned {
     Rows(Vec<RowCheck>),
     Unique(String, Vec<usize>),
+    Lateness(i64),
 }
 
 fn plan_check(
@@ -263,6 +289,7 @@ fn plan_check(
             })?;
             one(format!("matches({name})"), c, Test::Matches(regex))
         }
+        Expectation::MaxLateness(bound) => Ok(Planned::Lateness(bound.as_micros() as i64)),
         Expectation::UniqueBy(columns) => {
             let found = resolve_columns(input, columns, &format!("{path}.unique_by"))?;
             Ok(Planned::Unique(format!("unique_by({})", columns.join(", ")), found))

@@ -74,12 +74,14 @@ impl Describe {
     }
 }
 
-/// A value as the text a violation shows: strings as they are, others as JSON.
+/// A value as the text a violation shows: its JSON form, strings (and timestamps, dates and
+/// intervals, which JSON writes as strings) without quotes.
 fn text(value: &Value) -> Value {
-    match value {
-        Value::Null => Value::Null,
-        Value::Str(s) => Value::Str(s.clone()),
-        v => Value::str(&v.to_json().to_string()),
+    match (value, value.to_json()) {
+        (Value::Null, _) => Value::Null,
+        (Value::Str(s), _) => Value::Str(s.clone()),
+        (_, serde_json::Value::String(s)) => Value::str(&s),
+        (_, json) => Value::str(&json.to_string()),
     }
 }
 
@@ -97,6 +99,16 @@ pub fn check_rows<'s>(
             found.into_iter().map(move |v| (v, time, diff))
         })
         .as_collection()
+}
+
+/// The violations of `max_lateness`: each late arrival (a source row, then how far behind it
+/// came) later than `bound` microseconds.
+fn late_violations<'s>(late: Coll<'s>, bound: i64, describe: Arc<Describe>) -> Coll<'s> {
+    late.flat_map(move |row| {
+        let late_by = row.len() - 1;
+        let too_late = matches!(row[late_by], Value::Interval(us) if us > bound);
+        too_late.then(|| describe.violation("max_lateness", &row, late_by))
+    })
 }
 
 /// How many rows share a key of a uniqueness check.
@@ -145,6 +157,8 @@ pub(crate) struct PlannedCheck {
     pub(crate) names: Vec<String>,
     pub(crate) event_time: Option<usize>,
     pub(crate) fail: bool,
+    /// `max_lateness`: the bound (µs) on the source's late arrivals, its second input.
+    pub(crate) lateness: Option<i64>,
     pub(crate) schema: Schema,
 }
 
@@ -166,7 +180,9 @@ impl PlannedOperator for PlannedCheck {
         let names: Arc<[String]> = self.names.clone().into();
         let describe =
             Describe { key: self.key.clone(), names: names.clone(), event_time: self.event_time };
-        let mut found = check_rows(rows.clone(), self.rows.clone(), Arc::new(describe));
+        let describe = Arc::new(describe);
+        let describe_late = describe.clone();
+        let mut found = check_rows(rows.clone(), self.rows.clone(), describe);
         for (check, columns) in &self.unique {
             let logic = UniqueLogic {
                 check: check.clone(),
@@ -176,6 +192,9 @@ impl PlannedOperator for PlannedCheck {
             let mut shared =
                 process_by_key("UniqueBy", rows.clone(), columns.clone(), Arc::new(logic), 1);
             found = found.concat(shared.pop().expect("one output"));
+        }
+        if let (Some(bound), Some((_, late))) = (self.lateness, inputs.get(1)) {
+            found = found.concat(late_violations(late.clone(), bound, describe_late));
         }
         vec![found]
     }

@@ -71,6 +71,29 @@ fn unique_by_reports_a_key_while_more_than_one_row_has_it() {
 }
 
 #[test]
+fn max_lateness_reports_the_late_arrivals_beyond_its_bound() {
+    let config = "input: x\nkey: [event_id]\nchecks:\n  - max_lateness: {bound: 30s}\n";
+    let parsed = (KIND.parse)(yaml(config)).unwrap();
+    let inputs: Vec<String> = parsed.inputs().into_iter().map(|i| i.name).collect();
+    assert_eq!(inputs, ["x", "x.late_arrivals"]);
+    let late_schema = crate::late_arrival::schema(&events());
+    let planned = parsed.plan("quality", &[events(), late_schema]).unwrap();
+    let late = |id: &str, ts: u64, by: i64| {
+        let mut row = event(id, "pickup", Some(1), ts);
+        row.push(Value::Interval(by));
+        row
+    };
+    let second = 1_000_000;
+    let arrivals = vec![
+        (late("e1", MINUTE, 10 * second), MINUTE, 1),
+        (late("e2", MINUTE, 45 * second), MINUTE, 1),
+    ];
+    let out = run_planned(planned, vec![vec![], arrivals]).remove(0);
+    let expected = violation("max_lateness", "{\"event_id\":\"e2\"}", Some("45s"), Some(MINUTE));
+    assert_eq!(state_at(&out, MINUTE), vec![expected]);
+}
+
+#[test]
 fn a_check_is_validated_with_every_problem_located() {
     let config = "input: x\nkey: [id]\nchecks:\n  - range: {column: event_type, min: 1}\n  - matches: {column: qty, pattern: 'a'}\n  - in: {column: qty, values: [one]}\n  - matches: {column: event_id, pattern: '('}\n  - not_null: [nope]\n";
     let errors = (KIND.parse)(yaml(config)).unwrap().plan("quality", &[events()]).unwrap_err();
