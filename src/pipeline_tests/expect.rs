@@ -221,9 +221,13 @@ fn value_matches(ty: Type, want: &Json, got: &Json) -> bool {
 
 /// A row as a JSON object of `columns` (every column when empty).
 fn to_json(schema: &Schema, row: &Row, columns: &[&str]) -> Json {
-    let fields = schema.fields.iter().zip(row);
-    let shown = fields.filter(|(f, _)| columns.is_empty() || columns.contains(&f.name.as_str()));
-    Json::Object(shown.map(|(f, v)| (f.name.clone(), v.to_json())).collect())
+    if columns.is_empty() {
+        return schema.row_to_json(row);
+    }
+    // In the schema's order, as the row has them.
+    let mut named: Vec<usize> = columns.iter().filter_map(|c| schema.index_of(c)).collect();
+    named.sort_unstable();
+    schema.columns_to_json(row, &named)
 }
 
 fn show(op: Option<Op>, row: &Json) -> String {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shelfflow_operators::check::violation_schema;
-use shelfflow_operators::{Coll, Time};
+use shelfflow_operators::{Coll, Diff, Time};
 use timely::dataflow::operators::{Inspect, Probe};
 use timely::dataflow::ProbeHandle;
 
@@ -27,18 +27,19 @@ pub fn watch_violations<'s>(
     metrics: &Arc<Metrics>,
     probe: &ProbeHandle<Time>,
 ) {
-    let names: Vec<String> = violation_schema().fields.into_iter().map(|f| f.name).collect();
+    let schema = Arc::new(violation_schema());
     for (check, output, fail) in violation_outputs(plan) {
         metrics.count_violations(check, 0); // listed even while it finds none
-        let (check, metrics, names) = (check.to_owned(), metrics.clone(), names.clone());
+        let (check, metrics, schema) = (check.to_owned(), metrics.clone(), schema.clone());
         colls[output]
             .inner
             .clone()
-            .inspect(move |(row, time, diff)| {
-                metrics.count_violations(&check, *diff as i64);
-                if fail && *diff > 0 {
-                    let fields = names.iter().cloned().zip(row.iter().map(|v| v.to_json()));
-                    let violation = serde_json::Value::Object(fields.collect()).to_string();
+            .inspect_batch(move |time, updates| {
+                let found: Diff = updates.iter().map(|(_, _, diff)| diff).sum();
+                metrics.count_violations(&check, found as i64);
+                let first = updates.iter().find(|(_, _, diff)| *diff > 0);
+                if let (true, Some((row, _, _))) = (fail, first) {
+                    let violation = schema.row_to_json(row).to_string();
                     metrics.fail_check(*time, &check, violation);
                 }
             })

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::operator::{violation_schema, PlannedCheck, RowCheck, Test};
+use super::operator::{PlannedCheck, RowCheck, Test};
 use crate::plan::{
     parse_config, resolve_columns, unknown_column, ConfigError, InputRef, OperatorConfig,
     OperatorKind, PlannedOperator,
@@ -191,16 +191,13 @@ impl OperatorConfig for CheckConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let names = input.fields.iter().map(|f| f.name.clone()).collect();
         Ok(Box::new(PlannedCheck {
             rows: rows.into(),
             unique,
             key: key.into(),
-            names,
-            event_time: input.event_time,
+            input: std::sync::Arc::new(input.clone()),
             fail: self.on_violation == OnViolation::Fail,
             lateness,
-            schema: violation_schema(),
         }))
     }
 }

@@ -51,37 +51,22 @@ impl RowCheck {
     }
 }
 
-/// What a violation row says about the row it is of: its key columns (by name) and its event
-/// time.
+/// What a violation row says about the row it is of: its key columns (as a JSON object of the
+/// input's columns) and its event time.
 #[derive(Debug, Clone)]
 pub struct Describe {
     pub key: Arc<[usize]>,
-    pub names: Arc<[String]>,
-    pub event_time: Option<usize>,
+    pub input: Arc<Schema>,
 }
 
 impl Describe {
-    /// The violation of `check` by `row`.
+    /// The violation of `check` by `row`, whose offending value is in `column`.
     fn violation(&self, check: &str, row: &[Value], column: usize) -> Row {
-        let at = self.event_time.map_or(Value::Null, |t| row[t].clone());
-        vec![Value::str(check), Value::str(&self.key_json(row, &self.key)), text(&row[column]), at]
-    }
-
-    /// The `columns` of `values` as a JSON object.
-    fn key_json(&self, values: &[Value], columns: &[usize]) -> String {
-        let fields = columns.iter().map(|&c| (self.names[c].clone(), values[c].to_json()));
-        serde_json::Value::Object(fields.collect()).to_string()
-    }
-}
-
-/// A value as the text a violation shows: its JSON form, strings (and timestamps, dates and
-/// intervals, which JSON writes as strings) without quotes.
-fn text(value: &Value) -> Value {
-    match (value, value.to_json()) {
-        (Value::Null, _) => Value::Null,
-        (Value::Str(s), _) => Value::Str(s.clone()),
-        (_, serde_json::Value::String(s)) => Value::str(&s),
-        (_, json) => Value::str(&json.to_string()),
+        let at = self.input.event_time.map_or(Value::Null, |t| row[t].clone());
+        let key = self.input.columns_to_json(row, &self.key).to_string();
+        // The value as `CAST(value AS TEXT)` prints it.
+        let value = crate::expr::cast(&row[column], Type::String);
+        vec![Value::str(check), Value::str(&key), value, at]
     }
 }
 
@@ -117,8 +102,8 @@ struct Shared(Diff);
 /// Renders a violation while more than one row shares the key.
 struct UniqueLogic {
     check: String,
-    columns: Arc<[usize]>,
-    names: Arc<[String]>,
+    /// The schema of the key: the columns checked for uniqueness.
+    key: Schema,
 }
 
 impl SequentialLogic for UniqueLogic {
@@ -135,9 +120,7 @@ impl SequentialLogic for UniqueLogic {
 
     fn render(&self, state: &Shared, key: &[Value], rows: &mut Vec<(usize, Row)>) {
         if state.0 > 1 {
-            let fields =
-                self.columns.iter().zip(key).map(|(&c, v)| (self.names[c].clone(), v.to_json()));
-            let key = serde_json::Value::Object(fields.collect()).to_string();
+            let key = self.key.row_to_json(key).to_string();
             let value = Value::str(&format!("{} rows", state.0));
             rows.push((0, vec![Value::str(&self.check), Value::str(&key), value, Value::Null]));
         }
@@ -154,17 +137,16 @@ pub(crate) struct PlannedCheck {
     /// Uniqueness checks: name and columns.
     pub(crate) unique: Vec<(String, Vec<usize>)>,
     pub(crate) key: Arc<[usize]>,
-    pub(crate) names: Vec<String>,
-    pub(crate) event_time: Option<usize>,
+    /// The checked collection's schema.
+    pub(crate) input: Arc<Schema>,
     pub(crate) fail: bool,
     /// `max_lateness`: the bound (µs) on the source's late arrivals, its second input.
     pub(crate) lateness: Option<i64>,
-    pub(crate) schema: Schema,
 }
 
 impl PlannedOperator for PlannedCheck {
     fn outputs(&self) -> Vec<Output> {
-        vec![Output { suffix: None, schema: self.schema.clone() }]
+        vec![Output { suffix: None, schema: violation_schema() }]
     }
 
     fn violations(&self) -> Option<Violations> {
@@ -177,24 +159,17 @@ impl PlannedOperator for PlannedCheck {
         _: &mut ArrangementCache<'s>,
     ) -> Vec<Coll<'s>> {
         let rows = inputs[0].1.clone();
-        let names: Arc<[String]> = self.names.clone().into();
-        let describe =
-            Describe { key: self.key.clone(), names: names.clone(), event_time: self.event_time };
-        let describe = Arc::new(describe);
-        let describe_late = describe.clone();
-        let mut found = check_rows(rows.clone(), self.rows.clone(), describe);
+        let describe = Arc::new(Describe { key: self.key.clone(), input: self.input.clone() });
+        let mut found = check_rows(rows.clone(), self.rows.clone(), describe.clone());
         for (check, columns) in &self.unique {
-            let logic = UniqueLogic {
-                check: check.clone(),
-                columns: columns.clone().into(),
-                names: names.clone(),
-            };
+            let fields = columns.iter().map(|&c| self.input.fields[c].clone()).collect();
+            let logic = UniqueLogic { check: check.clone(), key: Schema::new(fields) };
             let mut shared =
                 process_by_key("UniqueBy", rows.clone(), columns.clone(), Arc::new(logic), 1);
             found = found.concat(shared.pop().expect("one output"));
         }
         if let (Some(bound), Some((_, late))) = (self.lateness, inputs.get(1)) {
-            found = found.concat(late_violations(late.clone(), bound, describe_late));
+            found = found.concat(late_violations(late.clone(), bound, describe));
         }
         vec![found]
     }

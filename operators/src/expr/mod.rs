@@ -14,6 +14,7 @@ mod tests;
 pub use compile::{
     compile, compile_aggregate_call, AggregateCall, AGGREGATE_FUNCTIONS, SCALAR_FUNCTIONS,
 };
+pub(crate) use eval::cast;
 pub use eval::{checked, Expr, Overflow};
 
 use std::fmt;
