@@ -154,9 +154,11 @@ fn run_case(
     case: &TestCase,
     scratch: &Path,
 ) -> Result<CaseReport, TestError> {
-    let overrides = case_overrides(path, pipeline, file, case, scratch)?;
-    let mut plan =
-        crate::load_plan(pipeline, &overrides).map_err(|d| TestError::Pipeline(d.to_string()))?;
+    let pipeline_error = |d: crate::spec::Diagnostics| TestError::Pipeline(d.to_string());
+    let raw = Document::read(pipeline).map_err(pipeline_error)?;
+    let overrides = case_overrides(path, pipeline, &raw, file, case, scratch)?;
+    let doc = Document::parse(pipeline, &raw, &overrides).map_err(pipeline_error)?;
+    let mut plan = crate::plan_document(&doc).map_err(pipeline_error)?;
     for (k, expectation) in case.expect.iter().enumerate() {
         expectation.check(&plan).map_err(|(message, hint)| {
             TestError::invalid(path, format!("case `{}`: expect[{k}]: {message}", case.name), hint)
@@ -184,11 +186,13 @@ fn run_case(
     Ok(CaseReport { name: case.name.clone(), failures })
 }
 
-/// The overrides that run `pipeline` for `case`: the file's `set`, each named input read from a
-/// JSONL file of its records in `scratch`, every sink off, and the outputs in `scratch`.
+/// The overrides that run `pipeline` (whose text is `raw`) for `case`: the file's `set`, each
+/// named input read from a JSONL file of its records in `scratch`, every sink off, and the
+/// outputs in `scratch`.
 fn case_overrides(
     path: &Path,
     pipeline: &Path,
+    raw: &str,
     file: &TestFile,
     case: &TestCase,
     scratch: &Path,
@@ -202,8 +206,8 @@ fn case_overrides(
             optional: false,
         })
         .collect();
-    let bare =
-        Document::load(pipeline, &overrides).map_err(|d| TestError::Pipeline(d.to_string()))?;
+    let bare = Document::parse(pipeline, raw, &overrides)
+        .map_err(|d| TestError::Pipeline(d.to_string()))?;
     let names = |section: &str| -> Vec<String> {
         bare.value
             .get(section)

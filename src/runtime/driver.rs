@@ -483,6 +483,11 @@ fn build_dataflow(
     })
 }
 
+/// Whether an output (`roots`) or an operator reads collection `name`.
+fn is_read(plan: &Plan, roots: &[&str], name: &str) -> bool {
+    roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
+}
+
 /// An input per source whose `<source>.late_arrivals` an operator or output reads; the others
 /// get `None`.
 fn add_late_arrival_inputs<'s>(
@@ -491,9 +496,7 @@ fn add_late_arrival_inputs<'s>(
     roots: &[&str],
     colls: &mut HashMap<String, Coll<'s>>,
 ) -> Inputs {
-    let read = |name: &str| {
-        roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
-    };
+    let read = |name: &str| is_read(plan, roots, name);
     let mut sessions = Vec::new();
     for input in &plan.inputs {
         let name = crate::planner::late_arrivals_of(&input.name);
@@ -517,9 +520,7 @@ fn add_dead_letter_inputs<'s>(
     colls: &mut HashMap<String, Coll<'s>>,
     dead: &Coll<'s>,
 ) {
-    let read = |name: &str| {
-        roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
-    };
+    let read = |name: &str| is_read(plan, roots, name);
     colls.insert(crate::planner::DEAD_LETTERS.to_owned(), dead.clone());
     for input in &plan.inputs {
         let name = crate::planner::dead_letters_of(&input.name);
