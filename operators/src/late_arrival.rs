@@ -3,7 +3,7 @@
 //! with how far behind each came. The runtime fills it where records are read; `check`'s
 //! `max_lateness` reads it.
 
-use crate::value::{Field, Schema, Type};
+use crate::value::{Field, Row, Schema, Type, Value};
 
 /// The column that says how far behind the source's newest event time a record arrived.
 pub const LATE_BY: &str = "late_by";
@@ -20,4 +20,19 @@ pub fn schema(source: &Schema) -> Schema {
     let mut schema = Schema::new(fields);
     schema.event_time = source.event_time;
     schema
+}
+
+/// A late arrival: the source's `row`, then how far behind (µs) it came.
+pub fn row(mut row: Row, late_by: u64) -> Row {
+    row.push(Value::Interval(late_by as i64));
+    row
+}
+
+/// How far behind (µs) the late arrival `row` came, and the index of that column.
+pub fn late_by(row: &[Value]) -> (Option<i64>, usize) {
+    let column = row.len() - 1;
+    match row[column] {
+        Value::Interval(us) => (Some(us), column),
+        _ => (None, column),
+    }
 }

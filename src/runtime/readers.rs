@@ -63,8 +63,7 @@ impl LateArrivals {
                 continue;
             };
             if let Some(late_by) = clock::arrival_lateness(&mut self.newest, micros) {
-                let mut late = row.clone();
-                late.push(shelfflow_operators::Value::Interval(late_by as i64));
+                let late = shelfflow_operators::late_arrival::row(row.clone(), late_by);
                 // At the row's own time, as the source's rows are (never behind the session).
                 let at = (*time).max(*self.session.time());
                 self.session.update_at(late, at, 1);

@@ -90,9 +90,9 @@ pub fn check_rows<'s>(
 /// came) later than `bound` microseconds.
 fn late_violations<'s>(late: Coll<'s>, bound: i64, describe: Arc<Describe>) -> Coll<'s> {
     late.flat_map(move |row| {
-        let late_by = row.len() - 1;
-        let too_late = matches!(row[late_by], Value::Interval(us) if us > bound);
-        too_late.then(|| describe.violation("max_lateness", &row, late_by))
+        let (late_by, column) = crate::late_arrival::late_by(&row);
+        let too_late = late_by.is_some_and(|us| us > bound);
+        too_late.then(|| describe.violation("max_lateness", &row, column))
     })
 }
 
