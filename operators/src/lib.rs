@@ -18,6 +18,7 @@ pub mod aggregate;
 pub mod alert;
 pub mod check;
 pub mod distinct;
+pub mod rolling;
 pub mod filter;
 pub mod join;
 pub mod ledger;
@@ -52,6 +53,7 @@ pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
         join::KIND,
         union::KIND,
         distinct::KIND,
+        rolling::KIND,
         window::KIND,
         top_k::KIND,
         alert::KIND,
