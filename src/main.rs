@@ -1,5 +1,6 @@
 //! `shelfflow`: declarative streaming dataflow for retail stock.
 
+mod model;
 mod pipeline_tests;
 mod planner;
 mod runtime;
@@ -52,6 +53,67 @@ enum DataCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Train a demand forecast on the features table: rolling-origin folds by date, baselines
+    /// scored on the same folds, a refit, and a gate that keeps the best baseline active when
+    /// the model does not beat it. Writes a new version under OUT/NAME.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// The features table: a Parquet file, or a directory holding shelf_daily_features.parquet
+    /// (what `shelfflow run pipelines/features.yaml` writes).
+    #[arg(long, default_value = "out/features")]
+    data: PathBuf,
+    /// Models directory.
+    #[arg(long, default_value = "models")]
+    out: PathBuf,
+    /// Model name (its versions go to OUT/NAME/v<N>).
+    #[arg(long, default_value = "demand")]
+    name: String,
+    /// Days forecast after each origin day.
+    #[arg(long, default_value_t = 7)]
+    horizon: u32,
+    /// Validation folds.
+    #[arg(long, default_value_t = 4)]
+    folds: u32,
+    /// Origin days per fold (also the inner early-stopping window).
+    #[arg(long, default_value_t = 28)]
+    fold_days: u32,
+    /// Days of origins each model learns from.
+    #[arg(long, default_value_t = 112)]
+    train_days: u32,
+    /// Key columns of a series.
+    #[arg(long, value_delimiter = ',', default_value = "shelf_id")]
+    key: Vec<String>,
+    /// The date column.
+    #[arg(long, default_value = "feature_date")]
+    date: String,
+    /// The column forecast.
+    #[arg(long, default_value = "sales_qty")]
+    target: String,
+    /// Column with a metrics line per value ("" for none).
+    #[arg(long, default_value = "item_category")]
+    group_by: String,
+    /// Random seed (XGBoost's row and column sampling).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// XGBoost threads.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Most boosting rounds per fit.
+    #[arg(long, default_value_t = 300)]
+    max_rounds: u32,
+    /// Also write the metrics as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Register the version in analytics.ml_models (default: $DATABASE_URL when set).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Check pipeline files without running them; exit code 2 when any is invalid.
     Validate {
@@ -85,6 +147,11 @@ enum Command {
         /// Also write the run summary as JSON to this file (for scripts and benchmarks).
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+    },
+    /// Demand forecast models.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
     },
     /// Reference data of the store.
     Data {
@@ -372,6 +439,33 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(path) = summary_json {
                 std::fs::write(&path, summary.to_json().to_string())
                     .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model { command: ModelCommand::Train(args) } => {
+            let data = if args.data.is_dir() { args.data.join("shelf_daily_features.parquet") } else { args.data };
+            let options = model::TrainOptions {
+                data,
+                out: args.out,
+                name: args.name,
+                key: args.key,
+                date: args.date,
+                target: args.target,
+                group_by: Some(args.group_by).filter(|g| !g.is_empty()),
+                horizon: args.horizon,
+                folds: args.folds,
+                fold_days: args.fold_days,
+                train_days: args.train_days,
+                seed: args.seed,
+                threads: args.threads,
+                max_rounds: args.max_rounds,
+                json: args.json,
+                database_url: args.database_url.or_else(|| std::env::var("DATABASE_URL").ok()),
+                quiet,
+            };
+            let report = model::train(&options)?;
+            if !quiet {
+                model::print(&report);
             }
             Ok(ExitCode::SUCCESS)
         }

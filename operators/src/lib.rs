@@ -18,12 +18,13 @@ pub mod aggregate;
 pub mod alert;
 pub mod check;
 pub mod distinct;
-pub mod rolling;
 pub mod filter;
+pub mod forecast;
 pub mod join;
 pub mod ledger;
 pub mod map;
 pub mod restock_plan;
+pub mod rolling;
 pub mod supplier_plan;
 pub mod top_k;
 pub mod union;
@@ -54,6 +55,7 @@ pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
         union::KIND,
         distinct::KIND,
         rolling::KIND,
+        forecast::KIND,
         window::KIND,
         top_k::KIND,
         alert::KIND,

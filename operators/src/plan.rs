@@ -256,6 +256,13 @@ pub trait PlannedOperator: fmt::Debug + Send + Sync {
         None
     }
 
+    /// Which output holds rows this operator rejected, as rows of the dead-letter columns
+    /// ([`crate::dead_letter`]): the runtime writes them to the dead-letter file with the
+    /// expressions' overflows.
+    fn dead_letters(&self) -> Option<usize> {
+        None
+    }
+
     /// Told which outputs anything reads (sinks, other operators, a tap), so an operator may skip
     /// computing the others. Their collections must still be returned by `build` (empty is fine).
     fn retain_outputs(&mut self, _needed: &[bool]) {}

@@ -82,6 +82,9 @@ pub fn build_operators<'s>(
         let inputs: Vec<(&str, Coll<'s>)> =
             op.inputs.iter().map(|name| (name.as_str(), colls.get(name))).collect();
         let outputs = op.planned.build(&inputs, &mut cache);
+        if let Some(dead) = op.planned.dead_letters() {
+            colls.dead.push(outputs[dead].clone());
+        }
         for (name, coll) in op.outputs.iter().zip(outputs) {
             colls.built.insert(name.clone(), coll);
         }

@@ -30,7 +30,8 @@ fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn OperatorConfig>, ConfigE
 }
 
 /// Adds to each row columns computed over the rows of the same key on the `days` calendar days
-/// before the row's date (`[date − days, date − 1]`, the row's own day excluded). A window with
+/// before the row's date (`[date − days, date − 1]`, the row's own day excluded, unless
+/// `include_today`). A window with
 /// a day that has no row is not full, and a non-`partial` column is NULL over it, so "units over
 /// the last 28 days" never silently counts 3 days as 28. Rows whose date is NULL get NULL
 /// columns.
@@ -61,6 +62,10 @@ pub struct RollingColumn {
     /// every day of the window has a row). Not for `lag`.
     #[serde(default)]
     pub partial: bool,
+    /// Count the row's own day in the window (`[date − days + 1, date]`) instead of the days
+    /// before it. Not for `lag`.
+    #[serde(default)]
+    pub include_today: bool,
 }
 
 /// The computations of [`RollingColumn`].
@@ -162,11 +167,13 @@ fn plan_column(
                 .hint("the window is the days before the row's own day"),
         );
     }
-    if column.partial && column.function == RollingFunction::Lag {
-        errors.push(ConfigError::new(
-            join_path(path, "partial"),
-            "`partial` does not apply to `lag` (one day, present or not)",
-        ));
+    for (set, key) in [(column.partial, "partial"), (column.include_today, "include_today")] {
+        if set && column.function == RollingFunction::Lag {
+            errors.push(ConfigError::new(
+                join_path(path, key),
+                format!("`{key}` does not apply to `lag` (one day, present or not)"),
+            ));
+        }
     }
     let Some(of) = of else { return Err(errors) };
     let ty = input.field(of).ty;
@@ -195,6 +202,7 @@ fn plan_column(
         of,
         days: column.days as i32,
         partial: column.partial,
+        include_today: column.include_today,
     };
     Ok((measure, out))
 }

@@ -14,6 +14,7 @@ pub(crate) struct Measure {
     pub(crate) of: usize,
     pub(crate) days: Days,
     pub(crate) partial: bool,
+    pub(crate) include_today: bool,
 }
 
 #[derive(Debug)]
@@ -138,7 +139,8 @@ fn measure(days: &BTreeMap<Days, BTreeMap<Row, i64>>, day: Days, m: &Measure) ->
             _ => Value::Null,
         };
     }
-    let window = days.range(from..day);
+    let shift = Days::from(m.include_today);
+    let window = days.range(from + shift..day + shift);
     if !m.partial && window.clone().count() < m.days as usize {
         return Value::Null;
     }

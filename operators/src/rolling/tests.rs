@@ -15,6 +15,7 @@ columns:
   max_3d: {function: max, of: units, days: 3, partial: true}
   count_2d: {function: count, of: units, days: 2, partial: true}
   week_ago: {function: lag, of: units, days: 7}
+  through_today: {function: sum, of: units, days: 2, include_today: true}
 ";
 
 fn daily() -> crate::Schema {
@@ -65,6 +66,10 @@ fn oracle(rows: &[Row]) -> Vec<Row> {
                 w3.iter().max().map_or(Value::Null, |m| i(*m)),
                 i(w2.len() as i64),
                 lag,
+                {
+                    let (w, f) = window(&r[0], day + 1, 2);
+                    full(f, i(w.iter().sum()))
+                },
             ]);
             r
         })
@@ -80,7 +85,8 @@ fn columns_are_typed_and_keyed_by_key_and_date() {
     let names: Vec<&str> = out.names().collect();
     assert_eq!(
         names,
-        ["shelf", "day", "units", "last_1d", "last_3d", "mean_3d", "max_3d", "count_2d", "week_ago"]
+        ["shelf", "day", "units", "last_1d", "last_3d", "mean_3d", "max_3d", "count_2d", "week_ago",
+            "through_today"]
     );
     assert_eq!(out.field(5).ty, Type::Float);
     assert_eq!(out.key, Some(vec![0, 1]));

@@ -1,0 +1,10 @@
+//! `forecast` and the demand-forecast contract: the model card that training and serving share
+//! ([`card`]), XGBoost matrices and loaded models ([`booster`]), and the operator.
+
+pub mod booster;
+pub mod card;
+mod config;
+mod operator;
+
+pub use card::{Baseline, Feature, FeatureKind, Forecaster, ModelCard};
+pub use config::{ForecastConfig, KIND};
