@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# XGBoost (the forecasting crate builds it from source) needs cmake, a C++ compiler and
+# libclang for its bindings: install them before the first build.
+./deploy/build-tools.sh install
+
 # The PostgreSQL tests start throwaway servers from the system's packages: install them now,
 # and make those tests fail (not skip) if a server still cannot start.
 ./deploy/postgres.sh install

@@ -156,19 +156,7 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
     progress.finish_and_clear();
     let overall = scores(&scored);
     let per_group = per_group(&scored);
-    let (best_baseline, best_wape) = overall
-        .baselines
-        .iter()
-        .map(|(name, m)| (*name, m.wape))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .expect("three baselines");
-    let model_wins = overall.model.wape < best_wape;
-    let forecaster = if model_wins { Forecaster::Model } else { Forecaster::Baseline(baseline_named(best_baseline)) };
-    let gate = if model_wins {
-        format!("the model is active: WAPE {:.4} beats {best_baseline} ({best_wape:.4})", overall.model.wape)
-    } else {
-        format!("{best_baseline} is active: the model's WAPE {:.4} does not beat its {best_wape:.4}", overall.model.wape)
-    };
+    let (forecaster, best_baseline, gate) = choose(&overall);
     let card = ModelCard { forecaster, ..card };
     let report = Report {
         name: options.name.clone(),
@@ -182,7 +170,7 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
         per_group,
         refit_rounds,
         best_baseline,
-        forecaster: match forecaster {
+        forecaster: match card.forecaster {
             Forecaster::Model => "model".to_owned(),
             Forecaster::Baseline(b) => b.name().to_owned(),
         },
@@ -200,6 +188,25 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(report)
+}
+
+/// The gate: the model forecasts only when its overall WAPE beats the best baseline's;
+/// otherwise that baseline does. Returns the forecaster, the best baseline and why.
+fn choose(overall: &Scores) -> (Forecaster, &'static str, String) {
+    let (best, best_wape) = overall
+        .baselines
+        .iter()
+        .map(|(name, m)| (*name, m.wape))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("every baseline is scored");
+    let wape = overall.model.wape;
+    if wape < best_wape {
+        let why = format!("the model is active: WAPE {wape:.4} beats {best} ({best_wape:.4})");
+        (Forecaster::Model, best, why)
+    } else {
+        let why = format!("{best} is active: the model's WAPE {wape:.4} does not beat its {best_wape:.4}");
+        (Forecaster::Baseline(baseline_named(best)), best, why)
+    }
 }
 
 /// The card of a new version: every column but the key and the date is a feature, then the
@@ -384,4 +391,27 @@ pub fn print(report: &Report) {
     }
     println!("\nrefit on the last days with {} rounds; {}", report.refit_rounds, report.gate);
     println!("written to {} in {:.1}s", report.directory.display(), report.training_seconds);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(model: f64, mean28: f64, naive: f64) -> Scores {
+        let m = |wape| Metrics { n: 10, mae: 1.0, rmse: 1.0, wape, r2: 0.5 };
+        let baselines = [("moving_avg_28d", m(mean28)), ("seasonal_naive", m(naive))].into();
+        Scores { model: m(model), baselines }
+    }
+
+    #[test]
+    fn the_gate_keeps_the_model_only_when_it_beats_the_best_baseline() {
+        let (forecaster, best, _) = choose(&scores(0.20, 0.25, 0.30));
+        assert_eq!((forecaster, best), (Forecaster::Model, "moving_avg_28d"));
+        let (forecaster, best, why) = choose(&scores(0.27, 0.25, 0.24));
+        assert_eq!(forecaster, Forecaster::Baseline(Baseline::SeasonalNaive));
+        assert_eq!(best, "seasonal_naive");
+        assert!(why.contains("does not beat"), "{why}");
+        let (tie, _, _) = choose(&scores(0.25, 0.25, 0.30));
+        assert_eq!(tie, Forecaster::Baseline(Baseline::Mean28), "a tie keeps the baseline");
+    }
 }

@@ -131,7 +131,8 @@ impl OperatorConfig for RollingConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        schema.key = Some(key.iter().copied().chain([date]).collect());
+        // Day first: a snapshot of the output lists the calendar in time order.
+        schema.key = Some([date].into_iter().chain(key.iter().copied()).collect());
         schema.constant = false;
         Ok(Box::new(PlannedRolling { key, date, measures, schema }))
     }

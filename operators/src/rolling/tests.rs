@@ -79,7 +79,7 @@ fn oracle(rows: &[Row]) -> Vec<Row> {
 }
 
 #[test]
-fn columns_are_typed_and_keyed_by_key_and_date() {
+fn columns_are_typed_and_keyed_by_date_and_key() {
     let p = planned();
     let out = &p.outputs()[0].schema;
     let names: Vec<&str> = out.names().collect();
@@ -89,7 +89,7 @@ fn columns_are_typed_and_keyed_by_key_and_date() {
             "through_today"]
     );
     assert_eq!(out.field(5).ty, Type::Float);
-    assert_eq!(out.key, Some(vec![0, 1]));
+    assert_eq!(out.key, Some(vec![1, 0]), "day first, then the key");
 }
 
 #[test]
