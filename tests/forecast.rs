@@ -4,12 +4,14 @@
 
 mod support {
     pub mod binary;
+    pub mod postgres;
 }
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use support::binary::{scratch, shelfflow};
+use support::postgres::{self as pg, psql};
 
 /// Five products of the generated catalog (seed 42) and one the catalog does not have.
 const SHELVES: [&str; 6] = ["BABBAB0478", "BEEIMP0109", "FLOYEA0712", "HOUGLO0452", "PASSOU0759", "X-UNKNOWN"];
@@ -71,9 +73,18 @@ fn features(dir: &Path, facts: &Path, format: &str) -> PathBuf {
 }
 
 fn train(table: &Path, out: &Path) -> serde_json::Value {
+    train_into(table, out, None)
+}
+
+fn train_into(table: &Path, out: &Path, url: Option<&str>) -> serde_json::Value {
     let json = out.join("report.json");
-    let run = shelfflow()
-        .args(["--quiet", "model", "train", "--fold-days", "14", "--train-days", "56"])
+    let mut command = shelfflow();
+    command.args(["--quiet", "model", "train"]);
+    if let Some(url) = url {
+        command.args(["--database-url", url]);
+    }
+    let run = command
+        .args([ "--fold-days", "14", "--train-days", "56"])
         .args(["--max-rounds", "40", "--data"])
         .arg(table)
         .arg("--out")
@@ -192,5 +203,58 @@ fn a_model_that_does_not_fit_the_input_is_a_located_error() {
     let missing = forecast(&table, &dir.join("no-models"), &out, &[]);
     assert_eq!(missing.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert!(stderr.contains("shelfflow model train"), "{stderr}");
+    assert!(stderr.contains("`shelfflow model train --out "), "{stderr}");
+    assert!(stderr.contains("no-models --name demand`"), "{stderr}");
+}
+
+#[test]
+fn features_models_and_forecasts_reach_postgresql_and_its_bi_views() {
+    let Some(server) = pg::shared() else { return };
+    let url = server.database("forecast");
+    let dir = scratch("forecast", "postgres");
+    let facts = store(&dir);
+    let out = dir.join("features");
+    let run = shelfflow()
+        .args(["--quiet", "run", "pipelines/features.yaml"])
+        .env("FEATURES_DAILY", &facts)
+        .env("FEATURES_OUT", &out)
+        .env("SHELFFLOW_DATA", dir.join("data"))
+        .env("SHELFFLOW_POSTGRES", "true")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let count = |sql: &str| psql(&url, sql).trim().to_owned();
+    let expected = (SHELVES.len() * DAYS as usize).to_string();
+    assert_eq!(count("SELECT count(*) FROM analytics.shelf_daily_features"), expected);
+
+    let table = out.join("shelf_daily_features.parquet");
+    let models = dir.join("models");
+    train_into(&table, &models, Some(&url));
+    train_into(&table, &models, Some(&url));
+    assert_eq!(
+        count("SELECT string_agg(version || ':' || active, ',' ORDER BY version) FROM analytics.ml_models"),
+        "v1:false,v2:true",
+        "every version is kept, the newest is active"
+    );
+    assert_eq!(count("SELECT count(*) FROM analytics.ml_models WHERE metrics ? 'folds' AND wape > 0"), "2");
+
+    let served = shelfflow()
+        .args(["--quiet", "run", "pipelines/demand_forecast.yaml"])
+        .env("FEATURES_TABLE", &table)
+        .env("MODEL_DIR", models.join("demand"))
+        .env("FORECAST_OUT", dir.join("forecast"))
+        .env("SHELFFLOW_POSTGRES", "true")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(served.status.success(), "{}", String::from_utf8_lossy(&served.stderr));
+    let views = std::fs::read_to_string("deploy/postgres/forecast_views.sql").unwrap();
+    psql(&url, &views);
+    assert_eq!(count("SELECT count(*) FROM analytics.v_demand_forecast_next7d"), (SHELVES.len() * 7).to_string());
+    // Forecasts made on the last 28 days whose forecast day has passed: days 173..199 of 200.
+    let accuracy = count(
+        "SELECT count(DISTINCT day) || ' ' || bool_and(wape >= 0 AND mae >= 0) FROM analytics.v_forecast_accuracy",
+    );
+    assert_eq!(accuracy, "27 true", "days with actuals, each with its error");
 }

@@ -61,6 +61,15 @@ fn shipped_pipelines_are_valid() {
         let path = entry.expect("readable entry").path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let output = shelfflow().arg("validate").arg(&path).output().expect("shelfflow runs");
+            if path.ends_with("demand_forecast.yaml") {
+                // It reads a trained model, which a fresh clone does not have: validation says
+                // how to make one (tests/forecast.rs validates and runs it with a model).
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert_eq!(output.status.code(), Some(2), "{stderr}");
+                assert!(stderr.contains("`shelfflow model train --out models --name demand`"), "{stderr}");
+                count += 1;
+                continue;
+            }
             assert!(
                 output.status.success(),
                 "{}: {}",

@@ -55,10 +55,7 @@ impl OperatorConfig for ForecastConfig {
         inputs: &[Schema],
     ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
-        let no_model = |message: String| {
-            vec![ConfigError::new("model", message)
-                .hint(format!("train one: `shelfflow model train --out {}`", self.model.display()))]
-        };
+        let no_model = |message: String| vec![ConfigError::new("model", message).hint(train_hint(&self.model))];
         let dir = ModelCard::resolve(&self.model).map_err(no_model)?;
         let card = ModelCard::read(&dir).map_err(no_model)?;
         let encoder = card.encoder(input).map_err(|m| mismatch_errors(&card, &m))?;
@@ -106,6 +103,18 @@ impl OperatorConfig for ForecastConfig {
             schema,
         }))
     }
+}
+
+/// How to train a model into `models/<name>` (a version directory's parent is its models
+/// directory too).
+fn train_hint(model: &std::path::Path) -> String {
+    let is_version = model.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n.strip_prefix('v').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let named = if is_version { model.parent().unwrap_or(model) } else { model };
+    let name = named.file_name().and_then(|n| n.to_str()).unwrap_or("demand");
+    let out = named.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    format!("train one: `shelfflow model train --out {} --name {name}`", out.display())
 }
 
 fn encoder_date(input: &Schema, card: &ModelCard) -> usize {

@@ -5,6 +5,8 @@ pub mod booster;
 pub mod card;
 mod config;
 mod operator;
+#[cfg(test)]
+mod tests;
 
 pub use card::{Baseline, Feature, FeatureKind, Forecaster, ModelCard};
 pub use config::{ForecastConfig, KIND};
