@@ -4,6 +4,7 @@
 
 mod support {
     pub mod binary;
+    #[allow(dead_code)] // this file uses part of it
     pub mod postgres;
 }
 
@@ -14,7 +15,8 @@ use support::binary::{scratch, shelfflow};
 use support::postgres::{self as pg, psql};
 
 /// Five products of the generated catalog (seed 42) and one the catalog does not have.
-const SHELVES: [&str; 6] = ["BABBAB0478", "BEEIMP0109", "FLOYEA0712", "HOUGLO0452", "PASSOU0759", "X-UNKNOWN"];
+const SHELVES: [&str; 6] =
+    ["BABBAB0478", "BEEIMP0109", "FLOYEA0712", "HOUGLO0452", "PASSOU0759", "X-UNKNOWN"];
 const DAYS: i64 = 200;
 /// 2025-01-01, a Wednesday.
 const FIRST: &str = "2025-01-01";
@@ -38,7 +40,8 @@ fn date(d: i64) -> String {
 /// The daily facts as JSONL, and the generated reference tables.
 fn store(dir: &Path) -> PathBuf {
     let data = dir.join("data");
-    let generate = shelfflow().args(["--quiet", "data", "generate", "--out"]).arg(&data).output().unwrap();
+    let generate =
+        shelfflow().args(["--quiet", "data", "generate", "--out"]).arg(&data).output().unwrap();
     assert!(generate.status.success(), "{}", String::from_utf8_lossy(&generate.stderr));
     let mut lines = String::new();
     for d in 0..DAYS {
@@ -84,7 +87,7 @@ fn train_into(table: &Path, out: &Path, url: Option<&str>) -> serde_json::Value 
         command.args(["--database-url", url]);
     }
     let run = command
-        .args([ "--fold-days", "14", "--train-days", "56"])
+        .args(["--fold-days", "14", "--train-days", "56"])
         .args(["--max-rounds", "40", "--data"])
         .arg(table)
         .arg("--out")
@@ -116,7 +119,8 @@ fn features_match_a_recomputation_from_the_daily_facts() {
     let csv = std::fs::read_to_string(features(&dir, &facts, "csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name}"));
+    let col =
+        |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("{name}"));
     let rows: HashMap<(String, String), Vec<String>> = lines
         .map(|l| {
             let cells: Vec<String> = l.split(',').map(str::to_owned).collect();
@@ -131,8 +135,16 @@ fn features_match_a_recomputation_from_the_daily_facts() {
             let cell = |name: &str| row[col(name)].as_str();
             let full = |n: i64, v: String| if d >= n { v } else { String::new() };
             assert_eq!(cell("sales_qty"), units(s, d).to_string());
-            assert_eq!(cell("sales_last_7d"), full(7, sum(s, d - 7, d).to_string()), "{shelf} day {d}");
-            assert_eq!(cell("sales_last_28d"), full(28, sum(s, d - 28, d).to_string()), "{shelf} day {d}");
+            assert_eq!(
+                cell("sales_last_7d"),
+                full(7, sum(s, d - 7, d).to_string()),
+                "{shelf} day {d}"
+            );
+            assert_eq!(
+                cell("sales_last_28d"),
+                full(28, sum(s, d - 28, d).to_string()),
+                "{shelf} day {d}"
+            );
             assert_eq!(cell("sales_qty_lag_3d"), full(3, units(s, (d - 3).max(0)).to_string()));
             let mean28 = sum(s, d - 27, d + 1) as f64 / 28.0;
             let got: Option<f64> = cell("sales_qty_mean_28d").parse().ok();
@@ -159,7 +171,8 @@ fn training_is_validated_by_time_gated_and_deterministic_and_forecasts_serve_it(
     // The gate: the model forecasts only if it beats every baseline's WAPE overall.
     let overall = &report["overall"];
     let model_wape = overall["model"]["wape"].as_f64().unwrap();
-    let best = overall["baselines"].as_object().unwrap().values().map(|m| m["wape"].as_f64().unwrap());
+    let best =
+        overall["baselines"].as_object().unwrap().values().map(|m| m["wape"].as_f64().unwrap());
     let best = best.fold(f64::INFINITY, f64::min);
     assert_eq!(report["forecaster"] == "model", model_wape < best, "{report}");
     assert!(report["per_group"].as_object().unwrap().len() >= 2, "metrics per category");
@@ -193,7 +206,12 @@ fn a_model_that_does_not_fit_the_input_is_a_located_error() {
     let table = features(&dir, &facts, "parquet");
     train(&table, &dir.join("models"));
     let out = dir.join("out");
-    let mistyped = forecast(&table, &dir.join("models"), &out, &["--set", "sources.features.schema.people_count=float"]);
+    let mistyped = forecast(
+        &table,
+        &dir.join("models"),
+        &out,
+        &["--set", "sources.features.schema.people_count=float"],
+    );
     assert_eq!(mistyped.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&mistyped.stderr);
     assert!(stderr.contains("pipelines/demand_forecast.yaml:"), "{stderr}");
@@ -237,7 +255,10 @@ fn features_models_and_forecasts_reach_postgresql_and_its_bi_views() {
         "v1:false,v2:true",
         "every version is kept, the newest is active"
     );
-    assert_eq!(count("SELECT count(*) FROM analytics.ml_models WHERE metrics ? 'folds' AND wape > 0"), "2");
+    assert_eq!(
+        count("SELECT count(*) FROM analytics.ml_models WHERE metrics ? 'folds' AND wape > 0"),
+        "2"
+    );
 
     let served = shelfflow()
         .args(["--quiet", "run", "pipelines/demand_forecast.yaml"])
@@ -251,7 +272,10 @@ fn features_models_and_forecasts_reach_postgresql_and_its_bi_views() {
     assert!(served.status.success(), "{}", String::from_utf8_lossy(&served.stderr));
     let views = std::fs::read_to_string("deploy/postgres/forecast_views.sql").unwrap();
     psql(&url, &views);
-    assert_eq!(count("SELECT count(*) FROM analytics.v_demand_forecast_next7d"), (SHELVES.len() * 7).to_string());
+    assert_eq!(
+        count("SELECT count(*) FROM analytics.v_demand_forecast_next7d"),
+        (SHELVES.len() * 7).to_string()
+    );
     // Forecasts made on the last 28 days whose forecast day has passed: days 173..199 of 200.
     let accuracy = count(
         "SELECT count(DISTINCT day) || ' ' || bool_and(wape >= 0 AND mae >= 0) FROM analytics.v_forecast_accuracy",

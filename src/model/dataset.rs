@@ -19,7 +19,10 @@ impl Table {
     /// Reads a Parquet file whose columns are int, float, bool, string or date.
     pub fn read(path: &Path) -> anyhow::Result<Table> {
         let file = std::fs::File::open(path).with_context(|| {
-            format!("cannot open {} (run `shelfflow run pipelines/features.yaml` first)", path.display())
+            format!(
+                "cannot open {} (run `shelfflow run pipelines/features.yaml` first)",
+                path.display()
+            )
         })?;
         let frame = ParquetReader::new(file)
             .finish()
@@ -33,7 +36,8 @@ impl Table {
             fields.push(Field::new(series.name().as_str(), ty, true));
             columns.push(values);
         }
-        let rows = (0..frame.height()).map(|i| columns.iter().map(|c| c[i].clone()).collect()).collect();
+        let rows =
+            (0..frame.height()).map(|i| columns.iter().map(|c| c[i].clone()).collect()).collect();
         Ok(Table { schema: Schema::new(fields), rows })
     }
 

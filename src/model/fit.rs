@@ -94,7 +94,10 @@ pub fn fit(
         if best.as_ref().is_none_or(|(b, _, _)| mae < *b) {
             let snapshot = booster.save_to_buffer("json".into()).map_err(|e| anyhow!("{e}"))?;
             best = Some((mae, round + 1, snapshot));
-        } else if best.as_ref().is_some_and(|(_, r, _)| round + 1 - r >= params.early_stopping_rounds) {
+        } else if best
+            .as_ref()
+            .is_some_and(|(_, r, _)| round + 1 - r >= params.early_stopping_rounds)
+        {
             break;
         }
     }

@@ -67,9 +67,9 @@ mod tests {
     fn all_examples(first: Days, last: Days, horizon: u32) -> Vec<Example> {
         (first..=last)
             .flat_map(|origin| {
-                (1..=horizon).filter(move |h| origin + *h as Days <= last).map(move |horizon| {
-                    Example { row: 0, origin, horizon, actual: 0.0 }
-                })
+                (1..=horizon)
+                    .filter(move |h| origin + *h as Days <= last)
+                    .map(move |horizon| Example { row: 0, origin, horizon, actual: 0.0 })
             })
             .collect()
     }

@@ -17,13 +17,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use serde::Serialize;
+use shelfflow_operators::forecast::card::Encoder;
 use shelfflow_operators::forecast::{Baseline, Feature, FeatureKind, Forecaster, ModelCard};
 use shelfflow_operators::value::{format_date, Days};
 use shelfflow_operators::{Type, Value};
 
 use dataset::{examples, number, Example, Table};
 use fit::{fit, predict, Data, Params};
-use folds::rolling_origin;
+use folds::{rolling_origin, Fold};
 use metrics::Metrics;
 
 /// What `model train` is asked to do.
@@ -94,16 +95,32 @@ pub struct Report {
 pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
     let started = Instant::now();
     let table = Table::read(&options.data)?;
-    let key: Vec<usize> = options.key.iter().map(|k| table.column(k, Type::String)).collect::<Result<_, _>>()?;
+    let key: Vec<usize> =
+        options.key.iter().map(|k| table.column(k, Type::String)).collect::<Result<_, _>>()?;
     let date = table.column(&options.date, Type::Date)?;
-    let target = table.schema.index_of(&options.target).with_context(|| format!("no target column `{}`", options.target))?;
+    let target = table
+        .schema
+        .index_of(&options.target)
+        .with_context(|| format!("no target column `{}`", options.target))?;
     let version = registry::next_version(&options.out.join(&options.name))?;
     let card = card_of(&table, options, &version);
     let encoder = card.encoder(&table.schema).map_err(|m| anyhow::anyhow!("{m:?}"))?;
     let all = examples(&table, &key, date, target, options.horizon);
     let (first, last) = day_range(&table, date)?;
-    let Some(folds) = rolling_origin(first, last, options.horizon, options.folds, options.fold_days, options.fold_days) else {
-        bail!("{} days of data are too few for {} folds of {} days", last - first + 1, options.folds, options.fold_days);
+    let Some(folds) = rolling_origin(
+        first,
+        last,
+        options.horizon,
+        options.folds,
+        options.fold_days,
+        options.fold_days,
+    ) else {
+        bail!(
+            "{} days of data are too few for {} folds of {} days",
+            last - first + 1,
+            options.folds,
+            options.fold_days
+        );
     };
     let baselines = baseline_columns(&table, options)?;
     let group = options.group_by.as_deref().and_then(|g| table.schema.index_of(g));
@@ -118,41 +135,28 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
         threads: options.threads,
         seed: options.seed,
     };
-    let width = card.features.len();
-    let encode = |set: &mut Data, e: &Example| {
-        encoder.encode(&table.rows[e.row], e.horizon, &mut set.values);
-        set.labels.push(e.actual);
+    let trainer = Trainer {
+        table: &table,
+        encoder: &encoder,
+        examples: &all,
+        baselines: &baselines,
+        group,
+        params: &params,
+        width: card.features.len(),
+        window: options.train_days as Days,
     };
     let progress = progress_bar(options, (folds.len() as u64 + 1) * u64::from(options.max_rounds));
     let tick = || progress.inc(1);
-    let window = options.train_days as Days;
     let mut fold_reports = Vec::new();
     let mut scored: Vec<Scored> = Vec::new();
     for fold in &folds {
-        let recent = |e: &&Example| e.origin >= fold.inner_start - window;
-        let (mut learn, mut stop) = (Data::new(), Data::new());
-        all.iter().filter(|e| fold.trains(e)).filter(recent).for_each(|e| encode(&mut learn, e));
-        all.iter().filter(|e| fold.stops(e)).for_each(|e| encode(&mut stop, e));
-        let fitted = fit(&params, width, &learn, Some(&stop), options.max_rounds, &tick)?;
+        let (report, these) = trainer.validate(fold, &tick)?;
         progress.set_position(progress.position().next_multiple_of(u64::from(options.max_rounds)));
-        let test: Vec<&Example> = all.iter().filter(|e| fold.scores(e)).filter(|e| baselines.defined(&table, e)).collect();
-        let mut values = Vec::new();
-        test.iter().for_each(|e| encoder.encode(&table.rows[e.row], e.horizon, &mut values));
-        let predictions = predict(&fitted.booster, width, &values)?;
-        let these: Vec<Scored> = test.iter().zip(predictions).map(|(e, p)| Scored::new(&table, &baselines, group, e, p)).collect();
-        fold_reports.push(FoldReport {
-            first_origin: format_date(fold.start),
-            last_origin: format_date(fold.end),
-            train_examples: learn.labels.len(),
-            rounds: fitted.rounds,
-            scores: scores(&these),
-        });
+        fold_reports.push(report);
         scored.extend(these);
     }
     let refit_rounds = median(fold_reports.iter().map(|f| f.rounds).collect());
-    let mut everything = Data::new();
-    all.iter().filter(|e| e.origin > last - options.horizon as Days - window).for_each(|e| encode(&mut everything, e));
-    let model = fit(&params, width, &everything, None, refit_rounds, &tick)?;
+    let model = trainer.refit(last - options.horizon as Days, refit_rounds, &tick)?;
     progress.finish_and_clear();
     let overall = scores(&scored);
     let per_group = per_group(&scored);
@@ -190,6 +194,78 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// What every fit of one training run reads.
+struct Trainer<'a> {
+    table: &'a Table,
+    encoder: &'a Encoder,
+    examples: &'a [Example],
+    baselines: &'a BaselineColumns,
+    group: Option<usize>,
+    params: &'a Params,
+    width: usize,
+    /// Days of origins a model learns from.
+    window: Days,
+}
+
+impl Trainer<'_> {
+    fn encode(&self, set: &mut Data, e: &Example) {
+        self.encoder.encode(&self.table.rows[e.row], e.horizon, &mut set.values);
+        set.labels.push(e.actual);
+    }
+
+    /// Fits the fold's model (stopping early on its inner window) and scores it and the
+    /// baselines on the fold's forecasts that every baseline can make.
+    fn validate(&self, fold: &Fold, tick: &dyn Fn()) -> anyhow::Result<(FoldReport, Vec<Scored>)> {
+        let (mut learn, mut stop) = (Data::new(), Data::new());
+        let recent = |e: &&Example| e.origin >= fold.inner_start - self.window;
+        for e in self.examples.iter().filter(|e| fold.trains(e)).filter(recent) {
+            self.encode(&mut learn, e);
+        }
+        for e in self.examples.iter().filter(|e| fold.stops(e)) {
+            self.encode(&mut stop, e);
+        }
+        let fitted =
+            fit(self.params, self.width, &learn, Some(&stop), self.params.max_rounds, tick)?;
+        let scored: Vec<&Example> = self
+            .examples
+            .iter()
+            .filter(|e| fold.scores(e) && self.baselines.defined(self.table, e))
+            .collect();
+        let mut values = Vec::new();
+        for e in &scored {
+            self.encoder.encode(&self.table.rows[e.row], e.horizon, &mut values);
+        }
+        let predictions = predict(&fitted.booster, self.width, &values)?;
+        let these: Vec<Scored> = scored
+            .iter()
+            .zip(predictions)
+            .map(|(e, p)| Scored::new(self.table, self.baselines, self.group, e, p))
+            .collect();
+        let report = FoldReport {
+            first_origin: format_date(fold.start),
+            last_origin: format_date(fold.end),
+            train_examples: learn.labels.len(),
+            rounds: fitted.rounds,
+            scores: scores(&these),
+        };
+        Ok((report, these))
+    }
+
+    /// The final model: `rounds` on the window of origins ending at `last_origin`.
+    fn refit(
+        &self,
+        last_origin: Days,
+        rounds: u32,
+        tick: &dyn Fn(),
+    ) -> anyhow::Result<fit::Fitted> {
+        let mut everything = Data::new();
+        for e in self.examples.iter().filter(|e| e.origin > last_origin - self.window) {
+            self.encode(&mut everything, e);
+        }
+        fit(self.params, self.width, &everything, None, rounds, tick)
+    }
+}
+
 /// The gate: the model forecasts only when its overall WAPE beats the best baseline's;
 /// otherwise that baseline does. Returns the forecaster, the best baseline and why.
 fn choose(overall: &Scores) -> (Forecaster, &'static str, String) {
@@ -204,7 +280,9 @@ fn choose(overall: &Scores) -> (Forecaster, &'static str, String) {
         let why = format!("the model is active: WAPE {wape:.4} beats {best} ({best_wape:.4})");
         (Forecaster::Model, best, why)
     } else {
-        let why = format!("{best} is active: the model's WAPE {wape:.4} does not beat its {best_wape:.4}");
+        let why = format!(
+            "{best} is active: the model's WAPE {wape:.4} does not beat its {best_wape:.4}"
+        );
         (Forecaster::Baseline(baseline_named(best)), best, why)
     }
 }
@@ -222,7 +300,8 @@ fn card_of(table: &Table, options: &TrainOptions, version: &str) -> ModelCard {
         .map(|(i, f)| Feature { name: f.name.clone(), kind: kind_of(table, i, f.ty) })
         .collect();
     features.push(Feature { name: "horizon_day".into(), kind: FeatureKind::HorizonDay });
-    features.push(Feature { name: "target_day_of_week".into(), kind: FeatureKind::TargetDayOfWeek });
+    features
+        .push(Feature { name: "target_day_of_week".into(), kind: FeatureKind::TargetDayOfWeek });
     ModelCard {
         name: options.name.clone(),
         version: version.to_owned(),
@@ -305,12 +384,20 @@ struct Scored {
 }
 
 impl Scored {
-    fn new(table: &Table, baselines: &BaselineColumns, group: Option<usize>, e: &Example, p: f32) -> Scored {
+    fn new(
+        table: &Table,
+        baselines: &BaselineColumns,
+        group: Option<usize>,
+        e: &Example,
+        p: f32,
+    ) -> Scored {
         Scored {
             actual: f64::from(e.actual),
             model: f64::from(p),
             baselines: (0..baselines.0.len())
-                .map(|b| (baselines.0[b].0.name(), baselines.forecast(table, b, e).unwrap_or(f64::NAN)))
+                .map(|b| {
+                    (baselines.0[b].0.name(), baselines.forecast(table, b, e).unwrap_or(f64::NAN))
+                })
                 .collect(),
             group: group.and_then(|g| table.rows[e.row][g].as_str().map(str::to_owned)),
         }
@@ -320,7 +407,9 @@ impl Scored {
 fn scores(scored: &[Scored]) -> Scores {
     let model = Metrics::of(scored.iter().map(|s| (s.actual, s.model)));
     let mut baselines = BTreeMap::new();
-    for (i, (name, _)) in scored.first().map(|s| s.baselines.clone()).unwrap_or_default().into_iter().enumerate() {
+    for (i, (name, _)) in
+        scored.first().map(|s| s.baselines.clone()).unwrap_or_default().into_iter().enumerate()
+    {
         baselines.insert(name, Metrics::of(scored.iter().map(|s| (s.actual, s.baselines[i].1))));
     }
     Scores { model, baselines }
@@ -338,7 +427,12 @@ fn per_group(scored: &[Scored]) -> BTreeMap<String, Scores> {
         .map(|(g, members)| {
             let owned: Vec<Scored> = members
                 .into_iter()
-                .map(|s| Scored { actual: s.actual, model: s.model, baselines: s.baselines.clone(), group: None })
+                .map(|s| Scored {
+                    actual: s.actual,
+                    model: s.model,
+                    baselines: s.baselines.clone(),
+                    group: None,
+                })
                 .collect();
             (g, scores(&owned))
         })
@@ -366,16 +460,27 @@ fn progress_bar(options: &TrainOptions, total: u64) -> indicatif::ProgressBar {
 pub fn print(report: &Report) {
     println!(
         "model {} {} — data {} .. {}, {} examples, {} folds, seed {}",
-        report.name, report.version, report.data_from, report.data_to, report.examples,
-        report.folds.len(), report.seed
+        report.name,
+        report.version,
+        report.data_from,
+        report.data_to,
+        report.examples,
+        report.folds.len(),
+        report.seed
     );
-    println!("{:<26} {:<16} {:>9} {:>8} {:>8} {:>7} {:>7}", "fold (origins)", "forecaster", "n", "MAE", "RMSE", "WAPE", "R²");
+    println!(
+        "{:<26} {:<16} {:>9} {:>8} {:>8} {:>7} {:>7}",
+        "fold (origins)", "forecaster", "n", "MAE", "RMSE", "WAPE", "R²"
+    );
     let rows = |label: &str, s: &Scores| {
         let mut lines = vec![("model", s.model)];
         lines.extend(s.baselines.iter().map(|(n, m)| (*n, *m)));
         for (i, (name, m)) in lines.into_iter().enumerate() {
             let label = if i == 0 { label } else { "" };
-            println!("{label:<26} {name:<16} {:>9} {:>8.3} {:>8.3} {:>7.4} {:>7.3}", m.n, m.mae, m.rmse, m.wape, m.r2);
+            println!(
+                "{label:<26} {name:<16} {:>9} {:>8.3} {:>8.3} {:>7.4} {:>7.3}",
+                m.n, m.mae, m.rmse, m.wape, m.r2
+            );
         }
     };
     for f in &report.folds {

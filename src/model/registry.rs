@@ -15,9 +15,13 @@ use super::Report;
 pub fn next_version(dir: &Path) -> anyhow::Result<String> {
     let mut highest = 0u32;
     if dir.is_dir() {
-        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
             let name = entry?.file_name();
-            if let Some(n) = name.to_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse().ok()) {
+            if let Some(n) =
+                name.to_str().and_then(|n| n.strip_prefix('v')).and_then(|n| n.parse().ok())
+            {
                 highest = highest.max(n);
             }
         }
@@ -33,7 +37,8 @@ pub fn write_version(report: &Report, card: &ModelCard, booster: &Booster) -> an
     booster.save(dir.join(MODEL_FILE)).map_err(|e| anyhow!("cannot save the model: {e}"))?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(&path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
     };
     write(CARD_FILE, serde_json::to_string_pretty(card)?)?;
     write("report.json", serde_json::to_string_pretty(report)?)?;
@@ -52,7 +57,8 @@ pub fn write_version(report: &Report, card: &ModelCard, booster: &Booster) -> an
         "data_to": report.data_to,
         "seed": report.seed,
     });
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(root.join("registry.jsonl"))?;
+    let mut file =
+        std::fs::OpenOptions::new().create(true).append(true).open(root.join("registry.jsonl"))?;
     writeln!(file, "{line}")?;
     Ok(())
 }
@@ -83,7 +89,10 @@ pub fn register(url: &str, report: &Report) -> anyhow::Result<()> {
     let mut client = postgres::Client::connect(url, postgres::NoTls)?;
     let mut tx = client.transaction()?;
     tx.batch_execute(SCHEMA_SQL)?;
-    tx.execute("UPDATE analytics.ml_models SET active = false WHERE model_name = $1", &[&report.name])?;
+    tx.execute(
+        "UPDATE analytics.ml_models SET active = false WHERE model_name = $1",
+        &[&report.name],
+    )?;
     let metrics = serde_json::to_string(report)?;
     tx.execute(
         "INSERT INTO analytics.ml_models (model_name, version, forecaster, active, wape, mae, best_baseline,

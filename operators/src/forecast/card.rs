@@ -162,7 +162,8 @@ impl ModelCard {
         let path = dir.join(CARD_FILE);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is not a model card: {e}", path.display()))
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a model card: {e}", path.display()))
     }
 
     /// The version directory a models directory's [`ACTIVE_FILE`] names, or `dir` itself when
@@ -172,8 +173,9 @@ impl ModelCard {
             return Ok(dir.to_path_buf());
         }
         let active = dir.join(ACTIVE_FILE);
-        let version = std::fs::read_to_string(&active)
-            .map_err(|_| format!("no trained model in {} (no {ACTIVE_FILE} or {CARD_FILE})", dir.display()))?;
+        let version = std::fs::read_to_string(&active).map_err(|_| {
+            format!("no trained model in {} (no {ACTIVE_FILE} or {CARD_FILE})", dir.display())
+        })?;
         Ok(dir.join(version.trim()))
     }
 
@@ -261,9 +263,9 @@ fn encode_value(kind: &FeatureKind, value: Option<&Value>, origin: Option<Days>,
         (_, Some(Value::Int(v))) => *v as f32,
         (_, Some(Value::Float(v))) => *v as f32,
         (_, Some(Value::Bool(v))) => f32::from(u8::from(*v)),
-        (FeatureKind::Category { levels }, Some(Value::Str(s))) => levels
-            .binary_search_by(|l| l.as_str().cmp(s.as_str()))
-            .map_or(f32::NAN, |i| i as f32),
+        (FeatureKind::Category { levels }, Some(Value::Str(s))) => {
+            levels.binary_search_by(|l| l.as_str().cmp(s.as_str())).map_or(f32::NAN, |i| i as f32)
+        }
         _ => f32::NAN,
     }
 }

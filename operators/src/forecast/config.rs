@@ -55,7 +55,9 @@ impl OperatorConfig for ForecastConfig {
         inputs: &[Schema],
     ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
         let input = &inputs[0];
-        let no_model = |message: String| vec![ConfigError::new("model", message).hint(train_hint(&self.model))];
+        let no_model = |message: String| {
+            vec![ConfigError::new("model", message).hint(train_hint(&self.model))]
+        };
         let dir = ModelCard::resolve(&self.model).map_err(no_model)?;
         let card = ModelCard::read(&dir).map_err(no_model)?;
         let encoder = card.encoder(input).map_err(|m| mismatch_errors(&card, &m))?;
@@ -67,8 +69,13 @@ impl OperatorConfig for ForecastConfig {
                 format!("the model's key {:?} is not all in the input", card.key),
             ));
         }
-        if input.index_of(&self.output).is_some() || ["horizon_day", "target_date"].contains(&self.output.as_str()) {
-            errors.push(ConfigError::new("output", format!("column `{}` already exists", self.output)));
+        if input.index_of(&self.output).is_some()
+            || ["horizon_day", "target_date"].contains(&self.output.as_str())
+        {
+            errors.push(ConfigError::new(
+                "output",
+                format!("column `{}` already exists", self.output),
+            ));
         }
         let baseline = match card.forecaster {
             Forecaster::Model => None,
@@ -79,7 +86,10 @@ impl OperatorConfig for ForecastConfig {
             ),
         };
         if baseline.as_ref().is_some_and(|c| c.contains(&usize::MAX)) {
-            errors.push(ConfigError::new("input", "the input lacks a column the active baseline reads"));
+            errors.push(ConfigError::new(
+                "input",
+                "the input lacks a column the active baseline reads",
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -113,7 +123,8 @@ fn train_hint(model: &std::path::Path) -> String {
     });
     let named = if is_version { model.parent().unwrap_or(model) } else { model };
     let name = named.file_name().and_then(|n| n.to_str()).unwrap_or("demand");
-    let out = named.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let out =
+        named.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     format!("train one: `shelfflow model train --out {} --name {name}`", out.display())
 }
 

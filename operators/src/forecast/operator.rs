@@ -39,7 +39,11 @@ impl PlannedOperator for PlannedForecast {
         Some(1)
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         let forecaster = Arc::new(Forecaster {
             operator: self.operator.clone(),
             version: Value::str(&self.version),
@@ -51,18 +55,25 @@ impl PlannedOperator for PlannedForecast {
             columns: self.columns.clone(),
         });
         type Updates<'s> = Stream<'s, Time, Vec<(Row, Time, Diff)>>;
-        let outcomes: Stream<'s, Time, Vec<Outcome>> = inputs[0].1.inner.clone().unary::<CapacityContainerBuilder<Vec<Outcome>>, _, _, _>(Pipeline, "Forecast", move |_, _| {
-            let mut batch = Vec::new();
-            move |input, output| {
-                input.for_each_time(|time, data| {
-                    batch.clear();
-                    for container in data {
-                        batch.append(container);
+        let outcomes: Stream<'s, Time, Vec<Outcome>> =
+            inputs[0].1.inner.clone().unary::<CapacityContainerBuilder<Vec<Outcome>>, _, _, _>(
+                Pipeline,
+                "Forecast",
+                move |_, _| {
+                    let mut batch = Vec::new();
+                    move |input, output| {
+                        input.for_each_time(|time, data| {
+                            batch.clear();
+                            for container in data {
+                                batch.append(container);
+                            }
+                            output
+                                .session(&time)
+                                .give_iterator(forecaster.forecast(&batch).into_iter());
+                        });
                     }
-                    output.session(&time).give_iterator(forecaster.forecast(&batch).into_iter());
-                });
-            }
-        });
+                },
+            );
         let (ok, dead): (Updates<'s>, Updates<'s>) = outcomes.ok_err(|outcome: Outcome| outcome);
         vec![ok.as_collection(), dead.as_collection()]
     }
@@ -89,7 +100,10 @@ impl Forecaster {
         let predictions = match self.predict(batch) {
             Ok(p) => p,
             Err(reason) => {
-                return batch.iter().map(|(row, t, d)| Err((self.dead(row, &reason), *t, *d))).collect()
+                return batch
+                    .iter()
+                    .map(|(row, t, d)| Err((self.dead(row, &reason), *t, *d)))
+                    .collect()
             }
         };
         let h = self.horizon as usize;
@@ -119,7 +133,10 @@ impl Forecaster {
                 Value::Float(v) => *v as f32,
                 _ => f32::NAN,
             };
-            return Ok(batch.iter().flat_map(|(row, _, _)| columns.iter().map(|&c| read(row, c))).collect());
+            return Ok(batch
+                .iter()
+                .flat_map(|(row, _, _)| columns.iter().map(|&c| read(row, c)))
+                .collect());
         }
         let predictor = self.predictor.as_ref().expect("a model when no baseline");
         let mut values = Vec::new();

@@ -12,7 +12,8 @@ use super::KIND;
 
 /// A version directory with a model that learned `units ≈ 2 × x` (x in 0..=9).
 fn trained(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("shelfflow-forecast-{name}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("shelfflow-forecast-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let xs: Vec<f32> = (0..200).map(|i| (i % 10) as f32).collect();
     let mut dtrain = matrix(&xs, 1).unwrap();
@@ -51,7 +52,10 @@ fn a_changed_row_retracts_its_forecasts_and_adds_new_ones() {
     let config = format!("input: f\nmodel: {}\n", dir.display());
     let planned = (KIND.parse)(yaml(&config)).unwrap().plan("demand", &[input()]).unwrap();
     let names: Vec<String> = planned.outputs()[0].schema.names().map(str::to_owned).collect();
-    assert_eq!(names, ["shelf", "day", "horizon_day", "target_date", "forecast_units", "model_version"]);
+    assert_eq!(
+        names,
+        ["shelf", "day", "horizon_day", "target_date", "forecast_units", "model_version"]
+    );
     let before = vec![s("S1"), Value::Date(100), Value::Int(1)];
     let after = vec![s("S1"), Value::Date(100), Value::Int(8)];
     let updates = vec![(before.clone(), 1, 1), (before, 2, -1), (after, 2, 1)];

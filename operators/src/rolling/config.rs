@@ -103,9 +103,10 @@ impl OperatorConfig for RollingConfig {
             Vec::new()
         });
         if self.key.is_empty() {
-            errors.push(ConfigError::new("key", "name at least one key column").hint(
-                "one row per key and day: e.g. `key: [shelf_id]`",
-            ));
+            errors.push(
+                ConfigError::new("key", "name at least one key column")
+                    .hint("one row per key and day: e.g. `key: [shelf_id]`"),
+            );
         }
         let date = plan_date(input, &self.date).map_err(|e| errors.push(e)).ok();
         if self.columns.is_empty() {

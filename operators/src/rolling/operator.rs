@@ -30,7 +30,11 @@ impl PlannedOperator for PlannedRolling {
         vec![Output { suffix: None, schema: self.schema.clone() }]
     }
 
-    fn build<'s>(&self, inputs: &[(&str, Coll<'s>)], _: &mut ArrangementCache<'s>) -> Vec<Coll<'s>> {
+    fn build<'s>(
+        &self,
+        inputs: &[(&str, Coll<'s>)],
+        _: &mut ArrangementCache<'s>,
+    ) -> Vec<Coll<'s>> {
         let logic = RollingLogic {
             date: self.date,
             measures: self.measures.clone().into(),

@@ -85,8 +85,18 @@ fn columns_are_typed_and_keyed_by_date_and_key() {
     let names: Vec<&str> = out.names().collect();
     assert_eq!(
         names,
-        ["shelf", "day", "units", "last_1d", "last_3d", "mean_3d", "max_3d", "count_2d", "week_ago",
-            "through_today"]
+        [
+            "shelf",
+            "day",
+            "units",
+            "last_1d",
+            "last_3d",
+            "mean_3d",
+            "max_3d",
+            "count_2d",
+            "week_ago",
+            "through_today"
+        ]
     );
     assert_eq!(out.field(5).ty, Type::Float);
     assert_eq!(out.key, Some(vec![1, 0]), "day first, then the key");
@@ -116,7 +126,8 @@ fn a_late_correction_updates_the_days_after_it() {
 
 #[test]
 fn invalid_configs_are_located() {
-    let bad = "input: x\nkey: [shelf]\ndate: units\ncolumns:\n  a: {function: sum, of: shelf, days: 0}\n";
+    let bad =
+        "input: x\nkey: [shelf]\ndate: units\ncolumns:\n  a: {function: sum, of: shelf, days: 0}\n";
     let errors = (KIND.parse)(yaml(bad)).unwrap().plan("rolling", &[daily()]).unwrap_err();
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert!(paths.contains(&"date"), "{errors:?}");
