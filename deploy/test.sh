@@ -18,6 +18,24 @@ export SHELFFLOW_REQUIRE_POSTGRES=1
 ./deploy/chromium.sh install
 export SHELFFLOW_REQUIRE_BROWSER=1
 
+# The Fluvio tests need a local Fluvio (`fluvio-run` and `fluvio`, on PATH or in ~/.fluvio/bin),
+# which no package registry has. Say before the run whether they run; without Fluvio they are
+# left out (filtered out in the summary), not reported as passed.
+has_fluvio() {
+    for name in fluvio-run fluvio; do
+        command -v "$name" >/dev/null 2>&1 || [ -x "$HOME/.fluvio/bin/$name" ] || return 1
+    done
+}
+if has_fluvio; then
+    echo "test.sh: Fluvio found: the Fluvio tests run against a throwaway local cluster" >&2
+else
+    echo "test.sh: Fluvio not installed (looked in PATH and ~/.fluvio/bin): the Fluvio tests are left out" >&2
+    case " $* " in
+        *" -- "*) set -- "$@" --skip on_a_fluvio_cluster_ ;;
+        *) set -- "$@" -- --skip on_a_fluvio_cluster_ ;;
+    esac
+fi
+
 # Release mode: the end-to-end tests run real pipelines, and the benchmarks' code paths are the
 # ones worth testing. Builds once for tests and binary.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
