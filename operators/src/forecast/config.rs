@@ -69,9 +69,8 @@ impl OperatorConfig for ForecastConfig {
                 format!("the model's key {:?} is not all in the input", card.key),
             ));
         }
-        if input.index_of(&self.output).is_some()
-            || ["horizon_day", "target_date"].contains(&self.output.as_str())
-        {
+        let taken = card.key.iter().chain([&card.date]).map(String::as_str);
+        if taken.chain(["horizon_day", "target_date", "model_version"]).any(|c| c == self.output) {
             errors.push(ConfigError::new(
                 "output",
                 format!("column `{}` already exists", self.output),
