@@ -443,7 +443,11 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Model { command: ModelCommand::Train(args) } => {
-            let data = if args.data.is_dir() { args.data.join("shelf_daily_features.parquet") } else { args.data };
+            let data = if args.data.is_dir() {
+                args.data.join("shelf_daily_features.parquet")
+            } else {
+                args.data
+            };
             let options = model::TrainOptions {
                 data,
                 out: args.out,

@@ -148,7 +148,8 @@ fn publish(cluster: &Cluster, dir: &Path, topic: &str, partitions: u32, count: u
 }
 
 #[test]
-fn on_a_fluvio_cluster_a_topic_gives_the_same_tables_and_changelogs_as_the_jsonl_file_with_any_worker_count() {
+fn on_a_fluvio_cluster_a_topic_gives_the_same_tables_and_changelogs_as_the_jsonl_file_with_any_worker_count(
+) {
     let Some(cluster) = fl::start() else { return };
     let Some(server) = pg::shared() else { return };
     let dir = scratch("fluvio", "equal");
@@ -271,7 +272,8 @@ fn on_a_fluvio_cluster_kill_9_and_a_restart_from_fluvio_lose_and_duplicate_nothi
 }
 
 #[test]
-fn on_a_fluvio_cluster_the_simulated_store_through_fluvio_gives_the_store_pipeline_the_same_results_as_jsonl() {
+fn on_a_fluvio_cluster_the_simulated_store_through_fluvio_gives_the_store_pipeline_the_same_results_as_jsonl(
+) {
     let Some(cluster) = fl::start() else { return };
     let Some(server) = pg::shared() else { return };
     let dir = scratch("fluvio", "store");
