@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use polars::prelude::*;
+use shelfflow_operators::forecast::card::number;
 use shelfflow_operators::value::Days;
 use shelfflow_operators::{Field, Row, Schema, Type, Value};
 
@@ -36,8 +37,10 @@ impl Table {
             fields.push(Field::new(series.name().as_str(), ty, true));
             columns.push(values);
         }
-        let rows =
-            (0..frame.height()).map(|i| columns.iter().map(|c| c[i].clone()).collect()).collect();
+        let mut cells: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
+        let rows = (0..frame.height())
+            .map(|_| cells.iter_mut().map(|c| c.next().unwrap_or(Value::Null)).collect())
+            .collect();
         Ok(Table { schema: Schema::new(fields), rows })
     }
 
@@ -104,32 +107,24 @@ pub fn examples(
     horizon: u32,
 ) -> Vec<Example> {
     let key_of = |row: &Row| key.iter().map(|&k| row[k].clone()).collect::<Vec<_>>();
-    let mut index: HashMap<(Vec<Value>, Days), usize> = HashMap::with_capacity(table.rows.len());
+    // Per series, its rows by day.
+    let mut series: HashMap<Vec<Value>, HashMap<Days, usize>> = HashMap::new();
     for (i, row) in table.rows.iter().enumerate() {
         if let Value::Date(d) = row[date] {
-            index.insert((key_of(row), d), i);
+            series.entry(key_of(row)).or_default().insert(d, i);
         }
     }
     let mut out = Vec::new();
-    for (i, row) in table.rows.iter().enumerate() {
-        let Value::Date(origin) = row[date] else { continue };
-        let key = key_of(row);
-        for h in 1..=horizon {
-            let Some(&later) = index.get(&(key.clone(), origin + h as Days)) else { continue };
-            if let Some(actual) = number(&table.rows[later][target]) {
-                out.push(Example { row: i, origin, horizon: h, actual: actual as f32 });
+    for days in series.values() {
+        for (&origin, &i) in days {
+            for h in 1..=horizon {
+                let Some(&later) = days.get(&(origin + h as Days)) else { continue };
+                if let Some(actual) = number(&table.rows[later][target]) {
+                    out.push(Example { row: i, origin, horizon: h, actual: actual as f32 });
+                }
             }
         }
     }
     out.sort_by_key(|e| (e.origin, e.horizon, e.row));
     out
-}
-
-/// A number cell as f64 (NULL and non-numbers are `None`).
-pub fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Int(v) => Some(*v as f64),
-        Value::Float(v) if v.is_finite() => Some(*v),
-        _ => None,
-    }
 }

@@ -45,16 +45,13 @@ impl Params {
 }
 
 /// Feature rows (`width` values each, NaN = missing) with their labels.
+#[derive(Default)]
 pub struct Data {
     pub values: Vec<f32>,
     pub labels: Vec<f32>,
 }
 
 impl Data {
-    pub fn new() -> Data {
-        Data { values: Vec::new(), labels: Vec::new() }
-    }
-
     fn dmatrix(&self, width: usize) -> anyhow::Result<DMatrix> {
         let mut dmat = matrix(&self.values, width).map_err(|e| anyhow!("{e}"))?;
         dmat.set_labels(&self.labels).map_err(|e| anyhow!("{e}"))?;

@@ -22,10 +22,11 @@ use shelfflow_operators::forecast::{Baseline, Feature, FeatureKind, Forecaster, 
 use shelfflow_operators::value::{format_date, Days};
 use shelfflow_operators::{Type, Value};
 
-use dataset::{examples, number, Example, Table};
+use dataset::{examples, Example, Table};
 use fit::{fit, predict, Data, Params};
 use folds::{rolling_origin, Fold};
 use metrics::Metrics;
+use shelfflow_operators::forecast::card::number;
 
 /// What `model train` is asked to do.
 #[derive(Debug, Clone)]
@@ -158,7 +159,7 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
     let refit_rounds = median(fold_reports.iter().map(|f| f.rounds).collect());
     let model = trainer.refit(last - options.horizon as Days, refit_rounds, &tick)?;
     progress.finish_and_clear();
-    let overall = scores(&scored);
+    let overall = scores(scored.iter());
     let per_group = per_group(&scored);
     let (forecaster, best_baseline, gate) = choose(&overall);
     let card = ModelCard { forecaster, ..card };
@@ -216,7 +217,7 @@ impl Trainer<'_> {
     /// Fits the fold's model (stopping early on its inner window) and scores it and the
     /// baselines on the fold's forecasts that every baseline can make.
     fn validate(&self, fold: &Fold, tick: &dyn Fn()) -> anyhow::Result<(FoldReport, Vec<Scored>)> {
-        let (mut learn, mut stop) = (Data::new(), Data::new());
+        let (mut learn, mut stop) = (Data::default(), Data::default());
         let recent = |e: &&Example| e.origin >= fold.inner_start - self.window;
         for e in self.examples.iter().filter(|e| fold.trains(e)).filter(recent) {
             self.encode(&mut learn, e);
@@ -246,7 +247,7 @@ impl Trainer<'_> {
             last_origin: format_date(fold.end),
             train_examples: learn.labels.len(),
             rounds: fitted.rounds,
-            scores: scores(&these),
+            scores: scores(these.iter()),
         };
         Ok((report, these))
     }
@@ -258,7 +259,7 @@ impl Trainer<'_> {
         rounds: u32,
         tick: &dyn Fn(),
     ) -> anyhow::Result<fit::Fitted> {
-        let mut everything = Data::new();
+        let mut everything = Data::default();
         for e in self.examples.iter().filter(|e| e.origin > last_origin - self.window) {
             self.encode(&mut everything, e);
         }
@@ -404,39 +405,26 @@ impl Scored {
     }
 }
 
-fn scores(scored: &[Scored]) -> Scores {
-    let model = Metrics::of(scored.iter().map(|s| (s.actual, s.model)));
-    let mut baselines = BTreeMap::new();
-    for (i, (name, _)) in
-        scored.first().map(|s| s.baselines.clone()).unwrap_or_default().into_iter().enumerate()
-    {
-        baselines.insert(name, Metrics::of(scored.iter().map(|s| (s.actual, s.baselines[i].1))));
-    }
+fn scores<'a>(scored: impl Iterator<Item = &'a Scored> + Clone) -> Scores {
+    let model = Metrics::of(scored.clone().map(|s| (s.actual, s.model)));
+    let names: Vec<&'static str> =
+        scored.clone().next().map_or_else(Vec::new, |s| s.baselines.iter().map(|b| b.0).collect());
+    let baselines = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name, Metrics::of(scored.clone().map(|s| (s.actual, s.baselines[i].1)))))
+        .collect();
     Scores { model, baselines }
 }
 
 fn per_group(scored: &[Scored]) -> BTreeMap<String, Scores> {
-    let mut groups: BTreeMap<String, Vec<&Scored>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<&Scored>> = BTreeMap::new();
     for s in scored {
         if let Some(g) = &s.group {
-            groups.entry(g.clone()).or_default().push(s);
+            groups.entry(g).or_default().push(s);
         }
     }
-    groups
-        .into_iter()
-        .map(|(g, members)| {
-            let owned: Vec<Scored> = members
-                .into_iter()
-                .map(|s| Scored {
-                    actual: s.actual,
-                    model: s.model,
-                    baselines: s.baselines.clone(),
-                    group: None,
-                })
-                .collect();
-            (g, scores(&owned))
-        })
-        .collect()
+    groups.into_iter().map(|(g, members)| (g.to_owned(), scores(members.into_iter()))).collect()
 }
 
 fn median(mut values: Vec<u32>) -> u32 {

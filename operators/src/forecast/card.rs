@@ -1,10 +1,9 @@
 //! The model card: what a trained forecaster reads and how a row becomes its feature vector.
 //! Training (`shelfflow model train`) and serving (`op: forecast`) both go through
-//! [`ModelCard::encode`], so the two cannot disagree on a feature.
+//! [`Encoder::encode`], so the two cannot disagree on a feature.
 
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Days as ChronoDays, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::value::{Days, Schema, Type, Value};
@@ -235,10 +234,7 @@ impl ModelCard {
 impl Encoder {
     /// The feature vector of `row` for horizon day `h`, appended to `out` (NaN = missing).
     pub fn encode(&self, row: &[Value], h: u32, out: &mut Vec<f32>) {
-        let origin = match row[self.date] {
-            Value::Date(d) => Some(d),
-            _ => None,
-        };
+        let origin = self.origin(row);
         for (kind, column) in self.kinds.iter().zip(&self.columns) {
             let value = column.map(|c| &row[c]);
             out.push(encode_value(kind, value, origin, h));
@@ -258,7 +254,7 @@ fn encode_value(kind: &FeatureKind, value: Option<&Value>, origin: Option<Days>,
     match (kind, value) {
         (FeatureKind::HorizonDay, _) => h as f32,
         (FeatureKind::TargetDayOfWeek, _) => {
-            origin.and_then(|d| weekday(d + h as Days)).map_or(f32::NAN, |w| w as f32)
+            origin.map_or(f32::NAN, |d| weekday(d + h as Days) as f32)
         }
         (_, Some(Value::Int(v))) => *v as f32,
         (_, Some(Value::Float(v))) => *v as f32,
@@ -270,15 +266,19 @@ fn encode_value(kind: &FeatureKind, value: Option<&Value>, origin: Option<Days>,
     }
 }
 
-/// Weekday of a day number (days since 1970-01-01), 0 = Monday.
-pub fn weekday(day: Days) -> Option<u32> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    let date = if day >= 0 {
-        epoch.checked_add_days(ChronoDays::new(day as u64))?
-    } else {
-        epoch.checked_sub_days(ChronoDays::new(day.unsigned_abs() as u64))?
-    };
-    Some(date.weekday().num_days_from_monday())
+/// A number cell as `f64`: what targets and baseline columns are read as (NULL, non-numbers and
+/// non-finite floats are `None`).
+pub fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(v) => Some(*v as f64),
+        Value::Float(v) if v.is_finite() => Some(*v),
+        _ => None,
+    }
+}
+
+/// Weekday of a day number (days since 1970-01-01, a Thursday), 0 = Monday.
+pub fn weekday(day: Days) -> u32 {
+    (day + 3).rem_euclid(7) as u32
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use serde::Deserialize;
 use crate::plan::{
     parse_config, ConfigError, InputRef, OperatorConfig, OperatorKind, PlannedOperator,
 };
-use crate::value::{Field, Schema, Type};
+use crate::value::{Field, Schema, Type, Value};
 
 use super::booster::Predictor;
 use super::card::{Forecaster, Mismatch, ModelCard, MODEL_FILE};
-use super::operator::PlannedForecast;
+use super::operator::{ForecastStep, PlannedForecast, Source};
 
 /// Registry entry.
 pub const KIND: OperatorKind = OperatorKind {
@@ -76,41 +76,42 @@ impl OperatorConfig for ForecastConfig {
                 format!("column `{}` already exists", self.output),
             ));
         }
-        let baseline = match card.forecaster {
-            Forecaster::Model => None,
-            Forecaster::Baseline(b) => Some(
-                (1..=card.horizon)
-                    .map(|h| input.index_of(&b.column(&card.target, h)).unwrap_or(usize::MAX))
-                    .collect::<Vec<_>>(),
+        let source = match card.forecaster {
+            Forecaster::Model => Source::Model(
+                Predictor::load(&dir.join(MODEL_FILE), card.features.len()).map_err(no_model)?,
             ),
+            Forecaster::Baseline(b) => {
+                let columns =
+                    (1..=card.horizon).map(|h| input.index_of(&b.column(&card.target, h)));
+                match columns.collect::<Option<Vec<usize>>>() {
+                    Some(columns) => Source::Baseline(columns),
+                    None => {
+                        errors.push(ConfigError::new(
+                            "input",
+                            format!(
+                                "the input lacks a column the active baseline {} reads",
+                                b.name()
+                            ),
+                        ));
+                        Source::Baseline(Vec::new())
+                    }
+                }
+            }
         };
-        if baseline.as_ref().is_some_and(|c| c.contains(&usize::MAX)) {
-            errors.push(ConfigError::new(
-                "input",
-                "the input lacks a column the active baseline reads",
-            ));
-        }
         if !errors.is_empty() {
             return Err(errors);
         }
-        let predictor = match card.forecaster {
-            Forecaster::Model => Some(Arc::new(
-                Predictor::load(&dir.join(MODEL_FILE), card.features.len()).map_err(no_model)?,
-            )),
-            Forecaster::Baseline(_) => None,
-        };
         let schema = output_schema(input, &key, encoder_date(input, &card), &self.output);
-        Ok(Box::new(PlannedForecast {
+        let forecaster = ForecastStep {
             operator: name.to_owned(),
-            version: card.version.clone(),
+            version: Value::str(&card.version),
             horizon: card.horizon,
             key,
             encoder,
-            predictor,
-            baseline,
-            columns: input.names().map(str::to_owned).collect(),
-            schema,
-        }))
+            source,
+            input: input.clone(),
+        };
+        Ok(Box::new(PlannedForecast { forecaster: Arc::new(forecaster), schema }))
     }
 }
 

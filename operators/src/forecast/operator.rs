@@ -12,20 +12,11 @@ use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator, Time};
 use crate::value::{Row, Schema, Value};
 
 use super::booster::Predictor;
-use super::card::Encoder;
+use super::card::{number, Encoder};
 
 #[derive(Debug)]
 pub(crate) struct PlannedForecast {
-    pub(crate) operator: String,
-    pub(crate) version: String,
-    pub(crate) horizon: u32,
-    pub(crate) key: Vec<usize>,
-    pub(crate) encoder: Encoder,
-    /// The model, when it forecasts.
-    pub(crate) predictor: Option<Arc<Predictor>>,
-    /// When a baseline forecasts: per horizon day, the column it reads.
-    pub(crate) baseline: Option<Vec<usize>>,
-    pub(crate) columns: Vec<String>,
+    pub(crate) forecaster: Arc<ForecastStep>,
     pub(crate) schema: Schema,
 }
 
@@ -44,16 +35,7 @@ impl PlannedOperator for PlannedForecast {
         inputs: &[(&str, Coll<'s>)],
         _: &mut ArrangementCache<'s>,
     ) -> Vec<Coll<'s>> {
-        let forecaster = Arc::new(Forecaster {
-            operator: self.operator.clone(),
-            version: Value::str(&self.version),
-            horizon: self.horizon,
-            key: self.key.clone(),
-            encoder: self.encoder.clone(),
-            predictor: self.predictor.clone(),
-            baseline: self.baseline.clone(),
-            columns: self.columns.clone(),
-        });
+        let forecaster = self.forecaster.clone();
         type Updates<'s> = Stream<'s, Time, Vec<(Row, Time, Diff)>>;
         let outcomes: Stream<'s, Time, Vec<Outcome>> =
             inputs[0].1.inner.clone().unary::<CapacityContainerBuilder<Vec<Outcome>>, _, _, _>(
@@ -81,19 +63,29 @@ impl PlannedOperator for PlannedForecast {
 
 type Outcome = Result<(Row, Time, Diff), (Row, Time, Diff)>;
 
-/// What a built `forecast` operator holds.
-struct Forecaster {
-    operator: String,
-    version: Value,
-    horizon: u32,
-    key: Vec<usize>,
-    encoder: Encoder,
-    predictor: Option<Arc<Predictor>>,
-    baseline: Option<Vec<usize>>,
-    columns: Vec<String>,
+/// Who forecasts.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// The trained model.
+    Model(Predictor),
+    /// The baseline the model did not beat: per horizon day, the column it reads.
+    Baseline(Vec<usize>),
 }
 
-impl Forecaster {
+/// What a `forecast` operator does to a batch of rows (planned once, shared by the workers).
+#[derive(Debug)]
+pub(crate) struct ForecastStep {
+    pub(crate) operator: String,
+    pub(crate) version: Value,
+    pub(crate) horizon: u32,
+    pub(crate) key: Vec<usize>,
+    pub(crate) encoder: Encoder,
+    pub(crate) source: Source,
+    /// The input's schema, to show a rejected row.
+    pub(crate) input: Schema,
+}
+
+impl ForecastStep {
     /// The forecasts of a batch of input updates: `horizon` rows per input row, with the input's
     /// time and difference, or one dead letter for a row the model cannot forecast.
     fn forecast(&self, batch: &[(Row, Time, Diff)]) -> Vec<Outcome> {
@@ -127,25 +119,24 @@ impl Forecaster {
 
     /// `horizon` predictions per row, from the model or the baseline's columns.
     fn predict(&self, batch: &[(Row, Time, Diff)]) -> Result<Vec<f32>, String> {
-        if let Some(columns) = &self.baseline {
-            let read = |row: &Row, c: usize| match &row[c] {
-                Value::Int(v) => *v as f32,
-                Value::Float(v) => *v as f32,
-                _ => f32::NAN,
-            };
-            return Ok(batch
-                .iter()
-                .flat_map(|(row, _, _)| columns.iter().map(|&c| read(row, c)))
-                .collect());
-        }
-        let predictor = self.predictor.as_ref().expect("a model when no baseline");
-        let mut values = Vec::new();
-        for (row, _, _) in batch {
-            for h in 1..=self.horizon {
-                self.encoder.encode(row, h, &mut values);
+        match &self.source {
+            Source::Baseline(columns) => {
+                let read = |row: &Row, c: usize| number(&row[c]).map_or(f32::NAN, |v| v as f32);
+                Ok(batch
+                    .iter()
+                    .flat_map(|(row, _, _)| columns.iter().map(|&c| read(row, c)))
+                    .collect())
+            }
+            Source::Model(predictor) => {
+                let mut values = Vec::new();
+                for (row, _, _) in batch {
+                    for h in 1..=self.horizon {
+                        self.encoder.encode(row, h, &mut values);
+                    }
+                }
+                predictor.predict(&values)
             }
         }
-        predictor.predict(&values)
     }
 
     fn row(&self, input: &Row, origin: i32, day: u32, value: f32) -> Row {
@@ -159,11 +150,10 @@ impl Forecaster {
     }
 
     fn dead(&self, row: &Row, reason: &str) -> Row {
-        let fields = self.columns.iter().cloned().zip(row.iter().map(Value::to_json));
         DeadLetter {
             position: format!("operators.{}", self.operator),
             reason: reason.to_owned(),
-            raw: serde_json::Value::Object(fields.collect()).to_string(),
+            raw: self.input.row_to_json(row).to_string(),
             time: 0,
         }
         .into_row(&self.operator)
