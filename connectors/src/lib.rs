@@ -14,6 +14,7 @@ pub mod clock;
 pub mod decode;
 pub mod file;
 pub mod fluvio;
+pub mod pipeline;
 pub mod positions;
 pub mod postgres;
 pub mod simulator;
@@ -30,10 +31,17 @@ use std::path::PathBuf;
 
 /// Every source connector, by its YAML `connector:` name. One line per connector.
 pub fn sources() -> BTreeMap<&'static str, SourceKind> {
-    [file::SOURCE, calendar::SOURCE, fluvio::SOURCE, postgres::SOURCE, simulator::SOURCE]
-        .into_iter()
-        .map(|kind| (kind.name, kind))
-        .collect()
+    [
+        file::SOURCE,
+        calendar::SOURCE,
+        fluvio::SOURCE,
+        pipeline::SOURCE,
+        postgres::SOURCE,
+        simulator::SOURCE,
+    ]
+    .into_iter()
+    .map(|kind| (kind.name, kind))
+    .collect()
 }
 
 /// Every sink connector, by its YAML `connector:` name. One line per connector.
@@ -117,6 +125,12 @@ pub trait SourceConfig: fmt::Debug + Send + Sync {
     /// A stream of the store simulation, which the runtime drives inside the dataflow (it reacts
     /// to the pipeline's own outputs) instead of reading it on a thread.
     fn simulation(&self) -> Option<&simulator::SimulatedStream> {
+        None
+    }
+    /// The collection of another pipeline this source stands for (`connector: pipeline`), and
+    /// whether it is optional: the planner replaces the source by that collection when both run
+    /// in one dataflow.
+    fn bound_collection(&self) -> Option<(&str, bool)> {
         None
     }
 }

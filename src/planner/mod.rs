@@ -2,6 +2,7 @@
 //! into its strict config, every schema resolved, every expression compiled, the operator graph
 //! checked and ordered — without any I/O, reporting all problems at once.
 
+mod bind;
 mod diff;
 #[cfg(test)]
 mod fuzz;
@@ -9,6 +10,7 @@ mod graph;
 mod merge;
 mod validate;
 
+pub use bind::bind_pipeline_sources;
 pub use diff::{difference, Difference};
 pub use graph::{render_dot, render_json, render_text};
 pub use merge::merge;

@@ -417,7 +417,8 @@ impl Validator<'_> {
         }
         let config = self.connector_source(&path, &common.connector, own, &TABLE_KEYS, &schema)?;
         // A table read once is loaded at time 0 and never changes: joins against it are lookups.
-        schema.constant = config.is_finite();
+        // A collection of another pipeline changes like any other.
+        schema.constant = config.is_finite() && config.bound_collection().is_none();
         Some(InputPlan {
             name: name.to_owned(),
             role: InputRole::Table,

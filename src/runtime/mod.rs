@@ -11,6 +11,7 @@ mod simulation;
 mod sink;
 
 pub use metrics::Metrics;
+pub use retention::expire_after;
 pub use simulation::DRAIN;
 
 use std::io::IsTerminal;
