@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod map;
 pub mod restock_plan;
 pub mod rolling;
+pub mod snapshot;
 pub mod supplier_plan;
 pub mod top_k;
 pub mod union;
@@ -55,6 +56,7 @@ pub fn registry() -> BTreeMap<&'static str, OperatorKind> {
         union::KIND,
         distinct::KIND,
         rolling::KIND,
+        snapshot::KIND,
         forecast::KIND,
         window::KIND,
         top_k::KIND,
