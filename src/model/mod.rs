@@ -162,7 +162,15 @@ pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
     let overall = scores(scored.iter());
     let per_group = per_group(&scored);
     let (forecaster, best_baseline, gate) = choose(&overall);
-    let card = ModelCard { forecaster, ..card };
+    let validation_wape = match forecaster {
+        Forecaster::Model => overall.model.wape,
+        Forecaster::Baseline(_) => overall
+            .baselines
+            .iter()
+            .find(|&(n, _)| *n == best_baseline)
+            .map_or(0.0, |(_, m)| m.wape),
+    };
+    let card = ModelCard { forecaster, validation_wape, ..card };
     let report = Report {
         name: options.name.clone(),
         version: version.clone(),
@@ -312,6 +320,7 @@ fn card_of(table: &Table, options: &TrainOptions, version: &str) -> ModelCard {
         horizon: options.horizon,
         features,
         forecaster: Forecaster::Model,
+        validation_wape: 0.0,
     }
 }
 

@@ -35,6 +35,10 @@ pub struct ModelCard {
     pub features: Vec<Feature>,
     /// Who forecasts: the model, or the baseline that beat it.
     pub forecaster: Forecaster,
+    /// The forecaster's overall WAPE on the validation folds: its expected absolute error per
+    /// unit forecast (0 when unknown, for cards written before it was recorded).
+    #[serde(default)]
+    pub validation_wape: f64,
 }
 
 /// One input of the model.
@@ -304,6 +308,7 @@ mod tests {
                 Feature { name: "target_day_of_week".into(), kind: FeatureKind::TargetDayOfWeek },
             ],
             forecaster: Forecaster::Model,
+            validation_wape: 0.2,
         }
     }
 

@@ -70,7 +70,10 @@ impl OperatorConfig for ForecastConfig {
             ));
         }
         let taken = card.key.iter().chain([&card.date]).map(String::as_str);
-        if taken.chain(["horizon_day", "target_date", "model_version"]).any(|c| c == self.output) {
+        if taken
+            .chain(["horizon_day", "target_date", "error_units", "model_version"])
+            .any(|c| c == self.output)
+        {
             errors.push(ConfigError::new(
                 "output",
                 format!("column `{}` already exists", self.output),
@@ -105,6 +108,7 @@ impl OperatorConfig for ForecastConfig {
         let forecaster = ForecastStep {
             operator: name.to_owned(),
             version: Value::str(&card.version),
+            wape: card.validation_wape,
             horizon: card.horizon,
             key,
             encoder,
@@ -132,13 +136,15 @@ fn encoder_date(input: &Schema, card: &ModelCard) -> usize {
     input.index_of(&card.date).expect("the encoder checked the date column")
 }
 
-/// Key columns, the origin date, `horizon_day`, `target_date`, the forecast and the version.
+/// Key columns, the origin date, `horizon_day`, `target_date`, the forecast, its expected error
+/// and the version.
 fn output_schema(input: &Schema, key: &[usize], date: usize, output: &str) -> Schema {
     let mut fields: Vec<Field> = key.iter().map(|&k| input.field(k).clone()).collect();
     fields.push(input.field(date).clone());
     fields.push(Field::new("horizon_day", Type::Int, false));
     fields.push(Field::new("target_date", Type::Date, false));
     fields.push(Field::new(output, Type::Float, false));
+    fields.push(Field::new("error_units", Type::Float, false));
     fields.push(Field::new("model_version", Type::String, false));
     let mut schema = Schema::new(fields);
     schema.key = Some((0..key.len() + 2).collect());

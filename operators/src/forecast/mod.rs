@@ -8,5 +8,7 @@ mod operator;
 #[cfg(test)]
 mod tests;
 
-pub use card::{Baseline, Feature, FeatureKind, Forecaster, ModelCard};
+pub use card::{
+    number, Baseline, Feature, FeatureKind, Forecaster, ModelCard, ACTIVE_FILE, CARD_FILE,
+};
 pub use config::{ForecastConfig, KIND};

@@ -78,6 +78,8 @@ pub(crate) struct ForecastStep {
     pub(crate) operator: String,
     pub(crate) version: Value,
     pub(crate) horizon: u32,
+    /// The forecaster's validation WAPE: `error_units` is this share of the forecast.
+    pub(crate) wape: f64,
     pub(crate) key: Vec<usize>,
     pub(crate) encoder: Encoder,
     pub(crate) source: Source,
@@ -144,7 +146,9 @@ impl ForecastStep {
         row.push(Value::Date(origin));
         row.push(Value::Int(i64::from(day)));
         row.push(Value::Date(origin + day as i32));
-        row.push(Value::Float(f64::from(value.max(0.0))));
+        let units = f64::from(value.max(0.0));
+        row.push(Value::Float(units));
+        row.push(Value::Float(units * self.wape));
         row.push(self.version.clone());
         row
     }

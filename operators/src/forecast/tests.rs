@@ -37,6 +37,7 @@ fn trained(name: &str) -> PathBuf {
         horizon: 2,
         features: vec![Feature { name: "x".into(), kind: FeatureKind::Int }],
         forecaster: Forecaster::Model,
+        validation_wape: 0.25,
     };
     std::fs::write(dir.join(CARD_FILE), serde_json::to_string(&card).unwrap()).unwrap();
     dir
@@ -54,7 +55,15 @@ fn a_changed_row_retracts_its_forecasts_and_adds_new_ones() {
     let names: Vec<String> = planned.outputs()[0].schema.names().map(str::to_owned).collect();
     assert_eq!(
         names,
-        ["shelf", "day", "horizon_day", "target_date", "forecast_units", "model_version"]
+        [
+            "shelf",
+            "day",
+            "horizon_day",
+            "target_date",
+            "forecast_units",
+            "error_units",
+            "model_version"
+        ]
     );
     let before = vec![s("S1"), Value::Date(100), Value::Int(1)];
     let after = vec![s("S1"), Value::Date(100), Value::Int(8)];
@@ -78,6 +87,12 @@ fn a_changed_row_retracts_its_forecasts_and_adds_new_ones() {
     assert!((second[0].1 - 16.0).abs() < 1.0, "{second:?}");
     let rows = state_at(&forecasts, 2);
     assert_eq!(rows[1][3], Value::Date(102), "target_date = day + horizon_day");
-    assert_eq!(rows[0][5], s("v7"));
+    match (&rows[0][4], &rows[0][5]) {
+        (Value::Float(units), Value::Float(error)) => {
+            assert!((error - 0.25 * units).abs() < 1e-9, "error_units = WAPE × forecast")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rows[0][6], s("v7"));
     let _ = std::fs::remove_dir_all(dir);
 }
