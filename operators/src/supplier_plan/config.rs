@@ -7,6 +7,7 @@ use crate::plan::{
 use crate::sequential::{check_reserved, key_in, typed_column, Operand, OperandSpec};
 use crate::value::{Field, Schema, Type};
 
+use super::forecast::ForecastRules;
 use super::operator::{PlannedSupplier, SupplierRules};
 
 /// Registry entry.
@@ -91,6 +92,51 @@ pub struct SupplierPlanConfig {
     pub trigger_columns: TriggerColumns,
     /// Which columns of `receipts` are read.
     pub receipt_columns: ReceiptColumns,
+    /// Demand forecasts per key (optional), e.g. the output of `op: forecast`: one row per key,
+    /// origin day and horizon day. They carry the key columns too.
+    #[serde(default)]
+    pub forecast: Option<String>,
+    /// Which columns of `forecast` are read (required with `forecast`).
+    #[serde(default)]
+    pub forecast_columns: Option<ForecastColumns>,
+    /// Where the demand comes from: `history` (default) reads `demand`; `forecast` plans from
+    /// the key's latest forecast, and from `demand` while the key has none.
+    #[serde(default)]
+    pub demand_from: DemandFrom,
+    /// With `demand_from: forecast`: the safety stock is this many times the forecast error
+    /// over the days covered (default 1).
+    #[serde(default = "one")]
+    pub safety_factor: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Where a supplier plan's demand comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DemandFrom {
+    /// The `demand` operand: units per day.
+    #[default]
+    History,
+    /// The `forecast` input.
+    Forecast,
+}
+
+/// The columns of a forecast row.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct ForecastColumns {
+    /// The day the forecast was made at the end of (date).
+    pub origin: String,
+    /// Days after the origin the row forecasts (int, 1 = the next day).
+    pub horizon_day: String,
+    /// Expected units sold that day (float or int).
+    pub units: String,
+    /// Expected absolute error of `units` in units (float or int), for the safety stock.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// The columns of a cutoff row.
@@ -134,11 +180,13 @@ const ORDER_COLUMNS: [&str; 13] = [
 
 impl OperatorConfig for SupplierPlanConfig {
     fn inputs(&self) -> Vec<InputRef> {
-        vec![
+        let mut inputs = vec![
             InputRef::new(&self.levels, "levels"),
             InputRef::new(&self.triggers, "triggers"),
             InputRef::new(&self.receipts, "receipts"),
-        ]
+        ];
+        inputs.extend(self.forecast.as_ref().map(|f| InputRef::new(f, "forecast")));
+        inputs
     }
 
     fn plan(
@@ -195,6 +243,7 @@ impl OperatorConfig for SupplierPlanConfig {
             &[Type::Int],
             &mut errors,
         );
+        let forecast = self.forecast_rules(inputs.get(3), &key_types, &mut errors);
         let order_by = match &columns.order_by {
             Some(column) => receipts.index_of(column).or_else(|| {
                 errors.push(unknown_column(receipts.names(), column, "receipt_columns.order_by"));
@@ -264,6 +313,7 @@ impl OperatorConfig for SupplierPlanConfig {
                 order_id,
                 quantity,
                 order_by,
+                forecast,
             }
             .into(),
             orders: Schema { fields, event_time: None, key: Some(vec![0]), constant: false },
@@ -274,5 +324,68 @@ impl OperatorConfig for SupplierPlanConfig {
                 constant: false,
             },
         }))
+    }
+}
+
+impl SupplierPlanConfig {
+    /// The forecast input's columns, checked; `None` without a forecast input.
+    fn forecast_rules(
+        &self,
+        forecast: Option<&Schema>,
+        key_types: &[Type],
+        errors: &mut Vec<ConfigError>,
+    ) -> Option<ForecastRules> {
+        if !(self.safety_factor.is_finite() && self.safety_factor >= 0.0) {
+            errors.push(ConfigError::new(
+                "safety_factor",
+                format!("expected a number of at least 0, found {}", self.safety_factor),
+            ));
+        }
+        let Some(schema) = forecast else {
+            if self.demand_from == DemandFrom::Forecast {
+                errors.push(
+                    ConfigError::new("demand_from", "`forecast` needs a `forecast` input")
+                        .hint("add `forecast: <collection>` and `forecast_columns`, or use `demand_from: history`"),
+                );
+            }
+            return None;
+        };
+        let Some(columns) = &self.forecast_columns else {
+            errors.push(
+                ConfigError::new("forecast_columns", "missing: which columns of `forecast` to read")
+                    .hint("e.g. `forecast_columns: {origin: feature_date, horizon_day: horizon_day, units: forecast_units, error: error_units}`"),
+            );
+            return None;
+        };
+        let name = self.forecast.as_deref().unwrap_or("forecast");
+        let key = key_in(schema, name, &self.key, key_types, "key", errors);
+        let numeric = [Type::Float, Type::Int];
+        let origin =
+            typed_column(schema, &columns.origin, "forecast_columns.origin", &[Type::Date], errors);
+        let horizon_day = typed_column(
+            schema,
+            &columns.horizon_day,
+            "forecast_columns.horizon_day",
+            &[Type::Int],
+            errors,
+        );
+        let units =
+            typed_column(schema, &columns.units, "forecast_columns.units", &numeric, errors);
+        let error = columns
+            .error
+            .as_ref()
+            .map(|c| typed_column(schema, c, "forecast_columns.error", &numeric, errors));
+        Some(ForecastRules {
+            key,
+            origin: origin?,
+            horizon_day: horizon_day?,
+            units: units?,
+            error: match error {
+                Some(column) => Some(column?),
+                None => None,
+            },
+            demand_from: self.demand_from,
+            safety_factor: self.safety_factor,
+        })
     }
 }

@@ -7,7 +7,10 @@ use crate::sequential::{
     ceil_units, process_sequentially, stable_id, KeyedInput, Levels, OperandSpec, SequentialLogic,
     Step,
 };
-use crate::value::{Row, Schema, Value};
+use crate::value::{Days, Row, Schema, Value, MICROS_PER_DAY};
+
+use super::config::DemandFrom;
+use super::forecast::{ForecastBook, ForecastRules, Planned};
 
 /// What a supplier plan reads from its three inputs.
 #[derive(Debug)]
@@ -38,6 +41,8 @@ pub struct SupplierRules {
     pub quantity: usize,
     /// Receipts: orders the receipts of one key within one time.
     pub order_by: Option<usize>,
+    /// The forecast input, if any.
+    pub forecast: Option<ForecastRules>,
 }
 
 /// Namespace of order ids (UUID v5).
@@ -46,6 +51,7 @@ const ORDER_NAMESPACE: uuid::Uuid =
 
 /// Keyed inputs and output ports.
 const LEVELS: usize = 0;
+const RECEIPTS: usize = 1;
 const ORDERS: usize = 0;
 const IGNORED: usize = 1;
 
@@ -81,6 +87,8 @@ pub struct SupplierState {
     delivered: FxHashMap<Value, Order>,
     /// The last cutoff time that issued an order.
     last_cutoff: Option<Time>,
+    /// Forecast rows of the key's latest origin.
+    forecast: ForecastBook,
 }
 
 impl SupplierRules {
@@ -138,11 +146,30 @@ impl SupplierRules {
         state.delivered.insert(order.id.clone(), order);
     }
 
+    /// The demand a cutoff at `time` plans for a key at `level`: from its forecast when the plan
+    /// follows forecasts and the key has a complete one, else from the `demand` operand.
+    fn planned_demand(&self, level: &Row, book: &mut ForecastBook, time: Time) -> Option<Planned> {
+        let cover = self.cover.eval(level)?;
+        let up_to = self.up_to.eval(level)?;
+        let rules = self.forecast.as_ref().filter(|f| f.demand_from == DemandFrom::Forecast);
+        let day = (time as i64).div_euclid(MICROS_PER_DAY) as Days;
+        if let Some(planned) = rules.and_then(|rules| book.plan(rules, day, cover, up_to)) {
+            return Some(planned);
+        }
+        let demand = self.demand.eval(level)?;
+        Some(Planned {
+            reorder_point: demand * cover,
+            order_up_to: demand * up_to,
+            per_day: demand,
+        })
+    }
+
     /// The order a cutoff at `time` issues for a key at `level`, or `None`.
     fn order_for(
         &self,
         level: &Row,
         on_order: i64,
+        planned: Planned,
         key: &[Value],
         time: Time,
         delivery_at: &Value,
@@ -150,14 +177,11 @@ impl SupplierRules {
         let on_hand = self.on_hand.eval_int(level)?;
         let capacity = self.capacity.eval(level)?;
         let batch_size = self.batch_size.eval_int(level).filter(|b| *b > 0)?;
-        let demand = self.demand.eval(level)?;
-        let cover = self.cover.eval(level)?;
-        let up_to = self.up_to.eval(level)?;
         let position = on_hand.saturating_add(on_order);
-        if position >= ceil_units(demand * cover) {
+        if position >= ceil_units(planned.reorder_point) {
             return None;
         }
-        let want = ceil_units(demand * up_to).saturating_sub(position);
+        let want = ceil_units(planned.order_up_to).saturating_sub(position);
         let wanted = want.div_euclid(batch_size) + i64::from(want.rem_euclid(batch_size) != 0);
         let room = ((capacity - position as f64) / batch_size as f64).floor() as i64;
         let quantity = wanted.min(room).saturating_mul(batch_size);
@@ -170,7 +194,7 @@ impl SupplierRules {
             delivery_at: delivery_at.clone(),
             on_hand,
             on_order,
-            demand,
+            demand: planned.per_day,
             received: 0,
             received_at: None,
             updated_at: time,
@@ -194,10 +218,12 @@ impl SequentialLogic for SupplierRules {
         diff: Diff,
     ) {
         let row = &row;
-        if input != LEVELS {
-            return self.receive(state, step, row, diff);
+        match (input, &self.forecast) {
+            (LEVELS, _) => state.levels.update(row, diff),
+            (RECEIPTS, _) => self.receive(state, step, row, diff),
+            (_, Some(rules)) => state.forecast.update(rules, row, diff),
+            (_, None) => unreachable!("a forecast row without a forecast input"),
         }
-        state.levels.update(row, diff);
     }
 
     fn trigger(
@@ -214,9 +240,13 @@ impl SequentialLogic for SupplierRules {
         let Some(level) = state.levels.current() else {
             return;
         };
+        let Some(planned) = self.planned_demand(level, &mut state.forecast, step.time) else {
+            return;
+        };
         let on_order = state.issued.iter().fold(0i64, |sum, o| sum.saturating_add(o.quantity));
         let delivery_at = &row[self.delivery_at];
-        if let Some(order) = self.order_for(level, on_order, step.key, step.time, delivery_at) {
+        let order = self.order_for(level, on_order, planned, step.key, step.time, delivery_at);
+        if let Some(order) = order {
             state.issued.push(order);
             state.last_cutoff = Some(step.time);
         }
@@ -227,7 +257,10 @@ impl SequentialLogic for SupplierRules {
     }
 
     fn is_idle(&self, state: &SupplierState) -> bool {
-        state.levels.is_empty() && state.issued.is_empty() && state.delivered.is_empty()
+        state.levels.is_empty()
+            && state.issued.is_empty()
+            && state.delivered.is_empty()
+            && state.forecast.is_empty()
     }
 }
 
@@ -239,9 +272,10 @@ pub fn plan_supplier_orders<'s>(
     levels: Coll<'s>,
     triggers: Coll<'s>,
     receipts: Coll<'s>,
+    forecast: Option<Coll<'s>>,
     rules: Arc<SupplierRules>,
 ) -> (Coll<'s>, Coll<'s>) {
-    let read = vec![
+    let mut read = vec![
         KeyedInput::by(rules.levels_key.clone()),
         KeyedInput {
             key: rules.receipts_key.clone(),
@@ -249,9 +283,14 @@ pub fn plan_supplier_orders<'s>(
             inflows_first: None,
         },
     ];
+    let mut keyed = vec![levels, receipts];
+    if let (Some(forecast), Some(columns)) = (forecast, &rules.forecast) {
+        read.push(KeyedInput::by(columns.key.clone()));
+        keyed.push(forecast);
+    }
     let mut outputs = process_sequentially(
         &format!("SupplierPlan: {}", rules.name),
-        &[levels, receipts],
+        &keyed,
         &[triggers],
         read.into(),
         rules,
@@ -286,6 +325,7 @@ impl PlannedOperator for PlannedSupplier {
             inputs[0].1.clone(),
             inputs[1].1.clone(),
             inputs[2].1.clone(),
+            inputs.get(3).map(|(_, coll)| coll.clone()),
             self.rules.clone(),
         );
         vec![orders, ignored]

@@ -365,3 +365,94 @@ fn orders_follow_the_rules_and_do_not_depend_on_workers() {
     }
     assert!(delivered > 0, "some orders are received");
 }
+
+/// `shelf_id, feature_date, horizon_day, forecast_units, error_units`.
+fn forecasts() -> Schema {
+    schema(&[
+        ("shelf_id", Type::String),
+        ("feature_date", Type::Date),
+        ("horizon_day", Type::Int),
+        ("forecast_units", Type::Float),
+        ("error_units", Type::Float),
+    ])
+}
+
+fn forecast_plan(demand_from: &str) -> Arc<dyn PlannedOperator> {
+    let text = format!(
+        "{CONFIG}forecast: demand_forecast\nforecast_columns: {{origin: feature_date, \
+         horizon_day: horizon_day, units: forecast_units, error: error_units}}\n\
+         demand_from: {demand_from}\nsafety_factor: 2\n"
+    );
+    (KIND.parse)(yaml(&text))
+        .unwrap()
+        .plan("supplier", &[levels(), triggers(), receipts(), forecasts()])
+        .unwrap()
+        .into()
+}
+
+const DAY: u64 = crate::value::MICROS_PER_DAY as u64;
+
+/// Seven days of forecast made at the end of day 9: `units[h-1]` units with error 2 each day.
+fn week(units: [f64; 7], time: u64) -> Vec<Update> {
+    (1..=7)
+        .map(|h| {
+            let row = vec![
+                s("a"),
+                Value::Date(9),
+                i(h),
+                Value::Float(units[h as usize - 1]),
+                Value::Float(2.0),
+            ];
+            (row, time, 1)
+        })
+        .collect()
+}
+
+/// The quantity ordered at the cutoff, if any.
+fn ordered(planned: Arc<dyn PlannedOperator>, forecast: Vec<Update>) -> Option<(i64, f64)> {
+    let at = 10 * DAY + DAY / 2;
+    let position = vec![(level("a", 10, 1000, 6, 1.0), 1, 1)];
+    let out = run_planned(planned, vec![position, vec![cutoff(at)], Vec::new(), forecast]);
+    let rows = orders(&out[0], at);
+    rows.first().map(|r| match (&r[2], &r[9]) {
+        (Value::Int(q), Value::Float(d)) => (*q, *d),
+        other => panic!("{other:?}"),
+    })
+}
+
+#[test]
+fn with_demand_from_forecast_it_orders_up_to_the_forecast_plus_safety_stock() {
+    // Cutoff on day 10, forecast made at the end of day 9: day 10 is horizon day 1.
+    // Cover 3 days: 4 + 5 + 6 = 15 units, safety 2 × √(3 × 2²) = 6.93 → reorder point 22 > 10.
+    // Up to 7 days: 4+5+6+7+8+9+10 = 49, safety 2 × √(7 × 2²) = 10.58 → 60 units; want 60 − 10
+    // = 50 → 9 batches of 6 = 54.
+    let forecast = week([4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], 1);
+    let (quantity, per_day) = ordered(forecast_plan("forecast"), forecast.clone()).unwrap();
+    assert_eq!(quantity, 54);
+    assert!((per_day - 7.0).abs() < 1e-9, "49 units over 7 days: {per_day}");
+    // With `history`, the forecast is ignored: demand 1/day, 3-day cover = 3 units < 10 on hand.
+    assert_eq!(ordered(forecast_plan("history"), forecast), None);
+}
+
+#[test]
+fn a_key_without_a_complete_forecast_falls_back_to_its_demand_column() {
+    // No forecast: 1 unit/day, reorder point 3, 10 on hand: no order.
+    assert_eq!(ordered(forecast_plan("forecast"), Vec::new()), None);
+    // A forecast missing horizon day 4 is not complete either.
+    let mut gappy = week([40.0; 7], 1);
+    gappy.remove(3);
+    assert_eq!(ordered(forecast_plan("forecast"), gappy), None);
+    // Days past the horizon repeat it: 10-day cover of 1 unit/day beyond a 7-day horizon.
+    let busy = week([40.0; 7], 1);
+    assert!(ordered(forecast_plan("forecast"), busy).is_some());
+}
+
+#[test]
+fn demand_from_forecast_needs_a_forecast_input() {
+    let text = format!("{CONFIG}demand_from: forecast\n");
+    let errors = (KIND.parse)(yaml(&text))
+        .unwrap()
+        .plan("supplier", &[levels(), triggers(), receipts()])
+        .unwrap_err();
+    assert!(errors[0].to_string().contains("needs a `forecast` input"), "{errors:?}");
+}
