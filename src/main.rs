@@ -60,6 +60,49 @@ enum ModelCommand {
     Train(TrainArgs),
 }
 
+/// Where `train_options` finds `model train`'s arguments.
+#[derive(Debug, Parser)]
+struct TrainCommand {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+/// The options of `shelfflow model train ARGS`, with the command's defaults for what `args` does
+/// not give.
+pub(crate) fn train_options(args: &[&str], quiet: bool) -> anyhow::Result<model::TrainOptions> {
+    let argv = std::iter::once("train").chain(args.iter().copied());
+    Ok(TrainCommand::try_parse_from(argv)?.args.into_options(quiet))
+}
+
+impl TrainArgs {
+    fn into_options(self, quiet: bool) -> model::TrainOptions {
+        let data = if self.data.is_dir() {
+            self.data.join("shelf_daily_features.parquet")
+        } else {
+            self.data
+        };
+        model::TrainOptions {
+            data,
+            out: self.out,
+            name: self.name,
+            key: self.key,
+            date: self.date,
+            target: self.target,
+            group_by: Some(self.group_by).filter(|g| !g.is_empty()),
+            horizon: self.horizon,
+            folds: self.folds,
+            fold_days: self.fold_days,
+            train_days: self.train_days,
+            seed: self.seed,
+            threads: self.threads,
+            max_rounds: self.max_rounds,
+            json: self.json,
+            database_url: self.database_url.or_else(|| std::env::var("DATABASE_URL").ok()),
+            quiet,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct TrainArgs {
     /// The features table: a Parquet file, or a directory holding shelf_daily_features.parquet
@@ -223,6 +266,15 @@ enum Command {
         /// Also write the summary as JSON to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+        /// Where supplier orders take their demand from [default: `warehouse.demand` in
+        /// config/policies.yaml]. `forecast` also runs the daily facts, features and forecast
+        /// pipelines, and trains a model first when MODEL_DIR (models/demand) holds none.
+        #[arg(long, value_enum)]
+        policy: Option<store::Policy>,
+        /// Run both policies on the same seed (files only, in OUT/rules and OUT/forecast) and
+        /// print their figures side by side.
+        #[arg(long, conflicts_with_all = ["policy", "serve"])]
+        compare_policies: bool,
         /// Write files only, no PostgreSQL tables. Without it, the tables go to $DATABASE_URL,
         /// or to a throwaway local server started with deploy/postgres.sh when it is not set.
         #[arg(long)]
@@ -443,31 +495,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Model { command: ModelCommand::Train(args) } => {
-            let data = if args.data.is_dir() {
-                args.data.join("shelf_daily_features.parquet")
-            } else {
-                args.data
-            };
-            let options = model::TrainOptions {
-                data,
-                out: args.out,
-                name: args.name,
-                key: args.key,
-                date: args.date,
-                target: args.target,
-                group_by: Some(args.group_by).filter(|g| !g.is_empty()),
-                horizon: args.horizon,
-                folds: args.folds,
-                fold_days: args.fold_days,
-                train_days: args.train_days,
-                seed: args.seed,
-                threads: args.threads,
-                max_rounds: args.max_rounds,
-                json: args.json,
-                database_url: args.database_url.or_else(|| std::env::var("DATABASE_URL").ok()),
-                quiet,
-            };
-            let report = model::train(&options)?;
+            let report = model::train(&args.into_options(quiet))?;
             if !quiet {
                 model::print(&report);
             }
@@ -555,6 +583,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             pipelines,
             workers,
             summary_json,
+            policy,
+            compare_policies,
             no_db,
             serve,
             server,
@@ -569,22 +599,25 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 true => Some(server.options(settings, quiet)?),
                 false => None,
             };
-            store::demo(
-                &store::DemoOptions {
-                    days,
-                    seed,
-                    speed: speed.unwrap_or_else(|| default_speed.to_owned()),
-                    serve,
-                    data,
-                    out,
-                    pipelines,
-                    workers,
-                    quiet,
-                    database: !no_db,
-                    overrides,
-                },
-                summary_json.as_deref(),
-            )
+            let policy = policy.unwrap_or_else(|| store::Policy::configured(&pipelines));
+            let options = store::DemoOptions {
+                days,
+                seed,
+                speed: speed.unwrap_or_else(|| default_speed.to_owned()),
+                serve,
+                data,
+                out,
+                pipelines,
+                workers,
+                quiet,
+                database: !no_db,
+                overrides,
+                policy,
+            };
+            match compare_policies {
+                true => store::compare_policies(&options, summary_json.as_deref()),
+                false => store::demo(&options, summary_json.as_deref()),
+            }
         }
         Command::Serve { files, server, overrides, workers, observe } => {
             let Some(overrides) = overrides.resolve() else {
@@ -728,9 +761,19 @@ pub(crate) fn load_plans(
     files: &[PathBuf],
     overrides: &[Override],
 ) -> Result<planner::Plan, String> {
-    if let [file] = files {
-        return load_plan(file, overrides).map_err(|d| d.to_string());
-    }
+    let mut plan = match files {
+        [file] => load_plan(file, overrides).map_err(|d| d.to_string())?,
+        _ => merge_plans(files, overrides)?,
+    };
+    let unbound = planner::bind_pipeline_sources(&mut plan).map_err(|errors| {
+        errors.iter().map(|e| format!("error: {e}")).collect::<Vec<_>>().join("\n")
+    })?;
+    unbound.iter().for_each(|w| eprintln!("{w}"));
+    Ok(plan)
+}
+
+/// Loads and validates each file, then merges them.
+fn merge_plans(files: &[PathBuf], overrides: &[Override]) -> Result<planner::Plan, String> {
     let mut plans = Vec::new();
     let mut messages = Vec::new();
     let mut used = vec![false; overrides.len()];

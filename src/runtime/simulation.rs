@@ -78,6 +78,13 @@ pub fn simulate_store<'s>(
             let mut pending: Vec<(Time, usize, Diff, Row)> = Vec::new();
             let started = Instant::now();
             let start = world.as_ref().map_or(0, |w| w.now() as Time);
+            // The store starts at its first day: sources of older records (a history) read on
+            // while the store waits for the pipelines' feedback on them.
+            if world.is_some() {
+                for &input in &inputs {
+                    metrics.frontiers[input].store(round_down(start, tick), Ordering::Relaxed);
+                }
+            }
             move |(input, frontier), output| {
                 let clock = world.as_ref().map_or(0, |w| round_down(w.now() as Time, tick));
                 input.for_each(|cap, data| {

@@ -160,6 +160,12 @@ impl Policies {
     }
 }
 
+/// The policy at a dotted `path` (e.g. `warehouse.demand`) for pipelines in `dir`, as text: what
+/// `${policies.<path>}` gives them.
+pub fn policy(dir: &Path, path: &str) -> Option<String> {
+    Policies::find(&dir.join("pipeline.yaml")).lookup(path)
+}
+
 /// A pipeline file, parsed but not yet validated.
 #[derive(Debug, Clone)]
 pub struct Document {

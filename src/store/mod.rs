@@ -1,6 +1,10 @@
 //! The store commands: `data generate` (reference data), `simulate` (the store's event streams
 //! on their own) and `demo` (the store and every pipeline in one process).
 
+mod policy;
+
+pub use policy::Policy;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -320,6 +324,8 @@ pub struct DemoOptions {
     pub overrides: Vec<crate::spec::Override>,
     /// `--serve`: run as a service with the dashboard instead of to the end.
     pub serve: Option<crate::serve::ServeOptions>,
+    /// Where supplier orders take their demand from.
+    pub policy: Policy,
 }
 
 /// The BI views over the store tables, applied after the demo's tables exist.
@@ -335,16 +341,100 @@ pub fn demo(
     options: &DemoOptions,
     summary_json: Option<&Path>,
 ) -> anyhow::Result<std::process::ExitCode> {
+    let (summary, kpis) = match run_demo(options)? {
+        Outcome::Ran(summary, kpis) => (summary, kpis),
+        Outcome::Exit(code) => return Ok(code),
+    };
+    if !options.quiet {
+        println!("{}", render_summary(options, &summary, &kpis));
+    }
+    if let Some(path) = summary_json {
+        let mut json = summary.to_json();
+        json["days"] = options.days.into();
+        json["seed"] = options.seed.into();
+        json["policy"] = options.policy.name().into();
+        json["kpis"] = kpis.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+        std::fs::write(path, json.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `shelfflow demo --compare-policies`: the demo once per policy on the same seed (files only,
+/// each in `<out>/<policy>`), then their figures side by side.
+pub fn compare_policies(
+    options: &DemoOptions,
+    summary_json: Option<&Path>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let mut runs = Vec::new();
+    for policy in [Policy::Rules, Policy::Forecast] {
+        let run = DemoOptions {
+            policy,
+            out: options.out.join(policy.name()),
+            database: false,
+            serve: None,
+            ..options.clone()
+        };
+        if !options.quiet {
+            eprintln!("running the {} policy ({} days)...", policy.name(), options.days);
+        }
+        let kpis = match run_demo(&run)? {
+            Outcome::Ran(_, kpis) => kpis,
+            Outcome::Exit(code) => return Ok(code),
+        };
+        runs.push((policy, kpis));
+    }
+    if !options.quiet {
+        print!("{}", policy::render_comparison(options.days, options.seed, &runs));
+    }
+    if let Some(path) = summary_json {
+        let json: serde_json::Map<String, serde_json::Value> =
+            runs.iter().map(|(p, kpis)| (p.name().to_owned(), serde_json::json!(kpis))).collect();
+        let json =
+            serde_json::json!({"days": options.days, "seed": options.seed, "policies": json});
+        std::fs::write(path, json.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// How a demo ended.
+enum Outcome {
+    /// It ran to its end: the run's summary and KPIs.
+    Ran(crate::runtime::Summary, std::collections::BTreeMap<String, f64>),
+    /// It served until stopped, or a pipeline was invalid (reported).
+    Exit(std::process::ExitCode),
+}
+
+/// Runs one demo to its end (or serves it).
+fn run_demo(options: &DemoOptions) -> anyhow::Result<Outcome> {
+    let invalid = || Outcome::Exit(std::process::ExitCode::from(crate::EXIT_INVALID));
     let start: NaiveDate = DEFAULT_START.parse().expect("valid default start");
     if Speed::parse(&options.speed).is_none() {
         eprintln!(
             "error: unknown speed `{}`\n  hint: use max, realtime or a factor such as 60x",
             options.speed
         );
-        return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
+        return Ok(invalid());
     }
     if !has_reference(&options.data, options.seed, start) {
         generate_data(options.seed, start, &options.data, options.quiet)?;
+    }
+    if options.policy == Policy::Forecast {
+        let models = policy::model_dir();
+        policy::ensure_model(&models, &options.data, &options.pipelines, options.quiet)?;
+        for (name, value) in [
+            ("MODEL_DIR", models.display().to_string()),
+            ("FEATURES_DAILY", options.data.join("history.parquet").display().to_string()),
+            ("FEATURES_PARQUET", "false".to_owned()),
+            ("FEATURES_OUT", options.out.join("features").display().to_string()),
+            ("FORECAST_OUT", options.out.join("demand_forecast").display().to_string()),
+            // Forecasts from the history's last day on: the first cutoffs need them.
+            ("FORECAST_FROM", (start - chrono::Days::new(1)).to_string()),
+            ("FORECAST_DAYS", (options.days + 1).to_string()),
+        ] {
+            std::env::set_var(name, value);
+        }
     }
     // The pipelines read these through ${...}; this process is still single-threaded here.
     for (name, value) in [
@@ -364,20 +454,29 @@ pub fn demo(
     }
     let kpi_dir = options.out.join("kpis");
     let _ = std::fs::remove_dir_all(&kpi_dir);
-    let files: Vec<PathBuf> = DEMO_PIPELINES.iter().map(|f| options.pipelines.join(f)).collect();
+    let files: Vec<PathBuf> = DEMO_PIPELINES
+        .iter()
+        .chain(options.policy.extra_pipelines())
+        .map(|f| options.pipelines.join(f))
+        .collect();
+    let mut overrides = options.overrides.clone();
+    overrides.push(options.policy.demand_override());
     if let Some(serve) = &options.serve {
         let mut serve = serve.clone();
-        serve.settings.overrides = options.overrides.clone();
-        return crate::serve::serve(crate::serve::Initial::Merged(files), serve);
+        serve.settings.overrides = overrides;
+        return Ok(Outcome::Exit(crate::serve::serve(
+            crate::serve::Initial::Merged(files),
+            serve,
+        )?));
     }
-    let plan = match crate::load_plans(&files, &options.overrides) {
+    let plan = match crate::load_plans(&files, &overrides) {
         Ok(plan) => Arc::new(plan),
         Err(message) => {
             eprintln!("{message}");
-            return Ok(std::process::ExitCode::from(crate::EXIT_INVALID));
+            return Ok(invalid());
         }
     };
-    tracing::info!(pipeline = %plan.name, days = options.days, seed = options.seed, "demo starting");
+    tracing::info!(pipeline = %plan.name, days = options.days, seed = options.seed, policy = options.policy.name(), "demo starting");
     let summary = crate::run_plan(
         plan,
         crate::runtime::RunOptions {
@@ -391,19 +490,7 @@ pub fn demo(
     if let Some(url) = &database {
         apply_views(url)?;
     }
-    let kpis = read_kpis(&kpi_dir)?;
-    if !options.quiet {
-        println!("{}", render_summary(options, &summary, &kpis));
-    }
-    if let Some(path) = summary_json {
-        let mut json = summary.to_json();
-        json["days"] = options.days.into();
-        json["seed"] = options.seed.into();
-        json["kpis"] = kpis.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
-        std::fs::write(path, json.to_string())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Outcome::Ran(summary, read_kpis(&kpi_dir)?))
 }
 
 /// `$DATABASE_URL`, else the URL of a throwaway local server (`deploy/postgres.sh start`).
