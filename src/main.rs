@@ -613,6 +613,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 database: !no_db,
                 overrides,
                 policy,
+                daily_facts: false,
             };
             match compare_policies {
                 true => store::compare_policies(&options, summary_json.as_deref()),

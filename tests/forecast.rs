@@ -50,7 +50,7 @@ fn store(dir: &Path) -> PathBuf {
                 "feature_date": date(d), "shelf_id": shelf, "people_count": 1000 + d % 7 * 10,
                 "sales_qty": units(s, d), "stockout_events": i64::from(units(s, d) == 0),
                 "discount": 0.0, "current_stock_shelf": 20, "current_stock_warehouse": 100,
-                "pending_supplier_qty": 0, "min_expiration_days": 30, "qty_expiring_next_7d": 0,
+                "min_expiration_days": 30, "qty_expiring_next_7d": 0,
             });
             lines.push_str(&format!("{line}\n"));
         }
@@ -101,15 +101,28 @@ fn train_into(table: &Path, out: &Path, url: Option<&str>) -> serde_json::Value 
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
-fn forecast(table: &Path, models: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    shelfflow()
-        .args(["--quiet", "run", "pipelines/demand_forecast.yaml"])
-        .args(extra)
-        .env("FEATURES_TABLE", table)
+/// The forecast pipeline on the features pipeline's collection, over the daily `facts`.
+fn forecasting(dir: &Path, facts: &Path, models: &Path, out: &Path) -> std::process::Command {
+    let mut command = shelfflow();
+    command
+        .args(["--quiet", "run", "pipelines/features.yaml", "pipelines/demand_forecast.yaml"])
+        .env("FEATURES_DAILY", facts)
+        .env("FEATURES_PARQUET", "false")
+        .env("SHELFFLOW_DATA", dir.join("data"))
+        .env("SHELFFLOW_OUT", out)
         .env("MODEL_DIR", models.join("demand"))
-        .env("FORECAST_OUT", out)
-        .output()
-        .unwrap()
+        .env("FORECAST_OUT", out);
+    command
+}
+
+fn forecast(
+    dir: &Path,
+    facts: &Path,
+    models: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    forecasting(dir, facts, models, out).args(extra).output().unwrap()
 }
 
 #[test]
@@ -188,7 +201,7 @@ fn training_is_validated_by_time_gated_and_deterministic_and_forecasts_serve_it(
     let mut outputs = Vec::new();
     for workers in ["1", "2"] {
         let out = dir.join(format!("forecast-{workers}"));
-        let done = forecast(&table, &dir.join("models"), &out, &["--workers", workers]);
+        let done = forecast(&dir, &facts, &dir.join("models"), &out, &["--workers", workers]);
         assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
         outputs.push(std::fs::read_to_string(out.join("demand_forecast_csv.csv")).unwrap());
     }
@@ -207,7 +220,8 @@ fn a_model_that_does_not_fit_the_input_is_a_located_error() {
     train(&table, &dir.join("models"));
     let out = dir.join("out");
     let mistyped = forecast(
-        &table,
+        &dir,
+        &facts,
         &dir.join("models"),
         &out,
         &["--set", "sources.features.schema.people_count=float"],
@@ -218,7 +232,7 @@ fn a_model_that_does_not_fit_the_input_is_a_located_error() {
     assert!(stderr.contains("`people_count` as int, the input has float"), "{stderr}");
     assert!(stderr.contains("retrain"), "{stderr}");
 
-    let missing = forecast(&table, &dir.join("no-models"), &out, &[]);
+    let missing = forecast(&dir, &facts, &dir.join("no-models"), &out, &[]);
     assert_eq!(missing.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("`shelfflow model train --out "), "{stderr}");
@@ -260,11 +274,7 @@ fn features_models_and_forecasts_reach_postgresql_and_its_bi_views() {
         "2"
     );
 
-    let served = shelfflow()
-        .args(["--quiet", "run", "pipelines/demand_forecast.yaml"])
-        .env("FEATURES_TABLE", &table)
-        .env("MODEL_DIR", models.join("demand"))
-        .env("FORECAST_OUT", dir.join("forecast"))
+    let served = forecasting(&dir, &facts, &models, &dir.join("forecast"))
         .env("SHELFFLOW_POSTGRES", "true")
         .env("DATABASE_URL", &url)
         .output()

@@ -326,6 +326,8 @@ pub struct DemoOptions {
     pub serve: Option<crate::serve::ServeOptions>,
     /// Where supplier orders take their demand from.
     pub policy: Policy,
+    /// Also compute the daily facts (and their lost-sales estimate) under the rules policy.
+    pub daily_facts: bool,
 }
 
 /// The BI views over the store tables, applied after the demo's tables exist.
@@ -370,6 +372,7 @@ pub fn compare_policies(
     for policy in [Policy::Rules, Policy::Forecast] {
         let run = DemoOptions {
             policy,
+            daily_facts: true,
             out: options.out.join(policy.name()),
             database: false,
             serve: None,
@@ -456,7 +459,7 @@ fn run_demo(options: &DemoOptions) -> anyhow::Result<Outcome> {
     let _ = std::fs::remove_dir_all(&kpi_dir);
     let files: Vec<PathBuf> = DEMO_PIPELINES
         .iter()
-        .chain(options.policy.extra_pipelines())
+        .chain(options.policy.extra_pipelines(options.daily_facts))
         .map(|f| options.pipelines.join(f))
         .collect();
     let mut overrides = options.overrides.clone();

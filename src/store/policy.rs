@@ -33,12 +33,14 @@ impl Policy {
         }
     }
 
-    /// The pipelines a demo of this policy runs besides the store's: the daily facts, the
-    /// features and the forecast the supplier orders read.
-    pub fn extra_pipelines(self) -> &'static [&'static str] {
-        match self {
-            Policy::Rules => &[],
-            Policy::Forecast => &["daily_facts.yaml", "features.yaml", "demand_forecast.yaml"],
+    /// The pipelines a demo of this policy runs besides the store's: the daily facts (also for
+    /// the rules when `facts`, for their lost-sales estimate), the features and the forecast the
+    /// supplier orders read.
+    pub fn extra_pipelines(self, facts: bool) -> &'static [&'static str] {
+        match (self, facts) {
+            (Policy::Rules, false) => &[],
+            (Policy::Rules, true) => &["daily_facts.yaml"],
+            (Policy::Forecast, _) => &["daily_facts.yaml", "features.yaml", "demand_forecast.yaml"],
         }
     }
 
@@ -123,7 +125,8 @@ fn kpi(kpis: &BTreeMap<String, f64>, name: &str) -> f64 {
     kpis.get(name).copied().unwrap_or(0.0)
 }
 
-const LINES: [Line; 8] = [
+const LINES: [Line; 9] = [
+    Line { label: "customers", value: |k| Some(kpi(k, "customers")), digits: 0 },
     Line { label: "stock-out minutes", value: |k| Some(kpi(k, "stockout.minutes")), digits: 0 },
     Line {
         label: "lost sales (est. units)",
