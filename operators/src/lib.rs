@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn every_registered_sample_parses_and_names_its_inputs() {
         let kinds = registry();
-        assert_eq!(kinds.len(), 15);
+        assert_eq!(kinds.len(), 16);
         for (name, kind) in kinds {
             let value: serde_yaml_ng::Value =
                 serde_yaml_ng::from_str(kind.sample).expect("sample is YAML");
