@@ -560,8 +560,11 @@ fn render_summary(
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "shelfflow demo: {} simulated days, seed {}, {} worker(s)",
-        options.days, options.seed, options.workers
+        "shelfflow demo: {} simulated days, seed {}, {} worker(s), {} policy",
+        options.days,
+        options.seed,
+        options.workers,
+        options.policy.name()
     );
     let _ = writeln!(
         out,

@@ -83,6 +83,7 @@ pub fn ensure_model(dir: &Path, data: &Path, pipelines: &Path, quiet: bool) -> a
     }
     let features = std::env::temp_dir().join(format!("shelfflow-features-{}", std::process::id()));
     std::env::set_var("FEATURES_OUT", &features);
+    std::env::set_var("SHELFFLOW_DATA", data);
     std::env::set_var("FEATURES_DAILY", data.join("history.parquet"));
     std::env::set_var("FEATURES_PARQUET", "true");
     let plan = crate::load_plans(&[pipelines.join("features.yaml")], &[])
