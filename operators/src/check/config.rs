@@ -184,6 +184,13 @@ impl OperatorConfig for CheckConfig {
             match plan_check(input, check, &format!("checks[{i}]")) {
                 Ok(Planned::Rows(checks)) => rows.extend(checks),
                 Ok(Planned::Unique(name, columns)) => unique.push((name, columns)),
+                Ok(Planned::Lateness(_)) if lateness.is_some() => errors.push(
+                    ConfigError::new(
+                        format!("checks[{i}].max_lateness"),
+                        "a second max_lateness check: its bound would silently replace the first",
+                    )
+                    .hint("keep one max_lateness per check operator (its bound applies to every late arrival)"),
+                ),
                 Ok(Planned::Lateness(bound)) => lateness = Some(bound),
                 Err(e) => errors.extend(e),
             }

@@ -112,3 +112,20 @@ fn a_check_is_validated_with_every_problem_located() {
     let unknown = (KIND.parse)(yaml("input: x\nchecks:\n  - positive: qty\n"));
     assert!(unknown.is_err(), "an unknown check is an error");
 }
+
+#[test]
+fn a_second_max_lateness_is_an_error_not_a_silent_replacement() {
+    let config = "input: x\nkey: [event_id]\nchecks:\n  - max_lateness: {bound: 30s}\n  - not_null: [event_id]\n  - max_lateness: {bound: 5m}\n";
+    let input = crate::testing::schema(&[
+        ("event_id", crate::Type::String),
+        ("ts", crate::Type::Timestamp),
+    ]);
+    let late = crate::late_arrival::schema(&input);
+    let errors = (super::KIND.parse)(crate::testing::yaml(config))
+        .unwrap()
+        .plan("quality", &[input, late])
+        .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].path, "checks[2].max_lateness");
+    assert!(errors[0].message.contains("second max_lateness"), "{errors:?}");
+}
