@@ -464,6 +464,9 @@ fn dead_letters_are_a_collection_that_operators_count() {
     assert_eq!(files["dead_letter.jsonl"].lines().count(), bad, "the file holds the same records");
     let by_reason = &files["bad_by_reason.csv"];
     assert!(by_reason.contains("expected int, found string"), "{by_reason}");
+    let totals: serde_json::Value = serde_json::from_str(&files["line_count.json"]).expect("json");
+    let lines = events.lines().count();
+    assert_eq!(totals, serde_json::json!({"records": good, "dead_letters": bad, "lines": lines}));
 }
 
 #[test]

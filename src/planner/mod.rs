@@ -143,13 +143,30 @@ pub use shelfflow_operators::dead_letter::schema as dead_letter_schema;
 
 pub use shelfflow_operators::late_arrival::collection_of as late_arrivals_of;
 
+/// The collection of the totals of what input `input` has read.
+pub fn line_count_of(input: &str) -> String {
+    format!("{input}.line_count")
+}
+
+/// One row: `records` (accepted rows read so far), `dead_letters` (lines or rows rejected,
+/// late ones included) and `lines` (their sum: everything read).
+pub fn line_count_schema() -> Schema {
+    use shelfflow_operators::{Field, Type};
+    let column = |name: &str| Field::new(name, Type::Int, false);
+    let mut schema = Schema::new(vec![column("records"), column("dead_letters"), column("lines")]);
+    schema.key = Some(Vec::new()); // one row
+    schema
+}
+
 /// Adds the collections every input brings besides its rows, so operators and sinks can read
-/// them like any other: the dead letters (`dead_letters`, and `<input>.dead_letters` per input)
-/// and each source's late arrivals (`<source>.late_arrivals`).
+/// them like any other: the dead letters (`dead_letters`, and `<input>.dead_letters` per input),
+/// the totals read (`<input>.line_count`) and each source's late arrivals
+/// (`<source>.late_arrivals`).
 pub fn add_input_collections(collections: &mut IndexMap<String, Schema>, inputs: &[InputPlan]) {
     collections.entry(DEAD_LETTERS.to_owned()).or_insert_with(dead_letter_schema);
     for input in inputs {
         collections.entry(dead_letters_of(&input.name)).or_insert_with(dead_letter_schema);
+        collections.entry(line_count_of(&input.name)).or_insert_with(line_count_schema);
         if input.role == InputRole::Source {
             let late = shelfflow_operators::late_arrival::schema(&input.schema);
             collections.entry(late_arrivals_of(&input.name)).or_insert(late);

@@ -429,6 +429,13 @@ fn build_dataflow(
                 colls.insert(plan.inputs[*i].name.clone(), coll);
             }
         }
+        // What each input read, before its retention retracts any of it.
+        let read_rows: HashMap<String, Coll<'_>> = plan
+            .inputs
+            .iter()
+            .filter(|i| is_read_anywhere(plan, &slots, &crate::planner::line_count_of(&i.name)))
+            .filter_map(|i| Some((i.name.clone(), colls.get(&i.name)?.clone())))
+            .collect();
         for (input, retention) in plan.inputs.iter().filter_map(|i| Some((i, i.retention?))) {
             let after = shelfflow_connectors::clock::round_up(retention, plan.tick);
             if let Some(coll) = colls.remove(&input.name) {
@@ -446,6 +453,10 @@ fn build_dataflow(
             .chain(checked)
             .collect();
         add_dead_letter_inputs(plan, &roots, &mut colls, &dead);
+        for (input, rows) in read_rows {
+            let dead = colls[&crate::planner::dead_letters_of(&input)].clone();
+            colls.insert(crate::planner::line_count_of(&input), count_lines(rows, dead));
+        }
         let late = add_late_arrival_inputs(scope, plan, &roots, &mut colls);
         let (colls, dead_rows) = build::build_operators(plan, colls, &roots);
         super::checks::watch_violations(plan, &colls, metrics, probe);
@@ -486,6 +497,32 @@ fn build_dataflow(
 /// Whether an output (`roots`) or an operator reads collection `name`.
 fn is_read(plan: &Plan, roots: &[&str], name: &str) -> bool {
     roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
+}
+
+/// Whether a sink, an operator or the simulated store's feedback reads collection `name`.
+fn is_read_anywhere(plan: &Plan, slots: &Slots, name: &str) -> bool {
+    slots.iter().any(|(_, input)| input.as_deref() == Some(name))
+        || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
+}
+
+/// `<input>.line_count`: one row of the accepted `rows` and the `dead` letters counted so far
+/// (none until the input has read anything).
+fn count_lines<'s>(rows: Coll<'s>, dead: Coll<'s>) -> Coll<'s> {
+    use shelfflow_operators::Value;
+    let tagged = rows.map(|_| ((), 0u8)).concat(dead.map(|_| ((), 1u8)));
+    tagged
+        .reduce_named("LineCount", |_, counts: &[(&u8, Diff)], output: &mut Vec<(Row, Diff)>| {
+            let (mut records, mut dead) = (0i64, 0i64);
+            for (tag, count) in counts {
+                match **tag {
+                    0 => records += *count as i64,
+                    _ => dead += *count as i64,
+                }
+            }
+            let row = vec![Value::Int(records), Value::Int(dead), Value::Int(records + dead)];
+            output.push((row, 1));
+        })
+        .map(|((), row)| row)
 }
 
 /// An input per source whose `<source>.late_arrivals` an operator or output reads; the others
