@@ -433,7 +433,7 @@ fn build_dataflow(
         let read_rows: HashMap<String, Coll<'_>> = plan
             .inputs
             .iter()
-            .filter(|i| is_read_anywhere(plan, &slots, &crate::planner::line_count_of(&i.name)))
+            .filter(|i| is_read_anywhere(plan, slots, &crate::planner::line_count_of(&i.name)))
             .filter_map(|i| Some((i.name.clone(), colls.get(&i.name)?.clone())))
             .collect();
         for (input, retention) in plan.inputs.iter().filter_map(|i| Some((i, i.retention?))) {
