@@ -221,7 +221,11 @@ impl SequentialLogic for SupplierRules {
         match (input, &self.forecast) {
             (LEVELS, _) => state.levels.update(row, diff),
             (RECEIPTS, _) => self.receive(state, step, row, diff),
-            (_, Some(rules)) => state.forecast.update(rules, row, diff),
+            // Kept only when orders follow it: under `history` the input is read and dropped.
+            (_, Some(rules)) if rules.demand_from == DemandFrom::Forecast => {
+                state.forecast.update(rules, row, diff)
+            }
+            (_, Some(_)) => {}
             (_, None) => unreachable!("a forecast row without a forecast input"),
         }
     }
