@@ -516,3 +516,19 @@ fn retention_retracts_records_older_than_the_bound_and_keeps_the_last_stretch() 
         assert_eq!(read(two.path().join(name)), files[name], "{name} differs on two workers");
     }
 }
+
+#[test]
+fn line_count_stands_alone_without_a_reader_of_the_dead_letters() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let pipeline = out.path().join("line_count.yaml");
+    let text = format!(
+        "name: lc\nsources:\n  shelf_events:\n    connector: file\n    path: pipelines/examples/data/shelf_events.jsonl\n    schema: {{event_id: string, event_type: string, shelf_id: string, quantity: int, customer_id: string?, timestamp: timestamp}}\n    event_time: timestamp\nsinks:\n  totals:\n    input: shelf_events.line_count\n    connector: file\n    path: {}/totals.json\n    single: true\n",
+        out.path().display()
+    );
+    std::fs::write(&pipeline, text).expect("pipeline");
+    let done = shelfflow(out.path()).arg("run").arg(&pipeline).output().expect("runs");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let totals: serde_json::Value =
+        serde_json::from_str(&read(out.path().join("totals.json"))).expect("json");
+    assert_eq!(totals, serde_json::json!({"records": 11, "dead_letters": 1, "lines": 12}));
+}

@@ -429,11 +429,19 @@ fn build_dataflow(
                 colls.insert(plan.inputs[*i].name.clone(), coll);
             }
         }
+        let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
+        let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
+        let checked =
+            super::checks::violation_outputs(plan).into_iter().map(|(_, output, _)| output);
+        let roots: Vec<&str> = roots
+            .chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str()))
+            .chain(checked)
+            .collect();
         // What each input read, before its retention retracts any of it.
         let read_rows: HashMap<String, Coll<'_>> = plan
             .inputs
             .iter()
-            .filter(|i| is_read_anywhere(plan, slots, &crate::planner::line_count_of(&i.name)))
+            .filter(|i| is_read(plan, &roots, &crate::planner::line_count_of(&i.name)))
             .filter_map(|i| Some((i.name.clone(), colls.get(&i.name)?.clone())))
             .collect();
         for (input, retention) in plan.inputs.iter().filter_map(|i| Some((i, i.retention?))) {
@@ -444,18 +452,10 @@ fn build_dataflow(
             }
         }
         let (dead_handle, dead) = scope.new_collection::<Row, Diff>();
-        let roots = slots.iter().filter_map(|(_, input)| input.as_deref());
-        let feedback = plan.simulation.iter().flat_map(|sim| sim.feedback.iter());
-        let checked =
-            super::checks::violation_outputs(plan).into_iter().map(|(_, output, _)| output);
-        let roots: Vec<&str> = roots
-            .chain(feedback.map(|(sink, _, _)| plan.sinks[*sink].input.as_str()))
-            .chain(checked)
-            .collect();
         add_dead_letter_inputs(plan, &roots, &mut colls, &dead);
         for (input, rows) in read_rows {
-            let dead = colls[&crate::planner::dead_letters_of(&input)].clone();
-            colls.insert(crate::planner::line_count_of(&input), count_lines(rows, dead));
+            let rejected = dead_letters_from(&dead, &input);
+            colls.insert(crate::planner::line_count_of(&input), count_lines(rows, rejected));
         }
         let late = add_late_arrival_inputs(scope, plan, &roots, &mut colls);
         let (colls, dead_rows) = build::build_operators(plan, colls, &roots);
@@ -497,12 +497,6 @@ fn build_dataflow(
 /// Whether an output (`roots`) or an operator reads collection `name`.
 fn is_read(plan: &Plan, roots: &[&str], name: &str) -> bool {
     roots.contains(&name) || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
-}
-
-/// Whether a sink, an operator or the simulated store's feedback reads collection `name`.
-fn is_read_anywhere(plan: &Plan, slots: &Slots, name: &str) -> bool {
-    slots.iter().any(|(_, input)| input.as_deref() == Some(name))
-        || plan.operators.iter().any(|o| o.inputs.iter().any(|i| i == name))
 }
 
 /// `<input>.line_count`: one row of the accepted `rows` and the `dead` letters counted so far
@@ -562,13 +556,15 @@ fn add_dead_letter_inputs<'s>(
     for input in &plan.inputs {
         let name = crate::planner::dead_letters_of(&input.name);
         if read(&name) {
-            let source = shelfflow_operators::value::Value::str(&input.name);
-            colls.insert(
-                name,
-                dead.clone().filter(move |row| dead_letter::source_of(row) == &source),
-            );
+            colls.insert(name, dead_letters_from(dead, &input.name));
         }
     }
+}
+
+/// The dead letters of input `input` among the inputs' `dead` letters.
+fn dead_letters_from<'s>(dead: &Coll<'s>, input: &str) -> Coll<'s> {
+    let source = shelfflow_operators::value::Value::str(input);
+    dead.clone().filter(move |row| dead_letter::source_of(row) == &source)
 }
 
 /// The simulated store at its start, from the reference data in the settings' directory.

@@ -71,9 +71,7 @@ impl OperatorConfig for SnapshotConfig {
         let mut added = Vec::new();
         for (new, column) in &self.columns {
             let path = format!("columns.{new}");
-            if input.index_of(new).is_some()
-                || self.columns.keys().filter(|k| *k == new).count() > 1
-            {
+            if input.index_of(new).is_some() {
                 errors.push(
                     ConfigError::new(
                         path.clone(),
