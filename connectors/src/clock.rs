@@ -145,6 +145,15 @@ impl EventClock {
         self.frontier = self.frontier.max(round_down(time, self.tick));
     }
 
+    /// Sets the watermark to `micros` without a record (a `$watermark` line of a file): no record
+    /// timed before it, rounded down to the tick, is accepted any more. The lateness is not
+    /// subtracted, and the watermark never moves back. `None` for an input without event time.
+    pub fn advance_watermark(&mut self, micros: Micros) -> Option<()> {
+        self.event_time?;
+        self.advance_to(micros.max(0) as u64);
+        Some(())
+    }
+
     /// Gives a decoded row its dataflow time, advancing the watermark.
     pub fn stamp(&mut self, row: &[Value]) -> Result<Time, Untimed> {
         let Some(column) = self.event_time else { return Ok(0) };

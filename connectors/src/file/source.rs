@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use polars::prelude::{CsvParseOptions, CsvReadOptions, ParquetReader, SerReader};
+use shelfflow_operators::value::{parse_timestamp, Micros};
 use shelfflow_operators::Row;
 
 use super::config::{FileSourceConfig, Format};
@@ -69,9 +70,31 @@ fn push_record(
     out.dead.push(DeadLetter { position: position(), reason, raw: raw(), time: clock.frontier() });
 }
 
+/// The key of a JSONL line that advances the watermark instead of holding a record.
+const WATERMARK_KEY: &str = "$watermark";
+
+/// A line `{"$watermark": "<timestamp>"}`: its event time in microseconds, or why it is not a
+/// valid one. `None` for any other line (a record), found by a prefix test that costs nothing.
+fn watermark_line(line: &[u8]) -> Option<Result<Micros, String>> {
+    let text = line.trim_ascii_start().strip_prefix(b"{")?.trim_ascii_start();
+    text.strip_prefix(b"\"$watermark\"")?;
+    let invalid = || {
+        format!("`{WATERMARK_KEY}`: expected {{\"{WATERMARK_KEY}\": \"<timestamp>\"}} alone on its line, e.g. {{\"{WATERMARK_KEY}\": \"2026-01-01T09:00:00Z\"}}")
+    };
+    let Ok(object) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line)
+    else {
+        return Some(Err(invalid()));
+    };
+    Some(match (object.len(), object.get(WATERMARK_KEY).and_then(|v| v.as_str())) {
+        (1, Some(text)) => parse_timestamp(text).ok_or_else(invalid),
+        _ => Err(invalid()),
+    })
+}
+
 /// Reads a JSONL file in large chunks, one record per line.
 ///
-/// Blank lines are skipped; `\r\n` endings and a last line without a newline are accepted.
+/// Blank lines are skipped, and a `$watermark` line advances the watermark; `\r\n` endings and
+/// a last line without a newline are accepted.
 /// When following, the end of the file is not the end of the source: a partial last line stays
 /// buffered until the rest of it is appended, and a file that shrank below what was read is read
 /// again from its start.
@@ -115,6 +138,19 @@ impl JsonlReader {
             return false;
         }
         let path = &self.path;
+        if let Some(watermark) = watermark_line(line) {
+            let reason = match watermark {
+                Ok(micros) => match clock.advance_watermark(micros) {
+                    Some(()) => return false,
+                    None => "`$watermark` in an input without event time".to_owned(),
+                },
+                Err(reason) => reason,
+            };
+            let raw = String::from_utf8_lossy(line).into_owned();
+            let time = clock.frontier();
+            out.dead.push(DeadLetter { position: format!("{path}:{number}"), reason, raw, time });
+            return true;
+        }
         push_record(
             out,
             clock,

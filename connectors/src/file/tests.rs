@@ -230,6 +230,42 @@ fn late_records_are_dead_letters() {
 }
 
 #[test]
+fn a_watermark_line_advances_the_frontier_without_a_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = path_in(&dir, "events.jsonl");
+    let text = [
+        line("A", 1, 10),
+        r#"{"$watermark": "2026-01-01T07:00:30Z"}"#.to_owned(),
+        line("B", 1, 20),
+        line("C", 1, 30),
+        r#" { "$watermark" : "2026-01-01T07:00:20Z" } "#.to_owned(),
+        r#"{"$watermark": "soon"}"#.to_owned(),
+        r#"{"$watermark": "2026-01-01T07:00:40Z", "shelf_id": "D"}"#.to_owned(),
+    ]
+    .join("\n");
+    fs::write(&path, text).expect("write");
+    let mut reader = JsonlReader::open(path.clone(), &schema(), false, 1 << 20).expect("open");
+    let mut clock = EventClock::new(Some(2), S, 60 * S);
+    let batch = read_all(&mut reader, &mut clock, 10);
+    // The lateness (60 s) would accept B: the watermark line says nothing before 07:00:30 follows.
+    assert_eq!(rows(&batch), vec![row("A", 1, 10), row("C", 1, 30)]);
+    assert_eq!(batch.dead[0].reason, "late: behind the frontier 2026-01-01T07:00:30Z");
+    assert_eq!(batch.dead[0].position, format!("{path}:3"));
+    // An earlier watermark does not move it back; malformed ones are dead letters that say why.
+    assert_eq!(clock.frontier(), ts("2026-01-01T07:00:30Z") as u64);
+    assert_eq!(batch.dead.len(), 3, "{:?}", batch.dead);
+    for dead in &batch.dead[1..] {
+        assert!(dead.reason.starts_with("`$watermark`: expected"), "{}", dead.reason);
+    }
+    // A table has no event time to advance.
+    let mut reader = JsonlReader::open(path.clone(), &schema(), false, 1 << 20).expect("open");
+    let mut untimed = EventClock::new(None, S, 0);
+    let batch = read_all(&mut reader, &mut untimed, 10);
+    assert_eq!(batch.rows.len(), 3);
+    assert_eq!(batch.dead[0].reason, "`$watermark` in an input without event time");
+}
+
+#[test]
 fn a_followed_file_is_read_as_it_grows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = path_in(&dir, "events.jsonl");
