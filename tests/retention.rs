@@ -69,3 +69,71 @@ fn a_sink_keeps_the_rows_within_its_retention_and_deletes_the_others_once() {
     assert_eq!(state.keys().map(String::as_str).collect::<Vec<_>>(), starts);
     assert_eq!(deleted.len(), rows.lines().count() - kept.len());
 }
+
+/// The accepted events of the example data: every line the run did not dead-letter, as
+/// (shelf, quantity, event time in seconds).
+fn accepted_events(dead_letters: &str) -> Vec<(String, i64, i64)> {
+    let path = "pipelines/examples/data/shelf_events.jsonl";
+    let dead: Vec<String> = dead_letters
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["position"].to_string())
+        .collect();
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap();
+    text.lines()
+        .enumerate()
+        .filter(|(n, _)| !dead.contains(&format!("\"{path}:{}\"", n + 1)))
+        .map(|(_, line)| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let shelf = v["shelf_id"].as_str().unwrap().to_owned();
+            (shelf, v["quantity"].as_i64().unwrap(), seconds(v["timestamp"].as_str().unwrap()))
+        })
+        .collect()
+}
+
+/// `shelf_id,events,units` rows of `events` grouped by shelf, sorted by shelf.
+fn per_shelf<'a>(events: impl Iterator<Item = &'a (String, i64, i64)>) -> String {
+    let mut groups: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (shelf, quantity, _) in events {
+        let group = groups.entry(shelf).or_default();
+        group.0 += 1;
+        group.1 += quantity;
+    }
+    let rows: String = groups.iter().map(|(s, (n, u))| format!("{s},{n},{u}\n")).collect();
+    format!("shelf_id,events,units\n{rows}")
+}
+
+#[test]
+fn an_aggregate_forgets_input_rows_older_than_its_retention_and_another_keeps_them() {
+    let out = scratch("retention", "aggregate");
+    let done = shelfflow()
+        .args(["--quiet", "run", "pipelines/examples/retention_aggregate.yaml", "--set"])
+        .arg(format!("output_dir={}", out.display()))
+        .output()
+        .expect("shelfflow runs");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).expect("an output");
+
+    // The oracle: a from-scratch grouping of the events each aggregate should still count.
+    let events = accepted_events(&read("dead_letter.jsonl"));
+    let last = events.iter().map(|e| e.2).max().unwrap();
+    let recent = per_shelf(events.iter().filter(|e| e.2 + 2 * MINUTE > last));
+    let recent_minutes =
+        per_shelf(events.iter().filter(|e| e.2 - e.2.rem_euclid(MINUTE) + 2 * MINUTE > last));
+    assert_eq!(read("all_time_csv.csv"), per_shelf(events.iter()));
+    assert_eq!(read("recent_csv.csv"), recent);
+    assert_eq!(read("recent_minutes_csv.csv"), recent_minutes);
+    assert_ne!(recent, recent_minutes, "the two retentions differ on this data");
+    assert!(recent.lines().count() < per_shelf(events.iter()).lines().count(), "a group is gone");
+
+    // A group whose last row expired is deleted from the changelog at that row's time + 2m.
+    let changes = read("recent_changes.jsonl");
+    let deletes: Vec<serde_json::Value> = changes
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|c| c["op"] == "delete")
+        .collect();
+    let gone: Vec<&str> = deletes.iter().map(|c| c["key"]["shelf_id"].as_str().unwrap()).collect();
+    assert_eq!(gone, ["S2", "S3"]);
+    assert_eq!(deletes[1]["time"], "2026-01-01T08:03:10Z", "S3's only event was at 08:01:10");
+}

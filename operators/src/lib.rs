@@ -39,8 +39,8 @@ mod testing;
 
 pub use plan::{
     closest, join_path, parse_config, resolve_columns, unknown_column, ArrangementCache, Coll,
-    ConfigError, Diff, InputRef, OperatorConfig, OperatorKind, Output, PlannedOperator,
-    RowArrangement, Time, Violations,
+    ConfigError, Diff, InputRef, InputRetention, OperatorConfig, OperatorKind, Output,
+    PlannedOperator, RowArrangement, Time, Violations,
 };
 pub use value::{Field, Row, Schema, Type, Value};
 

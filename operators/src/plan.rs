@@ -236,6 +236,18 @@ pub struct Output {
     pub schema: Schema,
 }
 
+/// How long each row of an operator's input counts (an aggregate's `retention`): from its own
+/// time, or from its timestamp or date column `by`, until the input has reached that plus
+/// `after` (µs, rounded up to whole ticks by the runtime); then it is retracted, so the
+/// operator's state and output forget it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputRetention {
+    /// How long a row counts, in microseconds.
+    pub after: u64,
+    /// The input column it counts from; `None`: the row's time.
+    pub by: Option<usize>,
+}
+
 /// The output of a data-quality check's violations (see [`PlannedOperator::violations`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Violations {
@@ -266,6 +278,11 @@ pub trait PlannedOperator: fmt::Debug + Send + Sync {
     /// Told which outputs anything reads (sinks, other operators, a tap), so an operator may skip
     /// computing the others. Their collections must still be returned by `build` (empty is fine).
     fn retain_outputs(&mut self, _needed: &[bool]) {}
+
+    /// How long each row of the (single) input counts, if the operator has a `retention`.
+    fn input_retention(&self) -> Option<InputRetention> {
+        None
+    }
 
     /// For `map` and `filter`: the row-by-row step this operator is, so the runtime can fuse a
     /// chain of them into one operator (see [`crate::rowwise`]).

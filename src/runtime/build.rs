@@ -79,8 +79,20 @@ pub fn build_operators<'s>(
             colls.chains.insert(op.outputs[0].clone(), chain);
             continue;
         }
-        let inputs: Vec<(&str, Coll<'s>)> =
+        let retained: String;
+        let mut inputs: Vec<(&str, Coll<'s>)> =
             op.inputs.iter().map(|name| (name.as_str(), colls.get(name))).collect();
+        if let Some(retention) = op.planned.input_retention() {
+            // Its own name: the retained rows must not share an arrangement with the input's.
+            retained = format!("{} (retention of {})", inputs[0].0, op.outputs[0]);
+            let coll = super::retention::expire_input(
+                inputs[0].1.clone(),
+                retention,
+                plan.tick,
+                &retained,
+            );
+            inputs[0] = (retained.as_str(), coll);
+        }
         let outputs = op.planned.build(&inputs, &mut cache);
         if let Some(dead) = op.planned.dead_letters() {
             colls.dead.push(outputs[dead].clone());

@@ -2,6 +2,8 @@
 //! has reached that time plus the retention, and is then retracted, so every operator, view and
 //! sink downstream forgets it through ordinary differential retractions.
 //!
+//! `retention:` on an aggregate: the same, for the rows of that operator's input only.
+//!
 //! `retention:` on a sink: each row of its collection counts until the collection's time has
 //! reached the row's event-time column plus the retention. Each update is undone at that time
 //! (or at once, if it is past), so a row that was retracted or replaced earlier stays so: the
@@ -16,7 +18,7 @@ use std::collections::BTreeMap;
 
 use differential_dataflow::AsCollection;
 use shelfflow_connectors::clock::round_up;
-use shelfflow_operators::{Coll, Diff, Row, Time, Value};
+use shelfflow_operators::{Coll, Diff, InputRetention, Row, Time, Value};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -26,6 +28,21 @@ use timely::dataflow::operators::Capability;
 /// has been seen; retractions still waiting when the input ends are dropped.
 pub fn expire_after<'s>(coll: Coll<'s>, after: Time, name: &str) -> Coll<'s> {
     expire(coll, move |_, time| time.saturating_add(after), name)
+}
+
+/// Retracts each row of an operator's input (`coll`) as its `retention` says: at its time plus
+/// the retention, or at its `by` column plus the retention, rounded up to `tick`.
+pub fn expire_input<'s>(
+    coll: Coll<'s>,
+    retention: InputRetention,
+    tick: Time,
+    name: &str,
+) -> Coll<'s> {
+    let after = round_up(retention.after, tick);
+    match retention.by {
+        Some(column) => expire_rows(coll, after, column, tick, name),
+        None => expire_after(coll, after, name),
+    }
 }
 
 /// Undoes each update of `coll` at the time its row's `column` (a timestamp or date) plus `after`

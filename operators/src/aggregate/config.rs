@@ -1,10 +1,12 @@
+use std::time::Duration;
+
 use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::expr::{self, Expr};
 use crate::plan::{
-    name_hint, parse_config, unknown_column, ConfigError, InputRef, OperatorConfig, OperatorKind,
-    PlannedOperator,
+    name_hint, parse_config, unknown_column, ConfigError, InputRef, InputRetention, OperatorConfig,
+    OperatorKind, PlannedOperator,
 };
 use crate::value::{Field, Schema, Type, Value};
 
@@ -68,6 +70,13 @@ pub struct AggregateConfig {
     /// `count(DISTINCT customer_id)`, `last(price)` (by the input's event time) or
     /// `last(price, updated_at)`.
     pub aggregates: IndexMap<String, String>,
+    /// How long each input row counts, e.g. `90d`: once the input has reached the row's time (or
+    /// its `retention_by` column) plus this, the row is retracted and its group forgets it.
+    #[serde(default, with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// The input's timestamp or date column `retention` counts from (default: the row's time).
+    #[serde(default)]
+    pub retention_by: Option<String>,
 }
 
 impl OperatorConfig for AggregateConfig {
@@ -80,8 +89,51 @@ impl OperatorConfig for AggregateConfig {
         _name: &str,
         inputs: &[Schema],
     ) -> Result<Box<dyn PlannedOperator>, Vec<ConfigError>> {
-        let (aggregation, schema) = plan_aggregation(&self.group_by, &self.aggregates, &inputs[0])?;
-        Ok(Box::new(PlannedAggregate { aggregation: aggregation.into(), schema }))
+        let retention = self.plan_retention(&inputs[0]);
+        let planned = plan_aggregation(&self.group_by, &self.aggregates, &inputs[0]);
+        match (planned, retention) {
+            (Ok((aggregation, schema)), Ok(retention)) => Ok(Box::new(PlannedAggregate {
+                aggregation: aggregation.into(),
+                schema,
+                retention,
+            })),
+            (planned, retention) => {
+                Err(planned.err().into_iter().flatten().chain(retention.err()).collect())
+            }
+        }
+    }
+}
+
+impl AggregateConfig {
+    /// `retention` and `retention_by`, checked against the input.
+    fn plan_retention(&self, input: &Schema) -> Result<Option<InputRetention>, ConfigError> {
+        let Some(retention) = self.retention else {
+            return match &self.retention_by {
+                Some(_) => {
+                    Err(ConfigError::new("retention_by", "`retention_by` without `retention`")
+                        .hint("add `retention: 90d`, or remove `retention_by`"))
+                }
+                None => Ok(None),
+            };
+        };
+        let after = retention.as_micros() as u64;
+        if after == 0 {
+            return Err(ConfigError::new("retention", "expected a positive duration, found 0")
+                .hint("e.g. `retention: 90d`; leave it out to keep every row"));
+        }
+        let Some(name) = &self.retention_by else {
+            return Ok(Some(InputRetention { after, by: None }));
+        };
+        let column = input
+            .index_of(name)
+            .ok_or_else(|| unknown_column(input.names(), name, "retention_by"))?;
+        match input.fields[column].ty {
+            Type::Timestamp | Type::Date => Ok(Some(InputRetention { after, by: Some(column) })),
+            ty => Err(ConfigError::new(
+                "retention_by",
+                format!("`{name}` is {ty}: retention counts from a timestamp or date column"),
+            )),
+        }
     }
 }
 

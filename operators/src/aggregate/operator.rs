@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::plan::{ArrangementCache, Coll, Diff, Output, PlannedOperator};
+use crate::plan::{ArrangementCache, Coll, Diff, InputRetention, Output, PlannedOperator};
 use crate::sequential::{process_by_key, SequentialLogic, Step};
 use crate::value::{Row, Schema, Value};
 
@@ -77,11 +77,16 @@ pub fn aggregate_rows<'s>(rows: Coll<'s>, aggregation: Arc<Aggregation>, name: &
 pub(crate) struct PlannedAggregate {
     pub(crate) aggregation: Arc<Aggregation>,
     pub(crate) schema: Schema,
+    pub(crate) retention: Option<InputRetention>,
 }
 
 impl PlannedOperator for PlannedAggregate {
     fn outputs(&self) -> Vec<Output> {
         vec![Output { suffix: None, schema: self.schema.clone() }]
+    }
+
+    fn input_retention(&self) -> Option<InputRetention> {
+        self.retention
     }
 
     fn build<'s>(

@@ -17,6 +17,37 @@ fn moves() -> crate::Schema {
     schema
 }
 
+#[test]
+fn retention_is_planned_against_the_input_and_its_errors_come_with_the_others() {
+    let plan = |extra: &str| {
+        (KIND.parse)(yaml(&format!(
+            "input: x\ngroup_by: [shelf_id]\naggregates: {{n: count(*)}}\n{extra}"
+        )))
+        .unwrap()
+        .plan("op", &[moves()])
+    };
+    let planned = plan("retention: 2m\nretention_by: ts").unwrap();
+    let retention = planned.input_retention().unwrap();
+    assert_eq!((retention.after, retention.by), (120_000_000, Some(3)));
+    assert_eq!(plan("retention: 90d").unwrap().input_retention().unwrap().by, None);
+    assert!(plan("").unwrap().input_retention().is_none());
+    let message = |extra: &str| plan(extra).unwrap_err()[0].message.clone();
+    assert_eq!(message("retention_by: ts"), "`retention_by` without `retention`");
+    assert_eq!(message("retention: 0s"), "expected a positive duration, found 0");
+    assert_eq!(
+        message("retention: 1d\nretention_by: delta"),
+        "`delta` is int: retention counts from a timestamp or date column"
+    );
+    let both = (KIND.parse)(yaml(
+        "input: x\naggregates: {t: sum(customer_id)}\nretention: 1d\nretention_by: tss",
+    ))
+    .unwrap()
+    .plan("op", &[moves()])
+    .unwrap_err();
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[1].path, "retention_by");
+}
+
 /// A deterministic stream of insertions and retractions over a few shelves.
 fn random_updates(seed: u64, n: usize) -> Vec<Update> {
     let mut state = seed;
