@@ -258,7 +258,7 @@ fn a_watermark_line_advances_the_frontier_without_a_record() {
         assert!(dead.reason.starts_with("`$watermark`: expected"), "{}", dead.reason);
     }
     // A table has no event time to advance.
-    let mut reader = JsonlReader::open(path.clone(), &schema(), false, 1 << 20).expect("open");
+    let mut reader = JsonlReader::open(path, &schema(), false, 1 << 20).expect("open");
     let mut untimed = EventClock::new(None, S, 0);
     let batch = read_all(&mut reader, &mut untimed, 10);
     assert_eq!(batch.rows.len(), 3);
