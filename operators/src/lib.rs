@@ -10,6 +10,7 @@
 //! its dataflow inside a timely worker ([`PlannedOperator::build`]).
 
 pub mod dead_letter;
+pub mod decimal;
 pub mod expr;
 pub mod late_arrival;
 pub mod value;

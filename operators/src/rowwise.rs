@@ -39,7 +39,10 @@ impl StepOrigin {
         let fields = self.columns.iter().cloned().zip(row.iter().map(Value::to_json));
         let letter = DeadLetter {
             position: path.to_owned(),
-            reason: format!("integer overflow in `{text}` (operator `{}`)", overflow.operator),
+            reason: format!(
+                "{} overflow in `{text}` (operator `{}`)",
+                overflow.kind, overflow.operator
+            ),
             raw: serde_json::Value::Object(fields.collect()).to_string(),
             time: 0, // the row's own time goes with it through the dataflow
         };

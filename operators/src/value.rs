@@ -13,6 +13,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use crate::decimal::{Decimal, DecimalType};
+
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
@@ -42,6 +44,8 @@ pub enum Type {
     Date,
     /// A span of time (microseconds); produced by `INTERVAL` literals and timestamp arithmetic.
     Interval,
+    /// Exact decimal `decimal(precision, scale)`; see [`crate::decimal`].
+    Decimal(DecimalType),
     /// The type of a bare `NULL` literal; it unifies with every other type.
     Null,
 }
@@ -57,13 +61,14 @@ impl Type {
             Type::Timestamp => "timestamp",
             Type::Date => "date",
             Type::Interval => "interval",
+            Type::Decimal(_) => "decimal",
             Type::Null => "null",
         }
     }
 
     /// The names a pipeline schema accepts, for error hints.
-    pub const SCHEMA_NAMES: [&'static str; 6] =
-        ["string", "int", "float", "bool", "timestamp", "date"];
+    pub const SCHEMA_NAMES: [&'static str; 7] =
+        ["string", "int", "float", "decimal(p, s)", "bool", "timestamp", "date"];
 
     /// Parses a schema type name such as `int` or `string?` into the type and its nullability.
     pub fn parse_schema(text: &str) -> Option<(Type, bool)> {
@@ -79,20 +84,51 @@ impl Type {
             "bool" | "boolean" => Type::Bool,
             "timestamp" | "datetime" => Type::Timestamp,
             "date" => Type::Date,
-            _ => return None,
+            other => Type::Decimal(parse_decimal_type(other)?),
         };
         Some((ty, nullable))
     }
 
     /// Whether values of this type are numbers.
     pub const fn is_numeric(self) -> bool {
-        matches!(self, Type::Int | Type::Float)
+        matches!(self, Type::Int | Type::Float | Type::Decimal(_))
+    }
+
+    /// The decimal type, if this is one.
+    pub const fn as_decimal(self) -> Option<DecimalType> {
+        match self {
+            Type::Decimal(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// `decimal(p, s)`, `decimal(p)` (scale 0) or `numeric(p, s)`, in lowercase.
+fn parse_decimal_type(text: &str) -> Option<DecimalType> {
+    let args = ["decimal", "numeric"]
+        .iter()
+        .find_map(|name| text.strip_prefix(name))?
+        .trim()
+        .strip_prefix('(')?
+        .strip_suffix(')')?;
+    let mut parts = args.split(',').map(|p| p.trim().parse::<u32>());
+    let precision = parts.next()?.ok()?;
+    let scale = match parts.next() {
+        Some(scale) => scale.ok()?,
+        None => 0,
+    };
+    match parts.next() {
+        None => DecimalType::new(precision, scale),
+        Some(_) => None,
     }
 }
 
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            Type::Decimal(d) => write!(f, "decimal({},{})", d.precision, d.scale),
+            other => f.write_str(other.name()),
+        }
     }
 }
 
@@ -118,6 +154,8 @@ pub enum Value {
     Date(Days),
     /// Microseconds.
     Interval(i64),
+    /// An exact decimal, with exactly its column type's scale.
+    Decimal(#[serde(with = "crate::decimal::serde_bytes")] Decimal),
 }
 
 impl Value {
@@ -131,6 +169,7 @@ impl Value {
             Value::Timestamp(_) => 5,
             Value::Date(_) => 6,
             Value::Interval(_) => 7,
+            Value::Decimal(_) => 8,
         }
     }
 
@@ -155,11 +194,12 @@ impl Value {
         }
     }
 
-    /// The value as a float; integers widen.
-    pub const fn as_f64(&self) -> Option<f64> {
+    /// The value as a float; integers widen, decimals round to the nearest float.
+    pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Int(i) => Some(*i as f64),
             Value::Float(x) => Some(*x),
+            Value::Decimal(d) => Some(crate::decimal::to_float(*d)),
             _ => None,
         }
     }
@@ -190,6 +230,11 @@ impl Value {
             Value::Timestamp(t) => serde_json::Value::String(format_timestamp(*t)),
             Value::Date(d) => serde_json::Value::String(format_date(*d)),
             Value::Interval(us) => serde_json::Value::String(format_interval(*us)),
+            // A JSON value tree holds numbers as floats: the nearest one. Files and changelogs
+            // write the exact digits (see `decode::json`).
+            Value::Decimal(d) => serde_json::Number::from_f64(crate::decimal::to_float(*d))
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
         }
     }
 }
@@ -208,6 +253,7 @@ impl PartialEq for Value {
             (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
             (Value::Date(a), Value::Date(b)) => a == b,
             (Value::Interval(a), Value::Interval(b)) => a == b,
+            (Value::Decimal(a), Value::Decimal(b)) => a == b,
             _ => false,
         }
     }
@@ -232,6 +278,7 @@ impl Ord for Value {
             (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
             (Value::Date(a), Value::Date(b)) => a.cmp(b),
             (Value::Interval(a), Value::Interval(b)) => a.cmp(b),
+            (Value::Decimal(a), Value::Decimal(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
         }
     }
@@ -249,6 +296,7 @@ impl Hash for Value {
             Value::Timestamp(t) => t.hash(state),
             Value::Date(d) => d.hash(state),
             Value::Interval(i) => i.hash(state),
+            Value::Decimal(d) => d.hash(state),
         }
     }
 }
@@ -264,6 +312,7 @@ impl fmt::Display for Value {
             Value::Timestamp(t) => f.write_str(&format_timestamp(*t)),
             Value::Date(d) => f.write_str(&format_date(*d)),
             Value::Interval(us) => f.write_str(&format_interval(*us)),
+            Value::Decimal(d) => write!(f, "{d}"),
         }
     }
 }
@@ -419,6 +468,15 @@ mod tests {
         assert_eq!(Type::parse_schema("int"), Some((Type::Int, false)));
         assert_eq!(Type::parse_schema("string?"), Some((Type::String, true)));
         assert_eq!(Type::parse_schema("timestmp"), None);
+        let money = Type::Decimal(DecimalType::new(10, 2).unwrap());
+        assert_eq!(Type::parse_schema("decimal(10,2)"), Some((money, false)));
+        assert_eq!(Type::parse_schema("NUMERIC( 10 , 2 )?"), Some((money, true)));
+        assert_eq!(money.to_string(), "decimal(10,2)");
+        let whole = Type::Decimal(DecimalType::new(12, 0).unwrap());
+        assert_eq!(Type::parse_schema("decimal(12)"), Some((whole, false)));
+        for bad in ["decimal", "decimal(29,2)", "decimal(2,3)", "decimal(10,2,1)", "decimal(a)"] {
+            assert_eq!(Type::parse_schema(bad), None, "{bad}");
+        }
     }
 
     #[test]

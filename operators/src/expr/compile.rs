@@ -99,6 +99,7 @@ use super::format::{self, Conversion, MAX_DECIMALS};
 use super::like::LikePattern;
 use super::temporal::{self, DateField, TimeUnit};
 use super::{Expr, ExprError, ExprErrorKind};
+use crate::decimal::{DecimalType, Rounding};
 use crate::value::{Schema, Type, Value};
 
 /// An aggregate call such as `sum(quantity)`, `count(*)` or `count(DISTINCT customer_id)`.
@@ -131,6 +132,7 @@ pub const AGGREGATE_FUNCTIONS: [&str; 8] =
 pub const SCALAR_FUNCTIONS: &[&str] = &[
     "abs",
     "round",
+    "round_half_even",
     "floor",
     "ceil",
     "ceiling",
@@ -643,6 +645,11 @@ fn unify_types(a: Type, b: Type) -> Option<Type> {
         _ if a == b => Some(a),
         (Type::Null, t) | (t, Type::Null) => Some(t),
         (Type::Int, Type::Float) | (Type::Float, Type::Int) => Some(Type::Float),
+        (Type::Decimal(a), Type::Decimal(b)) => Some(Type::Decimal(DecimalType::unify(a, b))),
+        (Type::Decimal(d), Type::Int) | (Type::Int, Type::Decimal(d)) => {
+            Some(Type::Decimal(DecimalType::unify(d, DecimalType::INT)))
+        }
+        (Type::Decimal(_), Type::Float) | (Type::Float, Type::Decimal(_)) => Some(Type::Float),
         (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => Some(Type::Timestamp),
         _ => None,
     }
@@ -659,7 +666,8 @@ fn unify(items: &[(&Expr, Loc)], what: &str) -> Result<Type, ExprError> {
     Ok(ty)
 }
 
-/// Converts an expression to a unified type (int → float, date → timestamp, NULL → any).
+/// Converts an expression to a unified type (int → float or decimal, decimal → float or a wider
+/// decimal, date → timestamp, NULL → any).
 fn coerce(e: Expr, to: Type) -> Expr {
     if e.ty() == to {
         e
@@ -723,12 +731,16 @@ fn arith_type(op: ArithOp, l: Type, r: Type) -> Option<Type> {
     Some(match (l, r) {
         (Type::Null, Type::Null) => Type::Null,
         (Type::Null, t) | (t, Type::Null) => match t {
-            Type::Int | Type::Float => t,
+            Type::Int | Type::Float | Type::Decimal(_) => t,
             Type::Timestamp | Type::Date | Type::Interval if additive => t,
             Type::Interval if matches!(op, Mul | Div) => t,
             _ => return None,
         },
         (Type::Int, Type::Int) => Type::Int,
+        (Type::Decimal(a), Type::Decimal(b)) => Type::Decimal(decimal_result(op, a, b)),
+        (Type::Decimal(a), Type::Int) => Type::Decimal(decimal_result(op, a, DecimalType::INT)),
+        (Type::Int, Type::Decimal(b)) => Type::Decimal(decimal_result(op, DecimalType::INT, b)),
+        (Type::Decimal(_), Type::Float) | (Type::Float, Type::Decimal(_)) => Type::Float,
         (Type::Int | Type::Float, Type::Int | Type::Float) => Type::Float,
         (Type::Timestamp, Type::Interval) if additive => Type::Timestamp,
         (Type::Interval, Type::Timestamp) if op == Add => Type::Timestamp,
@@ -746,6 +758,48 @@ fn arith_type(op: ArithOp, l: Type, r: Type) -> Option<Type> {
         (Type::Int | Type::Float, Type::Interval) if op == Mul => Type::Interval,
         _ => return None,
     })
+}
+
+/// The result type of `a op b` on decimals ([`DecimalType`] holds the rules).
+fn decimal_result(op: ArithOp, a: DecimalType, b: DecimalType) -> DecimalType {
+    match op {
+        ArithOp::Add | ArithOp::Sub => DecimalType::add(a, b),
+        ArithOp::Mul => DecimalType::mul(a, b),
+        ArithOp::Div => DecimalType::div(a, b),
+        ArithOp::Mod => DecimalType::rem(a, b),
+    }
+}
+
+/// The operands of arithmetic with a decimal side, made alike: an int becomes a decimal, a
+/// number literal (`0.9`) the exact decimal it is written as, and any other float turns the
+/// decimal side into a float (mixing with a float gives a float).
+fn decimal_operands(l: Expr, r: Expr) -> (Expr, Expr) {
+    if l.ty().as_decimal().is_none() && r.ty().as_decimal().is_none() {
+        return (l, r);
+    }
+    let alike = |e: Expr, other: &Expr| match e.ty() {
+        Type::Int => coerce(e, Type::Decimal(DecimalType::INT)),
+        Type::Float => match e.as_literal().and_then(exact_literal) {
+            Some(literal) => literal,
+            None => e,
+        },
+        Type::Decimal(_) if other.ty() == Type::Float && other.as_literal().is_none() => {
+            coerce(e, Type::Float)
+        }
+        _ => e,
+    };
+    let l2 = alike(l.clone(), &r);
+    let r2 = alike(r, &l);
+    (l2, r2)
+}
+
+/// A float literal as the exact decimal of its shortest text (`0.9` → `0.9`, scale 1).
+fn exact_literal(v: &Value) -> Option<Expr> {
+    let Value::Float(x) = v else { return None };
+    let d: crate::decimal::Decimal = format!("{x}").parse().ok()?;
+    let digits = d.mantissa().unsigned_abs().checked_ilog10().map_or(1, |n| n + 1);
+    let ty = DecimalType::new(digits.max(d.scale()).max(1), d.scale())?;
+    Some(Expr::literal(Value::Decimal(d), Type::Decimal(ty)))
 }
 
 fn arith_symbol(op: ArithOp) -> &'static str {
@@ -784,8 +838,15 @@ fn arith_check(
 
 /// Builds a type-checked arithmetic node.
 fn arith_expr(op: ArithOp, l: Expr, r: Expr, at: Loc) -> Result<Expr, ExprError> {
+    let (l, r) = decimal_operands(l, r);
     let (ty, nullable) = arith_check(op, l.ty(), l.nullable(), &r, at)?;
-    Ok(Expr::new(ty, nullable, Node::Arith(op, Box::new(l), Box::new(r))))
+    let node = match (ty, l.ty(), r.ty()) {
+        (Type::Decimal(to), Type::Decimal(_), Type::Decimal(_)) => {
+            Node::DecimalArith(op, to, Box::new(l), Box::new(r))
+        }
+        _ => Node::Arith(op, Box::new(l), Box::new(r)),
+    };
+    Ok(Expr::new(ty, nullable, node))
 }
 
 fn cmp_op(op: &BinaryOperator) -> Option<CmpOp> {
@@ -829,6 +890,11 @@ fn cast_target(data_type: &ast::DataType) -> Option<Type> {
         "DATETIME" | "TIMESTAMPTZ" => Type::Timestamp,
         b if b.starts_with("TIMESTAMP") => Type::Timestamp,
         b if b.starts_with("INTERVAL") => Type::Interval,
+        "DECIMAL" | "NUMERIC" | "DEC" => {
+            let args = text.split_once('(')?.1;
+            let lower = format!("decimal({args}").to_ascii_lowercase();
+            return Type::parse_schema(&lower).map(|(ty, _)| ty);
+        }
         _ => return None,
     })
 }
@@ -846,6 +912,9 @@ fn cast_fallibility(from: Type, to: Type) -> Option<bool> {
         | (Type::Date, Type::Timestamp)
         | (Type::Timestamp, Type::Date) => Some(false),
         (Type::Float, Type::Int) => Some(true),
+        (Type::Decimal(_), Type::Float) => Some(false),
+        (Type::Int | Type::Float | Type::Decimal(_), Type::Decimal(_))
+        | (Type::Decimal(_), Type::Int) => Some(true),
         _ => None,
     }
 }
@@ -1123,7 +1192,10 @@ impl Compiler<'_> {
             }
             UnaryOperator::Minus | UnaryOperator::Plus => {
                 let x = self.expr(inner)?;
-                if !matches!(x.ty(), Type::Int | Type::Float | Type::Interval | Type::Null) {
+                if !matches!(
+                    x.ty(),
+                    Type::Int | Type::Float | Type::Decimal(_) | Type::Interval | Type::Null
+                ) {
                     return Err(mismatch(
                         format!("unary `{op}` expects a number or interval, found {}", x.ty()),
                         at,
@@ -1252,12 +1324,20 @@ impl Compiler<'_> {
             let r = self.expr(right)?;
             return arith_expr(arith, first, r, at);
         }
-        let (mut ty, mut nullable) = (first.ty(), first.nullable());
         let mut rest = Vec::with_capacity(spine.len());
         for (op, raw) in spine.into_iter().rev() {
-            let r = self.expr(raw)?;
-            (ty, nullable) = arith_check(op, ty, nullable, &r, at)?;
-            rest.push((op, r));
+            rest.push((op, self.expr(raw)?));
+        }
+        if std::iter::once(&first)
+            .chain(rest.iter().map(|(_, e)| e))
+            .any(|e| e.ty().as_decimal().is_some())
+        {
+            // Each step of a decimal chain has its own result type: nest the steps.
+            return rest.into_iter().try_fold(first, |acc, (op, r)| arith_expr(op, acc, r, at));
+        }
+        let (mut ty, mut nullable) = (first.ty(), first.nullable());
+        for (op, r) in &rest {
+            (ty, nullable) = arith_check(*op, ty, nullable, r, at)?;
         }
         Ok(Expr::new(ty, nullable, Node::ArithChain(Box::new(first), rest)))
     }
@@ -1542,14 +1622,24 @@ fn build_call(name: &str, at: Loc, args: Vec<Expr>, locs: Vec<Loc>) -> Result<Ex
                     "floor" => Func::Floor,
                     _ => Func::Ceil,
                 };
-                Ok(a.strict(func, ty, false))
+                match (ty, func) {
+                    (Type::Decimal(d), Func::Floor) => Ok(round_decimal(a, d, Rounding::Floor)),
+                    (Type::Decimal(d), Func::Ceil) => Ok(round_decimal(a, d, Rounding::Ceil)),
+                    _ => Ok(a.strict(func, ty, false)),
+                }
             }
-            "round" => {
+            "round" | "round_half_even" => {
                 a.arity(1, 2)?;
                 a.expect_all(&[Num, Int])?;
                 let ty = a.args[0].ty();
-                let func = if a.args.len() == 2 { Func::RoundTo } else { Func::Round };
-                Ok(a.strict(func, ty, false))
+                let half_even = name == "round_half_even";
+                match ty {
+                    Type::Decimal(d) if half_even => Ok(round_decimal(a, d, Rounding::HalfEven)),
+                    Type::Decimal(d) => Ok(round_decimal(a, d, Rounding::HalfUp)),
+                    _ if half_even => Ok(a.strict(Func::RoundHalfEven, ty, false)),
+                    _ if a.args.len() == 2 => Ok(a.strict(Func::RoundTo, ty, false)),
+                    _ => Ok(a.strict(Func::Round, ty, false)),
+                }
             }
             "sqrt" | "ln" | "log10" | "log" | "exp" => {
                 a.arity(1, 1)?;
@@ -1840,24 +1930,41 @@ fn format_call(mut a: Args<'_>) -> Result<Expr, ExprError> {
     Ok(Expr::new(Type::String, nullable, Node::Format(pieces.into(), args)))
 }
 
+/// `round`, `round_half_even`, `floor` or `ceil` of a `decimal` argument `x`: with constant digits
+/// (or none) the result has that many decimals; with computed digits, `x`'s scale.
+fn round_decimal(a: Args<'_>, x: DecimalType, rounding: Rounding) -> Expr {
+    let digits = match a.args.get(1).map(Expr::as_literal) {
+        None => Some(0),
+        Some(Some(Value::Int(n))) => Some(*n),
+        Some(_) => None,
+    };
+    let to = match digits {
+        Some(n) => x.round(n),
+        None => x,
+    };
+    a.strict(Func::RoundDecimal(rounding, to), Type::Decimal(to), false)
+}
+
 /// `CAST(x AS type)` over a compiled operand.
 fn cast_expr(x: Expr, data_type: &ast::DataType, at: Loc) -> Result<Expr, ExprError> {
     let text = data_type.to_string().to_ascii_uppercase();
-    if ["DECIMAL", "NUMERIC", "DEC", "MONEY", "BIGNUMERIC", "BIGDECIMAL"]
-        .contains(&text.split('(').next().unwrap_or("").trim())
-    {
+    let base = text.split('(').next().unwrap_or("").trim();
+    if ["DECIMAL", "NUMERIC", "DEC"].contains(&base) && !text.contains('(') {
         return Err(hinted(
-            unsupported(
-                format!("cannot cast to `{data_type}`: exact decimals are not supported"),
-                at,
-            ),
-            "carry money as integer cents, or use FLOAT; DECIMAL(p, s) is not supported yet",
+            unsupported(format!("cannot cast to `{data_type}` without a precision"), at),
+            "write DECIMAL(p, s), e.g. DECIMAL(10, 2): p digits in total (1 to 28), s after the point",
+        ));
+    }
+    if ["MONEY", "BIGNUMERIC", "BIGDECIMAL"].contains(&base) {
+        return Err(hinted(
+            unsupported(format!("cannot cast to `{data_type}`"), at),
+            "use DECIMAL(p, s), e.g. DECIMAL(10, 2)",
         ));
     }
     let Some(to) = cast_target(data_type) else {
         return Err(hinted(
             unsupported(format!("cannot cast to `{data_type}`"), at),
-            "supported types: INT, FLOAT, TEXT, BOOLEAN, DATE, TIMESTAMP, INTERVAL",
+            "supported types: INT, FLOAT, DECIMAL(p, s) (p from 1 to 28, s from 0 to p), TEXT, BOOLEAN, DATE, TIMESTAMP, INTERVAL",
         ));
     };
     let from = x.ty();

@@ -17,31 +17,45 @@ use compact_str::CompactString;
 use super::format::{self as text_format, Piece};
 use super::like::LikePattern;
 use super::temporal::{self, clamp_days, date_to_micros, micros_to_days, DateField, TimeUnit};
+use crate::decimal::{self, Decimal, DecimalFault, DecimalOp, DecimalType, Rounding};
 use crate::value::{parse_date, parse_timestamp, Type, Value};
 
 /// Longest string `lpad` / `rpad` build (in characters); longer requests give NULL.
 pub(crate) const MAX_PAD: i64 = 1 << 20;
 
-/// An integer operation whose exact result does not fit in 64 bits: the engine never wraps
-/// around, so the value is not computed (see [`checked`]).
+/// An integer operation whose exact result does not fit in 64 bits, or a decimal one whose
+/// result does not fit its `decimal(p, s)` type: the engine never wraps around or silently
+/// rounds, so the value is not computed (see [`checked`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow {
     /// The operator or function that overflowed: `+`, `-`, `*`, `/`, unary `-`, `abs`, `round`.
     pub operator: &'static str,
+    /// What overflowed: `integer` or `decimal`.
+    pub kind: &'static str,
 }
 
 thread_local! {
-    /// The first integer overflow of the evaluation running on this thread.
-    static OVERFLOW: Cell<Option<&'static str>> = const { Cell::new(None) };
+    /// The first overflow of the evaluation running on this thread.
+    static OVERFLOW: Cell<Option<Overflow>> = const { Cell::new(None) };
 }
 
 /// Records an integer overflow of `operator`; the overflowing value is NULL, and an evaluation
 /// run through [`checked`] fails instead.
 #[cold]
 fn overflow(operator: &'static str) -> Value {
+    record_overflow(Overflow { operator, kind: "integer" })
+}
+
+/// Records a decimal overflow of `operator`, as [`overflow`] does.
+#[cold]
+fn decimal_overflow(operator: &'static str) -> Value {
+    record_overflow(Overflow { operator, kind: "decimal" })
+}
+
+fn record_overflow(what: Overflow) -> Value {
     OVERFLOW.with(|o| {
         if o.get().is_none() {
-            o.set(Some(operator));
+            o.set(Some(what));
         }
     });
     Value::Null
@@ -55,7 +69,7 @@ pub fn checked<T>(eval: impl FnOnce() -> T) -> Result<T, Overflow> {
     let value = eval();
     match OVERFLOW.with(Cell::take) {
         None => Ok(value),
-        Some(operator) => Err(Overflow { operator }),
+        Some(overflow) => Err(overflow),
     }
 }
 
@@ -151,6 +165,11 @@ pub(crate) enum Func {
     Rpad,
     /// `format_number(x, n)`.
     FormatNumber,
+    /// `round(x[, n])`, `round_half_even(x[, n])`, `floor(x)` and `ceil(x)` of a decimal,
+    /// fitted to the result type.
+    RoundDecimal(Rounding, DecimalType),
+    /// `round_half_even(x[, n])` of an int or float.
+    RoundHalfEven,
     ToDate,
     ToTimestamp,
     MakeDate,
@@ -170,6 +189,8 @@ pub(crate) enum Node {
     Literal(Value),
     Neg(Box<Expr>),
     Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// Arithmetic on two decimals, exact, fitted to the result type (an overflow otherwise).
+    DecimalArith(ArithOp, DecimalType, Box<Expr>, Box<Expr>),
     /// A left-deep chain `a op1 b op2 c ...`, evaluated left to right without recursion.
     ArithChain(Box<Expr>, Vec<(ArithOp, Expr)>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
@@ -306,6 +327,7 @@ impl Expr {
             | Node::Extract(_, e) => vec![e],
             Node::InConst { expr, .. } => vec![expr],
             Node::Arith(_, a, b)
+            | Node::DecimalArith(_, _, a, b)
             | Node::Cmp(_, a, b)
             | Node::IsDistinct(a, b, _)
             | Node::NullIf(a, b)
@@ -334,8 +356,8 @@ impl Expr {
         }
     }
 
-    /// Whether evaluating may overflow integer arithmetic (the expression has integer `+ - * /`,
-    /// unary minus, `abs` or `round(x, digits)`).
+    /// Whether evaluating may overflow (the expression has integer `+ - * /`, unary minus, `abs`
+    /// or `round(x, digits)`, or decimal arithmetic or rounding).
     pub fn can_overflow(&self) -> bool {
         let int_op = match &self.node {
             // A chain's running value starts as its first operand.
@@ -343,6 +365,8 @@ impl Expr {
             Node::Neg(_) | Node::Arith(..) | Node::Call(Func::Abs | Func::RoundTo, _) => {
                 self.ty == Type::Int
             }
+            Node::Call(Func::RoundHalfEven, args) => self.ty == Type::Int && args.len() > 1,
+            Node::DecimalArith(..) | Node::Call(Func::RoundDecimal(..), _) => true,
             _ => false,
         };
         int_op || self.children().iter().any(|c| c.can_overflow())
@@ -394,10 +418,15 @@ impl Expr {
             Node::Neg(e) => match &*e.eval_cow(row) {
                 Value::Int(i) => int_or_overflow(i.checked_neg(), "unary -"),
                 Value::Float(x) => Value::Float(-x),
+                Value::Decimal(d) => Value::Decimal(-*d),
                 Value::Interval(i) => Value::Interval(i.saturating_neg()),
                 _ => Value::Null,
             },
             Node::Arith(op, a, b) => arith(*op, &a.eval_cow(row), &b.eval_cow(row)),
+            Node::DecimalArith(op, to, a, b) => match (&*a.eval_cow(row), &*b.eval_cow(row)) {
+                (Value::Decimal(x), Value::Decimal(y)) => decimal_arith(*op, *x, *y, *to),
+                _ => Value::Null,
+            },
             Node::ArithChain(first, rest) => {
                 // Operands are numbers, temporals or intervals: cloning them never allocates.
                 let mut acc = first.eval_cow(row).into_owned();
@@ -687,8 +716,29 @@ pub(crate) fn cmp_values(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Timestamp(x), Value::Date(y)) => x.cmp(&date_to_micros(*y)),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Interval(x), Value::Interval(y)) => x.cmp(y),
+        (Value::Decimal(x), Value::Decimal(y)) => x.cmp(y),
+        (Value::Decimal(x), Value::Int(y)) => decimal::cmp_int(*x, *y),
+        (Value::Int(x), Value::Decimal(y)) => decimal::cmp_int(*y, *x).reverse(),
+        (Value::Decimal(x), Value::Float(y)) => decimal::cmp_float(*x, *y),
+        (Value::Float(x), Value::Decimal(y)) => decimal::cmp_float(*y, *x).reverse(),
         _ => return None,
     })
+}
+
+/// `x op y` on decimals, fitted to `to`; NULL for a zero divisor, an overflow if it does not fit.
+fn decimal_arith(op: ArithOp, x: Decimal, y: Decimal, to: DecimalType) -> Value {
+    let (dop, symbol) = match op {
+        ArithOp::Add => (DecimalOp::Add, "+"),
+        ArithOp::Sub => (DecimalOp::Sub, "-"),
+        ArithOp::Mul => (DecimalOp::Mul, "*"),
+        ArithOp::Div => (DecimalOp::Div, "/"),
+        ArithOp::Mod => (DecimalOp::Rem, "%"),
+    };
+    match decimal::checked(dop, x, y).map(|d| decimal::fit(d, to)) {
+        Ok(Some(d)) => Value::Decimal(d),
+        Err(DecimalFault::ZeroDivisor) => Value::Null,
+        Ok(None) | Err(DecimalFault::Overflow) => decimal_overflow(symbol),
+    }
 }
 
 fn float_arith(op: ArithOp, a: f64, b: f64) -> Value {
@@ -840,6 +890,20 @@ pub(crate) fn cast(v: &Value, to: Type) -> Value {
             parse_timestamp(s).map_or(Value::Null, Value::Timestamp)
         }
         (Value::Interval(i), Type::Interval) => Value::Interval(*i),
+        (Value::Decimal(d), Type::Decimal(t)) => {
+            decimal::fit(*d, t).map_or(Value::Null, Value::Decimal)
+        }
+        (Value::Int(i), Type::Decimal(t)) => {
+            decimal::from_int(*i, t).map_or(Value::Null, Value::Decimal)
+        }
+        (Value::Float(x), Type::Decimal(t)) => {
+            decimal::from_float(*x, t).map_or(Value::Null, Value::Decimal)
+        }
+        (Value::Str(s), Type::Decimal(t)) => {
+            decimal::parse(s, t).map_or(Value::Null, Value::Decimal)
+        }
+        (Value::Decimal(d), Type::Int) => decimal::to_int(*d).map_or(Value::Null, Value::Int),
+        (Value::Decimal(d), Type::Float) => Value::Float(decimal::to_float(*d)),
         (Value::Str(s), Type::Interval) => {
             temporal::parse_interval(s, None).map_or(Value::Null, Value::Interval)
         }
@@ -1026,6 +1090,35 @@ fn round_float(x: f64, digits: i64) -> f64 {
     }
 }
 
+/// `round_half_even(x, digits)` of an int or float: ties go to the even digit, on the number's
+/// decimal text (so `round_half_even(2.5, 0)` is 2 and `round_half_even(0.125, 2)` is 0.12).
+fn round_half_even(x: &Value, digits: i64) -> Value {
+    let whole = DecimalType { precision: decimal::MAX_PRECISION, scale: 0 };
+    match x {
+        Value::Int(i) => {
+            match decimal::round(Decimal::from(*i), digits.min(0), Rounding::HalfEven, whole) {
+                Some(d) => {
+                    decimal::to_int(d).map_or_else(|| overflow("round_half_even"), Value::Int)
+                }
+                None => overflow("round_half_even"),
+            }
+        }
+        Value::Float(f) if !f.is_finite() => Value::Float(*f),
+        Value::Float(f) => {
+            let Ok(exact) = format!("{f}").parse::<Decimal>() else {
+                return Value::Float(round_float(*f, digits)); // beyond 28 digits: no ties left
+            };
+            let scale = digits.clamp(0, i64::from(decimal::MAX_PRECISION)) as u8;
+            let to = DecimalType { precision: decimal::MAX_PRECISION, scale };
+            match decimal::round(exact, digits, Rounding::HalfEven, to) {
+                Some(d) => Value::Float(decimal::to_float(d)),
+                None => Value::Float(round_float(*f, digits)),
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
 fn make_date(year: i64, month: i64, day: i64) -> Value {
     if !(-5_000_000..=5_000_000).contains(&year) || !(1..=12).contains(&month) {
         return Value::Null;
@@ -1052,6 +1145,7 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
         Func::Abs => match &*arg!(0) {
             Value::Int(i) => int_or_overflow(i.checked_abs(), "abs"),
             Value::Float(x) => Value::Float(x.abs()),
+            Value::Decimal(d) => Value::Decimal(d.abs()),
             _ => Value::Null,
         },
         Func::Round | Func::Floor | Func::Ceil => match &*arg!(0) {
@@ -1063,6 +1157,19 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             }),
             _ => Value::Null,
         },
+        Func::RoundDecimal(rounding, to) => {
+            let Value::Decimal(d) = *arg!(0) else { return Value::Null };
+            let digits = if args.len() > 1 { int_of(&*arg!(1)) } else { 0 };
+            match decimal::round(d, digits, rounding, to) {
+                Some(rounded) => Value::Decimal(rounded),
+                None => decimal_overflow("round"),
+            }
+        }
+        Func::RoundHalfEven => {
+            let x = arg!(0);
+            let digits = if args.len() > 1 { int_of(&*arg!(1)) } else { 0 };
+            round_half_even(&x, digits)
+        }
         Func::RoundTo => {
             let x = arg!(0);
             let digits = int_of(&*arg!(1));
@@ -1099,6 +1206,8 @@ fn call(func: Func, args: &[Expr], row: &[Value]) -> Value {
             Value::Int(i) => Value::Int(i.signum()),
             Value::Float(x) if *x > 0.0 => Value::Int(1),
             Value::Float(x) if *x < 0.0 => Value::Int(-1),
+            Value::Decimal(d) if d.is_zero() => Value::Int(0),
+            Value::Decimal(d) => Value::Int(if d.is_sign_negative() { -1 } else { 1 }),
             _ => Value::Int(0),
         },
         Func::Lower => Value::Str(CompactString::from_str_to_lowercase(str_of(&*arg!(0)))),

@@ -177,6 +177,7 @@ pub(crate) fn fixed(value: &Value, decimals: usize) -> String {
         Value::Float(x) if !x.is_finite() => return x.to_string(),
         // `Display` of a float is its shortest round-trip text, never in exponent form.
         Value::Float(x) => x.to_string(),
+        Value::Decimal(d) => d.to_string(),
         _ => return String::new(),
     };
     let (negative, text) = match text.strip_prefix('-') {

@@ -4,6 +4,8 @@
 //! is a tree walk over a row slice with no parsing, allocation of names, or lookups.
 
 mod compile;
+#[cfg(test)]
+mod decimal_tests;
 mod eval;
 mod format;
 mod like;
