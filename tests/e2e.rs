@@ -532,3 +532,90 @@ fn line_count_stands_alone_without_a_reader_of_the_dead_letters() {
         serde_json::from_str(&read(out.path().join("totals.json"))).expect("json");
     assert_eq!(totals, serde_json::json!({"records": 11, "dead_letters": 1, "lines": 12}));
 }
+
+/// The decimal example's report, recomputed with Python's `decimal` module from the data file:
+/// prices rounded half up to cents (a price with more than 6 whole digits, or not a number, is
+/// left out), line totals rounded half up to cents, exact sums, averages to 6 decimals.
+const DECIMAL_ORACLE: &str = r#"
+import json, sys
+from decimal import Decimal, ROUND_HALF_UP, ROUND_HALF_EVEN, InvalidOperation
+cent, micro = Decimal("0.01"), Decimal("0.000001")
+groups = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line, parse_float=str, parse_int=str)
+    try:
+        price = Decimal(str(r["unit_price"])).quantize(cent, ROUND_HALF_UP)
+    except InvalidOperation:
+        continue
+    if abs(price) >= Decimal(10) ** 6:
+        continue
+    discount = Decimal(str(r["discount"])).quantize(cent, ROUND_HALF_UP)
+    total = (int(r["quantity"]) * price * (1 - discount)).quantize(cent, ROUND_HALF_UP)
+    g = groups.setdefault(r["category"], [0, Decimal(0), Decimal(0), price])
+    g[0] += 1; g[1] += total; g[2] += price; g[3] = max(g[3], price)
+print("category,lines,revenue,avg_price,top_price,avg_price_cents")
+for c in sorted(groups):
+    n, revenue, prices, top = groups[c]
+    avg = (prices / n).quantize(micro, ROUND_HALF_UP)
+    print(f"{c},{n},{revenue},{avg},{top},{avg.quantize(cent, ROUND_HALF_EVEN)}")
+"#;
+
+#[test]
+fn decimals_are_exact_in_every_output_and_match_a_python_decimal_recomputation() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let parquet = out.path().join("parquet/report.parquet");
+    let parquet_path = format!("sinks.report_parquet.path={}", parquet.display());
+    let files = run_with("pipelines/examples/decimal.yaml", out.path(), &[&parquet_path]);
+    let python = Command::new("python3")
+        .args(["-c", DECIMAL_ORACLE, "pipelines/examples/data/sale_lines.jsonl"])
+        .output();
+    let Ok(python) = python else {
+        println!("skipped: python3 is not available for the decimal recomputation");
+        return;
+    };
+    assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
+    let expected = String::from_utf8(python.stdout).expect("utf-8");
+    // The CSV without its label column (text made by format()).
+    let csv: Vec<String> = files["report_csv.csv"]
+        .lines()
+        .map(|l| l.rsplit_once(',').expect("a label").0.to_owned())
+        .collect();
+    assert_eq!(csv, expected.lines().collect::<Vec<_>>());
+    assert!(
+        files["report_csv.csv"].contains("BAKERY    49.08 EUR"),
+        "format('%8.2f') of a decimal"
+    );
+
+    // JSON writes the same digits as numbers: a changelog line and the document.
+    let last = files["report_changes.jsonl"].lines().last().expect("changes").to_owned();
+    assert!(last.contains(r#""revenue":49.08,"avg_price":5.350000,"top_price":10.00"#), "{last}");
+    assert!(files["report_json.json"].contains(r#""top_price": 10.00,"#));
+    let document: serde_json::Value = serde_json::from_str(&files["report_json.json"]).unwrap();
+    assert_eq!(document.as_array().map(Vec::len), Some(3));
+
+    // Rows that do not fit, or are not numbers, are dead letters with the reason.
+    let dead = &files["dead_letter.jsonl"];
+    assert!(dead.contains(r#"expected decimal(8,2), found number 1234567.891"#), "{dead}");
+    assert!(dead.contains(r#"expected decimal(8,2), found string \"two\""#), "{dead}");
+
+    // The Parquet file holds decimal columns: read back through a Parquet source, they give
+    // the same text.
+    let reread = out.path().join("reread.yaml");
+    std::fs::write(
+        &reread,
+        format!(
+            "name: reread\noutput_dir: {}\ntables:\n  report:\n    connector: file\n    path: {}\n    \
+             schema: {{category: string, lines: int, revenue: \"decimal(28,2)\", avg_price: \"decimal(14,6)\", top_price: \"decimal(8,2)\"}}\n    \
+             key: [category]\nsinks:\n  again:\n    input: report\n    connector: file\n    format: csv\n",
+            out.path().join("again").display(),
+            parquet.display()
+        ),
+    )
+    .unwrap();
+    let status = shelfflow(out.path()).args(["run"]).arg(&reread).status().unwrap();
+    assert!(status.success());
+    let again = read(out.path().join("again/again.csv"));
+    let wanted: Vec<String> =
+        csv.iter().map(|l| l.rsplit_once(',').expect("cents").0.to_owned()).collect();
+    assert_eq!(again.lines().collect::<Vec<_>>(), wanted);
+}

@@ -20,6 +20,16 @@ pub const MAX_PRECISION: u8 = 28;
 /// operands, and at least this many decimals).
 pub const MIN_DIVISION_SCALE: u8 = 6;
 
+/// The hint for a schema written `{price: decimal(10,2)}`: in a YAML flow mapping the comma ends
+/// the entry, leaving a type `decimal(10` and a column named `2)`.
+pub const FLOW_MAPPING_HINT: &str = "in a `{ ... }` mapping the comma splits `decimal(p, s)`: \
+     quote it, `price: \"decimal(10,2)\"`, or write one column per line";
+
+/// Whether a YAML key is the tail of a `decimal(p, s)` that a flow mapping split (`2)`).
+pub fn is_split_type_tail(key: &str) -> bool {
+    key.strip_suffix(')').is_some_and(|digits| digits.trim().parse::<u32>().is_ok())
+}
+
 /// The type `decimal(precision, scale)` as written in schemas and casts.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -178,6 +188,17 @@ pub fn from_float(x: f64, to: DecimalType) -> Option<Decimal> {
         return None;
     }
     parse(&format!("{x}"), to)
+}
+
+/// A number (an int, a float or a decimal of any type) as a decimal of type `to`; `None` for
+/// anything else, or a number that does not fit.
+pub fn from_number(value: &crate::Value, to: DecimalType) -> Option<Decimal> {
+    match value {
+        crate::Value::Decimal(d) => fit(*d, to),
+        crate::Value::Int(i) => from_int(*i, to),
+        crate::Value::Float(x) => from_float(*x, to),
+        _ => None,
+    }
 }
 
 /// A decimal as an integer, rounded half away from zero (as `float → int`); `None` beyond 64 bits.

@@ -115,6 +115,10 @@ pub fn config_error_from_serde(path: &str, message: &str) -> ConfigError {
         let field = rest.split('`').next().unwrap_or(rest);
         return ConfigError::new(path, format!("missing required key `{field}`"));
     }
+    let last = path.rsplit('.').next().unwrap_or(path);
+    if crate::decimal::is_split_type_tail(last) {
+        return ConfigError::new(path, message).hint(crate::decimal::FLOW_MAPPING_HINT);
+    }
     ConfigError::new(path, message)
 }
 

@@ -311,11 +311,16 @@ impl Validator<'_> {
             match Type::parse_schema(ty) {
                 Some((ty, nullable)) => fields.push(Field::new(name, ty, nullable)),
                 None => {
-                    let hint = name_hint(
-                        ty.trim_end_matches('?'),
-                        Type::SCHEMA_NAMES.into_iter(),
-                        "types (add `?` for nullable)",
-                    );
+                    let lower = ty.trim().to_ascii_lowercase();
+                    let hint = if ["decimal", "numeric"].iter().any(|d| lower.starts_with(d)) {
+                        decimal_hint(&lower)
+                    } else {
+                        name_hint(
+                            ty.trim_end_matches('?'),
+                            Type::SCHEMA_NAMES.into_iter(),
+                            "types (add `?` for nullable)",
+                        )
+                    };
                     self.error(
                         &format!("{path}.schema"),
                         ConfigError::new(name, format!("unknown type `{ty}`")).hint(hint),
@@ -772,4 +777,14 @@ fn yaml_kind(v: &Value) -> &'static str {
         Value::Mapping(_) => "a mapping",
         Value::Tagged(_) => "a tagged value",
     }
+}
+
+/// The hint for a `decimal` schema type that did not parse.
+fn decimal_hint(text: &str) -> String {
+    if !text.contains(')') {
+        return shelfflow_operators::decimal::FLOW_MAPPING_HINT.to_owned();
+    }
+    "write `decimal(p, s)`: p digits in total (1 to 28), s of them after the point (0 to p), \
+     e.g. `decimal(10, 2)`"
+        .to_owned()
 }

@@ -261,15 +261,18 @@ impl Document {
             .clone()
             .into_iter()
             .map(|(path, first, second)| {
+                let name = last_segment(&path);
+                // `{a: decimal(10,2), b: decimal(8,2)}`: the flow mapping split both at the comma.
+                let hint = if shelfflow_operators::decimal::is_split_type_tail(name) {
+                    shelfflow_operators::decimal::FLOW_MAPPING_HINT
+                } else {
+                    "names must be unique within a section; rename one of them"
+                };
                 doc.at_position(
                     Some(second),
                     path.clone(),
-                    format!(
-                        "duplicate name `{}`: already defined at line {}",
-                        last_segment(&path),
-                        first.line
-                    ),
-                    Some("names must be unique within a section; rename one of them".to_owned()),
+                    format!("duplicate name `{name}`: already defined at line {}", first.line),
+                    Some(hint.to_owned()),
                 )
             })
             .collect();

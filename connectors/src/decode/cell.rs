@@ -98,7 +98,9 @@ pub fn null_cell(field: &Field) -> Result<Value, DecodeError> {
 /// Types a text cell: a CSV cell, a Parquet string, or a JSON string in a `string`, `timestamp`
 /// or `date` column.
 ///
-/// `int` accepts an integer only (`2`; `2.0` and `2.5` are not ints), `float` any number, `bool`
+/// `int` accepts an integer only (`2`; `2.0` and `2.5` are not ints), `float` any number,
+/// `decimal(p, s)` any number read exactly and rounded half up to `s` decimals (one with more
+/// than `p - s` whole digits does not fit), `bool`
 /// `true`/`false` in any case, `timestamp` RFC 3339 (see [`parse_timestamp`]) and `date`
 /// `YYYY-MM-DD`. Numbers and booleans may be surrounded by spaces; strings are kept as they are.
 pub fn parse_text(ty: Type, text: &str) -> Result<Value, Found> {
@@ -118,6 +120,7 @@ pub fn parse_text(ty: Type, text: &str) -> Result<Value, Found> {
         }
         Type::Timestamp => parse_timestamp(text).map(Value::Timestamp),
         Type::Date => parse_date(text).map(Value::Date),
+        Type::Decimal(d) => shelfflow_operators::decimal::parse(text, d).map(Value::Decimal),
         // Not schema types: nothing is read into them.
         Type::Interval | Type::Null => None,
     };

@@ -2,12 +2,14 @@
 //! building a [`DataFrame`] from rows for the CSV and Parquet snapshot sinks.
 
 use polars::prelude::{
-    BooleanChunked, Column, DataFrame, DataType, Float64Chunked, Int32Chunked, Int64Chunked,
-    IntoColumn, NewChunkedArray, PlSmallStr, PolarsResult, StringChunked, TimeUnit, TimeZone,
+    BooleanChunked, Column, DataFrame, DataType, Float64Chunked, Int128Chunked, Int32Chunked,
+    Int64Chunked, IntoColumn, NewChunkedArray, PlSmallStr, PolarsResult, StringChunked, TimeUnit,
+    TimeZone,
 };
 use shelfflow_operators::{Field, Row, Schema, Type, Value};
 
-use super::cell::{null_cell, parse_text, DecodeError};
+use super::cell::{null_cell, parse_text, DecodeError, Found};
+use shelfflow_operators::decimal::{self, Decimal};
 
 /// Why a table cannot be read with a schema at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +102,8 @@ enum Cells {
     Timestamp(Int64Chunked),
     /// Days since the epoch.
     Date(Int32Chunked),
+    /// A Parquet decimal column: its units and their scale.
+    Decimal(Int128Chunked, u32),
 }
 
 impl Cells {
@@ -134,6 +138,18 @@ impl Cells {
                 let datetimes = series.cast(&micros).ok()?;
                 Cells::Timestamp(datetimes.datetime().ok()?.physical().rechunk().into_owned())
             }
+            (Type::Decimal(_), DataType::Decimal(_, scale)) => {
+                let units = series.decimal().ok()?.physical().rechunk().into_owned();
+                Cells::Decimal(units, u32::try_from(*scale).ok()?)
+            }
+            (Type::Decimal(_), dtype) if dtype.is_integer() => {
+                let ints = series.strict_cast(&DataType::Int64).ok()?;
+                Cells::Int(ints.i64().ok()?.rechunk().into_owned())
+            }
+            (Type::Decimal(_), dtype) if dtype.is_float() => {
+                let floats = series.cast(&DataType::Float64).ok()?;
+                Cells::Float(floats.f64().ok()?.rechunk().into_owned())
+            }
             (Type::Date, DataType::Date) => {
                 Cells::Date(series.date().ok()?.physical().rechunk().into_owned())
             }
@@ -151,9 +167,14 @@ impl Cells {
                 }
                 None => null_cell(field),
             },
-            _ => match self.raw(index) {
-                Value::Null => null_cell(field),
-                value => Ok(value),
+            _ => match (self.raw(index), field.ty) {
+                (Value::Null, _) => null_cell(field),
+                // Integers, floats (by their shortest text) and decimals of another scale.
+                (value, Type::Decimal(to)) => match decimal::from_number(&value, to) {
+                    Some(d) => Ok(Value::Decimal(d)),
+                    None => Err(DecodeError::mismatch(field, Found::number(&value))),
+                },
+                (value, _) => Ok(value),
             },
         }
     }
@@ -167,6 +188,13 @@ impl Cells {
             Cells::Bool(cells) => cells.get(index).map(Value::Bool),
             Cells::Timestamp(cells) => cells.get(index).map(Value::Timestamp),
             Cells::Date(cells) => cells.get(index).map(Value::Date),
+            Cells::Decimal(cells, scale) => cells.get(index).map(|units| {
+                match Decimal::try_from_i128_with_scale(units, *scale) {
+                    Ok(d) => Value::Decimal(d),
+                    // Beyond 28 digits: shown as text, and no decimal type holds it.
+                    Err(_) => Value::str(&units.to_string()),
+                }
+            }),
         };
         value.unwrap_or(Value::Null)
     }
@@ -226,6 +254,19 @@ pub fn frame_from_rows(
                     });
                     Int64Chunked::from_iter_options(name, micros)
                         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                        .into_column()
+                }
+                (Type::Decimal(d), _) => {
+                    let units = cells().map(|v| match v? {
+                        Value::Decimal(x) => {
+                            let mut x = *x;
+                            x.rescale(u32::from(d.scale));
+                            Some(x.mantissa())
+                        }
+                        _ => None,
+                    });
+                    Int128Chunked::from_iter_options(name, units)
+                        .into_decimal_unchecked(usize::from(d.precision), usize::from(d.scale))
                         .into_column()
                 }
                 (Type::Timestamp | Type::Interval | Type::Null, _) => {

@@ -7,6 +7,8 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use shelfflow_operators::decimal::{self, DecimalType};
 use shelfflow_operators::{Field, Row, Schema, Type, Value};
 
 use super::cell::{null_cell, parse_text, DecodeError, Found};
@@ -188,7 +190,33 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
+        match self.ty() {
+            // The number's own text, never a float on the way.
+            Type::Decimal(d) => {
+                let raw = <&serde_json::value::RawValue>::deserialize(deserializer)?;
+                self.set(decimal_cell(raw.get(), d))
+            }
+            _ => deserializer.deserialize_any(self),
+        }
+    }
+}
+
+/// A decimal cell from the raw JSON text of a field: a number or a string holding one.
+fn decimal_cell(raw: &str, ty: DecimalType) -> Result<Value, Found> {
+    let parse = |text: &str, found: fn(&str) -> Found| {
+        decimal::parse(text, ty).map(Value::Decimal).ok_or_else(|| found(text))
+    };
+    match raw.as_bytes().first() {
+        Some(b'n') => Ok(Value::Null),
+        Some(b't') => Err(Found::Bool(true)),
+        Some(b'f') => Err(Found::Bool(false)),
+        Some(b'[') => Err(Found::Array),
+        Some(b'{') => Err(Found::Object),
+        Some(b'"') => match serde_json::from_str::<String>(raw) {
+            Ok(text) => parse(&text, Found::string),
+            Err(_) => Err(Found::string(raw)),
+        },
+        _ => parse(raw, |text| Found::number(text)),
     }
 }
 
@@ -291,6 +319,33 @@ impl JsonObjects {
     pub fn render<'a>(&'a self, row: &'a [Value]) -> impl fmt::Display + 'a {
         JsonObject { columns: &self.columns, row }
     }
+
+    /// The object of one row laid out as `serde_json`'s pretty printer does, each line after the
+    /// first starting with `indent` (values as [`render`](Self::render) writes them: decimals
+    /// with exactly their scale).
+    pub fn render_pretty(&self, row: &[Value], indent: &str, out: &mut String) {
+        use fmt::Write as _;
+        if self.columns.is_empty() {
+            out.push_str("{}");
+            return;
+        }
+        out.push('{');
+        for (n, (column, name)) in self.columns.iter().enumerate() {
+            let comma = if n > 0 { "," } else { "" };
+            let value = Pretty(row.get(*column).unwrap_or(&Value::Null));
+            let _ = write!(out, "{comma}\n{indent}  {name}: {value}");
+        }
+        let _ = write!(out, "\n{indent}}}");
+    }
+}
+
+/// A value as [`write_json`] writes it.
+struct Pretty<'a>(&'a Value);
+
+impl fmt::Display for Pretty<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_json(self.0, f)
+    }
 }
 
 /// One rendered row; see [`JsonObjects::render`].
@@ -322,6 +377,8 @@ fn write_json(value: &Value, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Value::Null => f.write_str("null"),
         Value::Bool(b) => f.write_str(if *b { "true" } else { "false" }),
         Value::Int(i) => write!(f, "{i}"),
+        // Exactly the column's decimals, as a JSON number.
+        Value::Decimal(d) => write!(f, "{d}"),
         Value::Str(s) if plain(s) => write!(f, "\"{s}\""),
         Value::Timestamp(t) => {
             write!(f, "\"{}\"", shelfflow_operators::value::format_timestamp(*t))

@@ -206,14 +206,25 @@ impl JsonWriter {
         })
     }
 
-    /// The document of the current state.
-    fn document(&self) -> Result<serde_json::Value, ConnectorError> {
-        let mut rows = self.snapshot.rows().map(|row| self.schema.row_to_json(row));
+    /// The document of the current state, laid out as a pretty-printed JSON value.
+    fn document(&self) -> Result<String, ConnectorError> {
+        let objects = JsonObjects::all(&self.schema);
+        let mut out = String::new();
+        let mut rows = self.snapshot.rows();
         if !self.single {
-            return Ok(serde_json::Value::Array(rows.collect()));
+            for (n, row) in rows.enumerate() {
+                out.push_str(if n == 0 { "[\n  " } else { ",\n  " });
+                objects.render_pretty(row, "  ", &mut out);
+            }
+            out.push_str(if out.is_empty() { "[]" } else { "\n]" });
+            return Ok(out);
         }
         match (rows.next(), rows.next()) {
-            (row, None) => Ok(row.unwrap_or(serde_json::Value::Null)),
+            (None, None) => Ok("null".to_owned()),
+            (Some(row), None) => {
+                objects.render_pretty(row, "", &mut out);
+                Ok(out)
+            }
             (Some(_), Some(_)) => Err(ConnectorError::Format {
                 path: self.path.clone(),
                 message: format!(
@@ -244,9 +255,7 @@ impl SinkWriter for JsonWriter {
         let document = self.document()?;
         let io_error = |path: &Path, source| ConnectorError::Io { path: path.to_owned(), source };
         let mut out = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut out, &document)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out))
+        writeln!(out, "{document}")
             .and_then(|()| out.flush())
             .map_err(|source| io_error(&self.temp, source))?;
         std::fs::rename(&self.temp, &self.path).map_err(|source| io_error(&self.path, source))

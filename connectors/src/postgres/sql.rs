@@ -1,10 +1,12 @@
 //! SQL text for sink tables (DDL, upsert statements) and the binary encoding of values.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::error::Error;
 
 use bytes::{BufMut, BytesMut};
 use postgres::types::{IsNull, ToSql, Type as PgType};
+use rust_decimal::Decimal;
 use shelfflow_operators::value::Type;
 
 use crate::Value;
@@ -55,8 +57,8 @@ pub fn literal(text: &str) -> String {
 }
 
 /// The PostgreSQL type of a column type.
-pub fn pg_type(ty: Type) -> &'static str {
-    match ty {
+pub fn pg_type(ty: Type) -> Cow<'static, str> {
+    Cow::Borrowed(match ty {
         Type::String | Type::Null => "text",
         Type::Int => "bigint",
         Type::Float => "double precision",
@@ -64,7 +66,8 @@ pub fn pg_type(ty: Type) -> &'static str {
         Type::Timestamp => "timestamptz",
         Type::Date => "date",
         Type::Interval => "interval",
-    }
+        Type::Decimal(d) => return Cow::Owned(format!("numeric({},{})", d.precision, d.scale)),
+    })
 }
 
 /// The binary-COPY type of a column type.
@@ -77,6 +80,7 @@ pub fn copy_type(ty: Type) -> PgType {
         Type::Timestamp => PgType::TIMESTAMPTZ,
         Type::Date => PgType::DATE,
         Type::Interval => PgType::INTERVAL,
+        Type::Decimal(_) => PgType::NUMERIC,
     }
 }
 
@@ -325,11 +329,11 @@ impl TableDef {
         let table = self.qualified();
         let mut found = Vec::new();
         let wanted = self.column_sql();
-        let types: Vec<&str> = self
+        let types: Vec<Cow<'static, str>> = self
             .columns
             .iter()
             .map(|f| pg_type(f.ty))
-            .chain(if self.append { vec!["text", "timestamptz"] } else { vec![] })
+            .chain(if self.append { vec!["text".into(), "timestamptz".into()] } else { vec![] })
             .collect();
         for ((name, _), ty) in wanted.iter().zip(&types) {
             match existing.iter().find(|c| &c.name == name) {
@@ -343,7 +347,7 @@ impl TableDef {
                 Some(c) if c.data_type != catalog_type(ty) => found.push(Difference::OtherType {
                     column: name.clone(),
                     has: c.data_type.clone(),
-                    wants: (*ty).to_owned(),
+                    wants: ty.to_string(),
                     ddl: format!(
                         "ALTER TABLE {table} ALTER COLUMN {0} TYPE {ty} USING {0}::{ty}",
                         ident(name)
@@ -398,6 +402,7 @@ impl ToSql for Cell<'_> {
                 out.put_i32(0);
                 out.put_i32(0);
             }
+            (Value::Decimal(d), &PgType::NUMERIC) => return d.to_sql(ty, out),
             (value, ty) => return Err(format!("cannot write {value:?} as {ty}").into()),
         }
         Ok(IsNull::No)
@@ -429,6 +434,7 @@ impl<'a> postgres::types::FromSql<'a> for Decoded {
                 i32::from_be_bytes(raw.get(..4).ok_or("short value")?.try_into()?) + PG_EPOCH_DAYS,
             ),
             PgType::INTERVAL => Value::Interval(int8(raw)?),
+            PgType::NUMERIC => Value::Decimal(Decimal::from_sql(ty, raw)?),
             ref other => return Err(format!("cannot read a {other} column").into()),
         }))
     }

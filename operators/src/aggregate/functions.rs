@@ -1,5 +1,6 @@
 //! Compiled aggregate functions and how each one is computed.
 
+use crate::decimal::{self, Decimal, DecimalType};
 use crate::expr::Expr;
 use crate::value::{Type, Value};
 
@@ -87,8 +88,14 @@ impl AggFn {
     pub fn output(&self) -> (Type, bool) {
         match self {
             AggFn::CountStar | AggFn::Count(_) | AggFn::CountDistinct(_) => (Type::Int, false),
-            AggFn::Sum(e) => (e.ty(), e.nullable()),
-            AggFn::Avg(e) => (Type::Float, e.nullable()),
+            AggFn::Sum(e) => match e.ty() {
+                Type::Decimal(d) => (Type::Decimal(d.sum()), e.nullable()),
+                ty => (ty, e.nullable()),
+            },
+            AggFn::Avg(e) => match e.ty() {
+                Type::Decimal(d) => (Type::Decimal(d.avg()), e.nullable()),
+                _ => (Type::Float, e.nullable()),
+            },
             AggFn::Min(e) | AggFn::Max(e) => (e.ty(), e.nullable()),
             AggFn::First { value, .. } | AggFn::Last { value, .. } => (value.ty(), true),
             AggFn::Spread { .. } => (Type::Float, true),
@@ -119,6 +126,9 @@ pub(crate) enum Acc {
     /// An integer sum, exact in 128 bits (a sum outside the `int` range is an error when read),
     /// and its non-NULL count.
     IntSum { sum: i128, n: i64 },
+    /// A decimal sum of values of `scale`, exact as an integer count of units of that scale (a
+    /// sum outside the output type is an error when read), and its non-NULL count.
+    DecimalSum { sum: i128, scale: u32, n: i64 },
     /// A float sum, exact until it is rounded once when read, and its non-NULL count.
     FloatSum { sum: ExactSum, n: i64 },
     /// Count, sum and sum of squares of integers, exact.
@@ -142,6 +152,10 @@ impl Acc {
         match agg {
             AggFn::CountStar | AggFn::Count(_) => Acc::Count(0),
             AggFn::Sum(e) | AggFn::Avg(e) if e.ty() == Type::Int => Acc::IntSum { sum: 0, n: 0 },
+            AggFn::Sum(e) | AggFn::Avg(e) if e.ty().as_decimal().is_some() => {
+                let scale = e.ty().as_decimal().map_or(0, |d| u32::from(d.scale));
+                Acc::DecimalSum { sum: 0, scale, n: 0 }
+            }
             AggFn::Sum(_) | AggFn::Avg(_) => Acc::FloatSum { sum: ExactSum::default(), n: 0 },
             AggFn::Spread { value, .. } if value.ty() == Type::Int => {
                 Acc::IntMoments { n: 0, sum: 0, squares: 0 }
@@ -170,6 +184,14 @@ impl Acc {
                 if let Value::Int(v) = arg(e) {
                     // |v · diff| < 2^126: no 128-bit overflow within any real group.
                     *sum = sum.wrapping_add(i128::from(v) * i128::from(diff));
+                    *n += diff;
+                }
+            }
+            (Acc::DecimalSum { sum, scale, n }, AggFn::Sum(e) | AggFn::Avg(e)) => {
+                if let Value::Decimal(mut v) = arg(e) {
+                    v.rescale(*scale);
+                    // |units| < 10^28 < 2^94: no 128-bit overflow within any real group.
+                    *sum = sum.wrapping_add(v.mantissa() * i128::from(diff));
                     *n += diff;
                 }
             }
@@ -223,11 +245,28 @@ impl Acc {
     pub(crate) fn value(&self, agg: &AggFn) -> Result<Value, SumOverflow> {
         Ok(match (self, agg) {
             (Acc::Count(n), _) => Value::Int(*n),
-            (Acc::IntSum { n: 0, .. } | Acc::FloatSum { n: 0, .. }, _) => Value::Null,
+            (
+                Acc::IntSum { n: 0, .. }
+                | Acc::FloatSum { n: 0, .. }
+                | Acc::DecimalSum { n: 0, .. },
+                _,
+            ) => Value::Null,
             (Acc::IntSum { sum, .. }, AggFn::Sum(_)) => match i64::try_from(*sum) {
                 Ok(sum) => Value::Int(sum),
-                Err(_) => return Err(SumOverflow { sum: *sum }),
+                Err(_) => return Err(SumOverflow::int(*sum)),
             },
+            (Acc::DecimalSum { sum, scale, n }, _) => {
+                let Type::Decimal(to) = agg.output().0 else { unreachable!("a decimal sum") };
+                let total = Decimal::try_from_i128_with_scale(*sum, *scale);
+                let value = match agg {
+                    AggFn::Sum(_) => total.ok(),
+                    _ => total.ok().and_then(|t| t.checked_div(Decimal::from(*n))),
+                };
+                match value.and_then(|v| decimal::fit(v, to)) {
+                    Some(v) => Value::Decimal(v),
+                    None => return Err(SumOverflow::decimal(*sum, *scale, to)),
+                }
+            }
             (Acc::IntSum { sum, n }, _) => Value::Float(*sum as f64 / *n as f64),
             (Acc::FloatSum { sum, .. }, AggFn::Sum(_)) => Value::Float(sum.value()),
             (Acc::FloatSum { sum, n }, _) => Value::Float(sum.value() / *n as f64),
@@ -275,12 +314,37 @@ impl Acc {
     }
 }
 
-/// An integer `sum` whose exact value does not fit in 64 bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("integer overflow: the sum {sum} does not fit in an int")]
+/// A sum whose exact value does not fit its output type: an `int` (64 bits) or a
+/// `decimal(p, s)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} overflow: the sum {sum} does not fit in {target}")]
 pub struct SumOverflow {
-    /// The exact sum.
-    pub sum: i128,
+    /// `integer` or `decimal`.
+    pub kind: &'static str,
+    /// The exact sum, as text.
+    pub sum: String,
+    /// The type it does not fit in.
+    pub target: String,
+}
+
+impl SumOverflow {
+    fn int(sum: i128) -> SumOverflow {
+        SumOverflow { kind: "integer", sum: sum.to_string(), target: "an int".to_owned() }
+    }
+
+    fn decimal(units: i128, scale: u32, to: DecimalType) -> SumOverflow {
+        let digits = units.unsigned_abs().to_string();
+        let scale = scale as usize;
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (whole, fraction) = padded.split_at(padded.len() - scale);
+        let sign = if units < 0 { "-" } else { "" };
+        let point = if scale > 0 { "." } else { "" };
+        SumOverflow {
+            kind: "decimal",
+            sum: format!("{sign}{whole}{point}{fraction}"),
+            target: Type::Decimal(to).to_string(),
+        }
+    }
 }
 
 /// A percentile's fraction `p` as the exact decimal it was written as: `numerator / 10^k`, so

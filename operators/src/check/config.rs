@@ -253,7 +253,9 @@ fn plan_check(
         }
         Expectation::Range { column: name, min, max } => {
             let c = column(name, "range.column")?;
-            typed(c, &[Type::Int, Type::Float], "range.column", "`range` compares numbers")?;
+            if !input.fields[c].ty.is_numeric() {
+                typed(c, &[Type::Int, Type::Float], "range.column", "`range` compares numbers")?;
+            }
             if min.is_none() && max.is_none() {
                 let e = ConfigError::new(format!("{path}.range"), "expected `min`, `max` or both");
                 return Err(vec![e]);
@@ -308,6 +310,10 @@ fn typed_value(v: &serde_yaml_ng::Value, ty: Type) -> Option<Value> {
         (Y::String(s), Type::String) => Some(Value::str(s)),
         (Y::Number(n), Type::Int) => n.as_i64().map(Value::Int),
         (Y::Number(n), Type::Float) => n.as_f64().map(Value::Float),
+        (Y::Number(n), Type::Decimal(d)) => {
+            crate::decimal::parse(&n.to_string(), d).map(Value::Decimal)
+        }
+        (Y::String(s), Type::Decimal(d)) => crate::decimal::parse(s, d).map(Value::Decimal),
         (Y::Bool(b), Type::Bool) => Some(Value::Bool(*b)),
         (Y::String(s), Type::Date) => crate::value::parse_date(s).map(Value::Date),
         (Y::String(s), Type::Timestamp) => crate::value::parse_timestamp(s).map(Value::Timestamp),

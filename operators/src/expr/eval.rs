@@ -890,17 +890,11 @@ pub(crate) fn cast(v: &Value, to: Type) -> Value {
             parse_timestamp(s).map_or(Value::Null, Value::Timestamp)
         }
         (Value::Interval(i), Type::Interval) => Value::Interval(*i),
-        (Value::Decimal(d), Type::Decimal(t)) => {
-            decimal::fit(*d, t).map_or(Value::Null, Value::Decimal)
-        }
-        (Value::Int(i), Type::Decimal(t)) => {
-            decimal::from_int(*i, t).map_or(Value::Null, Value::Decimal)
-        }
-        (Value::Float(x), Type::Decimal(t)) => {
-            decimal::from_float(*x, t).map_or(Value::Null, Value::Decimal)
-        }
         (Value::Str(s), Type::Decimal(t)) => {
             decimal::parse(s, t).map_or(Value::Null, Value::Decimal)
+        }
+        (number, Type::Decimal(t)) => {
+            decimal::from_number(number, t).map_or(Value::Null, Value::Decimal)
         }
         (Value::Decimal(d), Type::Int) => decimal::to_int(*d).map_or(Value::Null, Value::Int),
         (Value::Decimal(d), Type::Float) => Value::Float(decimal::to_float(*d)),
