@@ -207,7 +207,7 @@ CREATE OR REPLACE VIEW analytics.v_daily_kpis AS
 WITH sales AS (
     SELECT (window_start AT TIME ZONE 'UTC')::date AS day,
            sum(units) AS units_sold,
-           round(sum(revenue_cents) / 100.0, 2) AS revenue_eur
+           sum(revenue) AS revenue_eur
     FROM analytics.category_sales_daily
     GROUP BY 1
 ),

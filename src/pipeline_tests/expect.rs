@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
+use shelfflow_operators::decimal::Decimal;
 use shelfflow_operators::value::parse_timestamp;
-use shelfflow_operators::{Row, Schema, Time, Type};
+use shelfflow_operators::{Row, Schema, Time, Type, Value};
 
 use super::{Committed, Object};
 use crate::planner::Plan;
@@ -195,11 +196,25 @@ fn state_at(schema: &Schema, committed: &[Committed], at: Option<Time>) -> Vec<R
 fn row_matches(schema: &Schema, expected: &Object, actual: &Row) -> bool {
     expected.iter().all(|(column, want)| {
         let Some(i) = schema.index_of(column) else { return false };
+        if let Value::Decimal(got) = &actual[i] {
+            return decimal_matches(want, *got);
+        }
         value_matches(schema.fields[i].ty, want, &actual[i].to_json())
     })
 }
 
 /// Numbers by value (within 1e-9 relative for floats), timestamps as instants, the rest exactly.
+/// A decimal is compared exactly with the decimal an expected number or string is written as
+/// (`6.60` and `"6.6"` both match 6.60; 6.6000001 does not).
+fn decimal_matches(want: &Json, got: Decimal) -> bool {
+    let text = match want {
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => s.clone(),
+        _ => return false,
+    };
+    text.trim().parse::<Decimal>().is_ok_and(|w| w == got)
+}
+
 fn value_matches(ty: Type, want: &Json, got: &Json) -> bool {
     match (want, got) {
         (Json::Number(w), Json::Number(g)) => match (w.as_i64(), g.as_i64()) {
@@ -274,7 +289,17 @@ fn match_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shelfflow_operators::{Field, Value};
+    use shelfflow_operators::Field;
+
+    #[test]
+    fn decimals_match_the_decimal_an_expectation_is_written_as_exactly() {
+        let got: Decimal = "6.60".parse().unwrap();
+        assert!(decimal_matches(&serde_json::json!(6.6), got));
+        assert!(decimal_matches(&serde_json::json!("6.60"), got));
+        assert!(!decimal_matches(&serde_json::json!(6.6000001), got));
+        assert!(!decimal_matches(&serde_json::json!("six"), got));
+        assert!(!decimal_matches(&serde_json::Value::Null, got));
+    }
 
     fn schema() -> Schema {
         let mut schema = Schema::new(vec![

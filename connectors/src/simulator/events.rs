@@ -2,6 +2,7 @@
 //! `event_id` (a UUIDv5 of the seed and the event's identity) and an event time `timestamp`.
 //! Rows are produced in the canonical field order of [`Stream::fields`].
 
+use shelfflow_operators::decimal::DecimalType;
 use shelfflow_operators::value::Type;
 
 /// One event stream.
@@ -40,6 +41,12 @@ const SHELF_EVENTS: &[StreamField] = &[
     ("timestamp", Type::Timestamp, false),
 ];
 
+/// A unit price in EUR, exact to the cent.
+const PRICE: Type = Type::Decimal(DecimalType { precision: 10, scale: 2 });
+
+/// A line total in EUR, exact to the cent.
+const LINE_TOTAL: Type = Type::Decimal(DecimalType { precision: 12, scale: 2 });
+
 const POS_TRANSACTIONS: &[StreamField] = &[
     ("event_id", Type::String, false),
     ("transaction_id", Type::String, false),
@@ -51,11 +58,11 @@ const POS_TRANSACTIONS: &[StreamField] = &[
     ("batch_code", Type::String, false),
     ("expiry_date", Type::Date, false),
     ("quantity", Type::Int, false),
-    ("unit_price", Type::Float, false),
+    ("unit_price", PRICE, false),
     // combined weekly and near-expiry discount, 1 - (1 - weekly)(1 - daily)
     ("discount", Type::Float, false),
     // quantity * unit_price * (1 - discount), rounded to cents
-    ("total_price", Type::Float, false),
+    ("total_price", LINE_TOTAL, false),
     ("timestamp", Type::Timestamp, false),
 ];
 

@@ -4,11 +4,12 @@
 use std::mem;
 
 use rand::Rng;
+use shelfflow_operators::decimal::Decimal;
 use shelfflow_operators::value::{Days, MICROS_PER_DAY};
 use shelfflow_operators::{Row, Value};
 
 use super::ids;
-use super::store::{date_value, day_of, round_cents, Action, CartLine, Customer, World};
+use super::store::{date_value, day_of, Action, CartLine, Customer, World};
 use super::traffic;
 use crate::simulator::events::Stream;
 
@@ -152,9 +153,9 @@ impl World {
                 self.ledgers[shelf].cart_units -= quantity;
                 self.totals.in_carts -= quantity;
                 self.totals.sold += quantity;
-                let unit_price = self.shelves[shelf].unit_price;
+                let unit_cents = self.shelves[shelf].unit_cents;
                 let discount = self.discount(shelf, day);
-                let total = round_cents(quantity as f64 * unit_price * (1.0 - discount));
+                let total_cents = line_total_cents(quantity, unit_cents, discount);
                 let row = vec![
                     self.next_event_id(Stream::PosTransactions),
                     transaction.clone(),
@@ -165,9 +166,9 @@ impl World {
                     line.lot.code.clone(),
                     date_value(line.lot.expiry),
                     Value::Int(quantity),
-                    Value::Float(unit_price),
+                    Value::Decimal(Decimal::new(unit_cents, 2)),
                     Value::Float(discount),
-                    Value::Float(total),
+                    Value::Decimal(Decimal::new(total_cents, 2)),
                     Value::Timestamp(self.now),
                 ];
                 emit(Stream::PosTransactions, row);
@@ -180,4 +181,11 @@ impl World {
         self.customers[k].id = Value::Null;
         self.free_customers.push(k as u32);
     }
+}
+
+/// A sale line's total in cents: `quantity × unit price × (1 − discount)`, exact in integers
+/// (the discount is a whole percentage), rounded half up to a cent.
+fn line_total_cents(quantity: i64, unit_cents: i64, discount: f64) -> i64 {
+    let kept_percent = 100 - (discount * 100.0).round() as i64;
+    (quantity * unit_cents * kept_percent + 50).div_euclid(100)
 }

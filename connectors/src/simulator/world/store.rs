@@ -66,7 +66,8 @@ pub struct World {
 pub(super) struct ShelfInfo {
     pub(super) id: Value,
     pub(super) weight: f64,
-    pub(super) unit_price: f64,
+    /// The shelf price in euro cents.
+    pub(super) unit_cents: i64,
     pub(super) visibility: f64,
     pub(super) perishable: bool,
     pub(super) capacity: i64,
@@ -177,7 +178,7 @@ impl World {
             shelves.push(ShelfInfo {
                 id: Value::str(&shelf.shelf_id),
                 weight: shelf.item_weight as f64,
-                unit_price: round_cents(shelf.item_price),
+                unit_cents: (shelf.item_price * 100.0).round() as i64,
                 visibility: shelf.item_visibility,
                 perishable: shelf.perishable,
                 capacity: shelf.store_capacity,

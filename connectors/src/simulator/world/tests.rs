@@ -468,6 +468,7 @@ fn prices_follow_weekly_and_daily_discounts() {
         let quantity = int(p, row, "quantity") as f64;
         let total = field(p, row, "total_price").as_f64().unwrap();
         assert_eq!(total, (quantity * unit * (1.0 - discount) * 100.0).round() / 100.0);
+        assert!(matches!(field(p, row, "total_price"), Value::Decimal(d) if d.scale() == 2));
         checked += 1;
     }
     assert!(checked > 100);
