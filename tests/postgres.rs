@@ -398,6 +398,31 @@ fn the_demo_writes_every_store_table_and_the_bi_views() {
         stock.len() as i64,
         "one row per shelf"
     );
+    // Money is NUMERIC, and holds exactly the digits the CSV of the same run holds.
+    let ty = psql(
+        &url,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 'analytics.product_sales'::regclass AND attname = 'revenue'",
+    );
+    assert_eq!(ty, "numeric(28,2)");
+    let csv = std::fs::read_to_string(dir.join("out/sales/product_totals.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (shelf, revenue) = (column("shelf_id"), column("revenue"));
+    let mut from_csv: Vec<String> = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            format!("{}|{}", cells[shelf], cells[revenue])
+        })
+        .collect();
+    from_csv.sort();
+    let from_table = psql(
+        &url,
+        "SELECT shelf_id || '|' || revenue::text FROM analytics.product_sales ORDER BY 1",
+    );
+    assert!(!from_csv.is_empty());
+    assert_eq!(from_table.lines().collect::<Vec<_>>(), from_csv);
 }
 
 /// Each shelf's stock at the end of a `shelf_state` changelog.

@@ -770,27 +770,27 @@ fn decimal_result(op: ArithOp, a: DecimalType, b: DecimalType) -> DecimalType {
     }
 }
 
-/// The operands of arithmetic with a decimal side, made alike: an int becomes a decimal, a
-/// number literal (`0.9`) the exact decimal it is written as, and any other float turns the
-/// decimal side into a float (mixing with a float gives a float).
+/// The operands of arithmetic with a decimal side, made alike: an int becomes a decimal and a
+/// number literal (`0.9`) the exact decimal it is written as; if a float is left (a float column),
+/// the decimal side becomes a float too (mixing with a float gives a float).
 fn decimal_operands(l: Expr, r: Expr) -> (Expr, Expr) {
     if l.ty().as_decimal().is_none() && r.ty().as_decimal().is_none() {
         return (l, r);
     }
-    let alike = |e: Expr, other: &Expr| match e.ty() {
+    let exact = |e: Expr| match e.ty() {
         Type::Int => coerce(e, Type::Decimal(DecimalType::INT)),
         Type::Float => match e.as_literal().and_then(exact_literal) {
             Some(literal) => literal,
             None => e,
         },
-        Type::Decimal(_) if other.ty() == Type::Float && other.as_literal().is_none() => {
-            coerce(e, Type::Float)
-        }
         _ => e,
     };
-    let l2 = alike(l.clone(), &r);
-    let r2 = alike(r, &l);
-    (l2, r2)
+    let (l, r) = (exact(l), exact(r));
+    if l.ty() != Type::Float && r.ty() != Type::Float {
+        return (l, r);
+    }
+    let float = |e: Expr| if e.ty().as_decimal().is_some() { coerce(e, Type::Float) } else { e };
+    (float(l), float(r))
 }
 
 /// A float literal as the exact decimal of its shortest text (`0.9` → `0.9`, scale 1).

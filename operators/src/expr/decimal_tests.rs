@@ -60,8 +60,11 @@ fn arithmetic_is_exact_and_typed_by_the_operands() {
     // A number literal is the exact decimal it is written as, not the float nearest to it.
     assert_eq!(eval("price * 0.9"), ("17.991".into(), dec(11, 3)));
     assert_eq!(eval("price * 0.1 + price * 0.2 = price * 0.3"), ("true".into(), Type::Bool));
-    // Mixing with a float column gives a float.
-    assert_eq!(eval("price + x").1, Type::Float);
+    // Mixing with a float column gives a float, and so does a literal no decimal holds.
+    assert_eq!(eval("price + x"), ("20.09".into(), Type::Float));
+    let (huge, ty) = eval("price * 1e30");
+    assert_eq!(ty, Type::Float);
+    assert!(huge.starts_with("1998999999999999"), "{huge}");
     // A chain keeps each step's type.
     assert_eq!(eval("price + price + price"), ("59.97".into(), dec(12, 2)));
     assert_eq!(eval("price / 0"), ("NULL".into(), dec(14, 6)));
