@@ -45,7 +45,7 @@ impl DecimalType {
     /// `decimal(precision, scale)`, if the pair is valid.
     pub fn new(precision: u32, scale: u32) -> Option<DecimalType> {
         let valid = (1..=u32::from(MAX_PRECISION)).contains(&precision) && scale <= precision;
-        valid.then(|| DecimalType { precision: precision as u8, scale: scale as u8 })
+        valid.then_some(DecimalType { precision: precision as u8, scale: scale as u8 })
     }
 
     /// Digits before the point.
@@ -65,26 +65,26 @@ impl DecimalType {
     pub const INT: DecimalType = DecimalType { precision: 19, scale: 0 };
 
     /// The result type of `a + b` and `a - b`: the larger scale, and one more whole digit.
-    pub fn add(a: DecimalType, b: DecimalType) -> DecimalType {
+    pub fn for_add(a: DecimalType, b: DecimalType) -> DecimalType {
         let whole = a.whole_digits().max(b.whole_digits());
         DecimalType::bounded(u32::from(whole) + 1, u32::from(a.scale.max(b.scale)))
     }
 
     /// The result type of `a * b`: the scales and the whole digits add up.
-    pub fn mul(a: DecimalType, b: DecimalType) -> DecimalType {
+    pub fn for_mul(a: DecimalType, b: DecimalType) -> DecimalType {
         let whole = u32::from(a.whole_digits()) + u32::from(b.whole_digits());
         DecimalType::bounded(whole, u32::from(a.scale) + u32::from(b.scale))
     }
 
     /// The result type of `a / b`: the larger scale (at least [`MIN_DIVISION_SCALE`]), and as
     /// many whole digits as `a` and `b`'s scale can give.
-    pub fn div(a: DecimalType, b: DecimalType) -> DecimalType {
+    pub fn for_div(a: DecimalType, b: DecimalType) -> DecimalType {
         let scale = a.scale.max(b.scale).max(MIN_DIVISION_SCALE);
         DecimalType::bounded(u32::from(a.whole_digits()) + u32::from(b.scale), u32::from(scale))
     }
 
     /// The result type of `a % b`: the larger scale, and the smaller number of whole digits.
-    pub fn rem(a: DecimalType, b: DecimalType) -> DecimalType {
+    pub fn for_rem(a: DecimalType, b: DecimalType) -> DecimalType {
         let whole = a.whole_digits().min(b.whole_digits());
         DecimalType::bounded(u32::from(whole), u32::from(a.scale.max(b.scale)))
     }
@@ -335,11 +335,11 @@ mod tests {
     fn result_types_follow_the_operands() {
         let money = t(10, 2);
         let rate = t(5, 4);
-        assert_eq!(DecimalType::add(money, rate), t(13, 4));
-        assert_eq!(DecimalType::mul(money, rate), t(15, 6));
-        assert_eq!(DecimalType::mul(money, DecimalType::INT), t(28, 2));
-        assert_eq!(DecimalType::div(money, money), t(16, 6));
-        assert_eq!(DecimalType::rem(money, rate), t(5, 4));
+        assert_eq!(DecimalType::for_add(money, rate), t(13, 4));
+        assert_eq!(DecimalType::for_mul(money, rate), t(15, 6));
+        assert_eq!(DecimalType::for_mul(money, DecimalType::INT), t(28, 2));
+        assert_eq!(DecimalType::for_div(money, money), t(16, 6));
+        assert_eq!(DecimalType::for_rem(money, rate), t(5, 4));
         assert_eq!(DecimalType::unify(money, rate), t(12, 4));
         assert_eq!(money.round(1), t(10, 1));
         assert_eq!(money.round(-2), t(9, 0));

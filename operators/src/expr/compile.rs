@@ -763,10 +763,10 @@ fn arith_type(op: ArithOp, l: Type, r: Type) -> Option<Type> {
 /// The result type of `a op b` on decimals ([`DecimalType`] holds the rules).
 fn decimal_result(op: ArithOp, a: DecimalType, b: DecimalType) -> DecimalType {
     match op {
-        ArithOp::Add | ArithOp::Sub => DecimalType::add(a, b),
-        ArithOp::Mul => DecimalType::mul(a, b),
-        ArithOp::Div => DecimalType::div(a, b),
-        ArithOp::Mod => DecimalType::rem(a, b),
+        ArithOp::Add | ArithOp::Sub => DecimalType::for_add(a, b),
+        ArithOp::Mul => DecimalType::for_mul(a, b),
+        ArithOp::Div => DecimalType::for_div(a, b),
+        ArithOp::Mod => DecimalType::for_rem(a, b),
     }
 }
 

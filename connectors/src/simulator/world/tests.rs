@@ -299,6 +299,7 @@ fn check_row(stream: Stream, row: &Row) {
             Value::Float(x) => *ty == Type::Float && x.is_finite(),
             Value::Date(_) => *ty == Type::Date,
             Value::Timestamp(_) => *ty == Type::Timestamp,
+            Value::Decimal(d) => ty.as_decimal().is_some_and(|t| u32::from(t.scale) == d.scale()),
             _ => false,
         };
         assert!(ok, "{stream:?}.{name} = {value:?}");
