@@ -129,6 +129,9 @@ pub fn fit(d: Decimal, to: DecimalType) -> Option<Decimal> {
     if d.scale() != scale {
         return None; // so many whole digits that the decimals do not fit in 96 bits
     }
+    if d.is_zero() {
+        d.set_sign_positive(true); // never `-0.00`
+    }
     let limit = 10i128.pow(u32::from(to.precision));
     (d.mantissa().abs() < limit).then_some(d)
 }
@@ -311,6 +314,7 @@ mod tests {
         assert_eq!(fit(d("12.344"), t(10, 2)).unwrap().to_string(), "12.34");
         assert_eq!(fit(d("12.5"), t(10, 2)).unwrap().to_string(), "12.50");
         assert_eq!(fit(d("7"), t(10, 2)).unwrap().to_string(), "7.00");
+        assert_eq!(fit(d("-0.001"), t(10, 2)).unwrap().to_string(), "0.00");
         assert_eq!(fit(d("99999999.99"), t(10, 2)).unwrap().to_string(), "99999999.99");
         assert_eq!(fit(d("99999999.995"), t(10, 2)), None, "rounds up past the precision");
         assert_eq!(fit(d("100000000"), t(10, 2)), None);

@@ -418,6 +418,7 @@ impl Expr {
             Node::Neg(e) => match &*e.eval_cow(row) {
                 Value::Int(i) => int_or_overflow(i.checked_neg(), "unary -"),
                 Value::Float(x) => Value::Float(-x),
+                Value::Decimal(d) if d.is_zero() => Value::Decimal(*d),
                 Value::Decimal(d) => Value::Decimal(-*d),
                 Value::Interval(i) => Value::Interval(i.saturating_neg()),
                 _ => Value::Null,
