@@ -497,6 +497,29 @@ mod tests {
     }
 
     #[test]
+    fn every_value_survives_the_encoding_rows_cross_processes_in() {
+        // timely 0.31 sends exchanged data between processes with bincode 1.
+        let row: Row = vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(i64::MIN),
+            Value::Float(-0.1),
+            Value::str("a shelf id longer than twenty-four bytes"),
+            Value::str("S1"),
+            Value::Timestamp(parse_timestamp("2026-01-01T07:00:00.250Z").unwrap()),
+            Value::Date(parse_date("2026-01-01").unwrap()),
+            Value::Interval(-5_400_000_000),
+            Value::Decimal("-12.50".parse().unwrap()),
+            Value::Decimal("9999999999999999999999999999".parse().unwrap()),
+        ];
+        let bytes = bincode::serialize(&row).expect("encodes");
+        let back: Row = bincode::deserialize(&bytes).expect("decodes");
+        assert_eq!(back, row);
+        let shown: Vec<String> = back.iter().map(ToString::to_string).collect();
+        assert_eq!(shown[9], "-12.50", "a decimal keeps its scale");
+    }
+
+    #[test]
     fn floats_are_totally_ordered_and_hash_consistently() {
         let mut v = vec![Value::Float(2.0), Value::Null, Value::Float(-1.0), Value::Int(3)];
         v.sort();
