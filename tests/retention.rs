@@ -17,15 +17,21 @@ fn seconds(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text).expect("a timestamp").timestamp()
 }
 
-#[test]
-fn a_sink_keeps_the_rows_within_its_retention_and_deletes_the_others_once() {
-    let out = scratch("retention", "sink");
+/// Runs `pipelines/examples/<example>.yaml` into a scratch directory, which it returns.
+fn run_example(example: &str) -> std::path::PathBuf {
+    let out = scratch("retention", example);
     let done = shelfflow()
-        .args(["--quiet", "run", "pipelines/examples/retention_sink.yaml", "--set"])
+        .args(["--quiet", "run", &format!("pipelines/examples/{example}.yaml"), "--set"])
         .arg(format!("output_dir={}", out.display()))
         .output()
         .expect("shelfflow runs");
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    out
+}
+
+#[test]
+fn a_sink_keeps_the_rows_within_its_retention_and_deletes_the_others_once() {
+    let out = run_example("retention_sink");
     let read = |name: &str| std::fs::read_to_string(out.join(name)).expect("an output");
 
     // The oracle: every window, filtered by its start against the last event time.
@@ -105,13 +111,7 @@ fn per_shelf<'a>(events: impl Iterator<Item = &'a (String, i64, i64)>) -> String
 
 #[test]
 fn an_aggregate_forgets_input_rows_older_than_its_retention_and_another_keeps_them() {
-    let out = scratch("retention", "aggregate");
-    let done = shelfflow()
-        .args(["--quiet", "run", "pipelines/examples/retention_aggregate.yaml", "--set"])
-        .arg(format!("output_dir={}", out.display()))
-        .output()
-        .expect("shelfflow runs");
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let out = run_example("retention_aggregate");
     let read = |name: &str| std::fs::read_to_string(out.join(name)).expect("an output");
 
     // The oracle: a from-scratch grouping of the events each aggregate should still count.

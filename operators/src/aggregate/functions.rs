@@ -151,12 +151,11 @@ impl Acc {
     pub(crate) fn start(agg: &AggFn) -> Acc {
         match agg {
             AggFn::CountStar | AggFn::Count(_) => Acc::Count(0),
-            AggFn::Sum(e) | AggFn::Avg(e) if e.ty() == Type::Int => Acc::IntSum { sum: 0, n: 0 },
-            AggFn::Sum(e) | AggFn::Avg(e) if e.ty().as_decimal().is_some() => {
-                let scale = e.ty().as_decimal().map_or(0, |d| u32::from(d.scale));
-                Acc::DecimalSum { sum: 0, scale, n: 0 }
-            }
-            AggFn::Sum(_) | AggFn::Avg(_) => Acc::FloatSum { sum: ExactSum::default(), n: 0 },
+            AggFn::Sum(e) | AggFn::Avg(e) => match e.ty() {
+                Type::Int => Acc::IntSum { sum: 0, n: 0 },
+                Type::Decimal(d) => Acc::DecimalSum { sum: 0, scale: u32::from(d.scale), n: 0 },
+                _ => Acc::FloatSum { sum: ExactSum::default(), n: 0 },
+            },
             AggFn::Spread { value, .. } if value.ty() == Type::Int => {
                 Acc::IntMoments { n: 0, sum: 0, squares: 0 }
             }
