@@ -53,6 +53,29 @@ enum DataCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Print the hosts file of a Kubernetes StatefulSet: one `<set>-<i>.<service>.<namespace>.
+    /// svc.cluster.local:<port>` line per replica, in process order (what --hosts reads).
+    Hosts {
+        /// Replicas of the StatefulSet (the processes).
+        #[arg(long)]
+        replicas: usize,
+        /// The StatefulSet's name (its pods are <set>-0, <set>-1, ...).
+        #[arg(long = "set", default_value = "shelfflow")]
+        set: String,
+        /// The headless service that gives the pods their DNS names.
+        #[arg(long, default_value = "shelfflow-peers")]
+        service: String,
+        /// The namespace.
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        namespace: String,
+        /// The port timely listens on.
+        #[arg(long, default_value_t = 2101)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ModelCommand {
     /// Train a demand forecast on the features table: rolling-origin folds by date, baselines
     /// scored on the same folds, a refit, and a gate that keeps the best baseline active when
@@ -190,6 +213,8 @@ enum Command {
         /// Also write the run summary as JSON to this file (for scripts and benchmarks).
         #[arg(long, value_name = "FILE")]
         summary_json: Option<PathBuf>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Demand forecast models.
     Model {
@@ -287,6 +312,8 @@ enum Command {
         server: ServerArgs,
         #[command(flatten)]
         overrides: OverrideArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Run pipelines as a service: an HTTP API to deploy, change and remove them, Prometheus
     /// metrics, and the live store dashboard, until SIGTERM or Ctrl-C.
@@ -304,6 +331,11 @@ enum Command {
         /// collections have one).
         #[arg(long, value_name = "COLLECTION")]
         observe: Vec<String>,
+    },
+    /// Helpers for running on a cluster.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
     },
     /// Print the operator graph.
     Graph {
@@ -364,6 +396,36 @@ impl ServerArgs {
             dashboard: self.dashboard,
             quiet,
         })
+    }
+}
+
+/// Where this process stands in a timely cluster; without these, the run is one process.
+#[derive(Debug, Args)]
+struct ClusterArgs {
+    /// Processes of the cluster [default: as many as --hosts lists].
+    #[arg(long, env = "SHELFFLOW_PROCESSES", value_name = "N")]
+    processes: Option<usize>,
+    /// This process's index, from 0; `auto` takes the ordinal ending the host name (a
+    /// StatefulSet pod's, e.g. shelfflow-1).
+    #[arg(long, env = "SHELFFLOW_PROCESS", value_name = "I|auto")]
+    process: Option<String>,
+    /// File of every process's host:port, one per line in process order (process I listens on
+    /// line I). Every process runs the same pipelines with the same --workers.
+    #[arg(long, env = "SHELFFLOW_HOSTS", value_name = "FILE")]
+    hosts: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    /// The cluster, `Ok(None)` for one process; the error is printed.
+    fn resolve(&self) -> Option<Option<runtime::cluster::Cluster>> {
+        let process = self.process.as_deref();
+        match runtime::cluster::Cluster::from_args(self.processes, process, self.hosts.as_deref()) {
+            Ok(cluster) => Some(cluster),
+            Err(e) => {
+                eprintln!("error: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -464,12 +526,22 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Run { files, overrides, workers, watch, metrics, summary_json } => {
-            let Some(overrides) = overrides.resolve() else {
+        Command::Run { files, overrides, workers, watch, metrics, summary_json, cluster } => {
+            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster.resolve()) else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            let options =
-                runtime::RunOptions { workers, quiet, tap: None, store: None, observe: None };
+            if watch && cluster.is_some() {
+                eprintln!("error: --watch runs one process (redeploys are not coordinated across a cluster)");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+            let options = runtime::RunOptions {
+                workers,
+                quiet,
+                tap: None,
+                store: None,
+                observe: None,
+                cluster,
+            };
             if watch {
                 let [file] = files.as_slice() else {
                     eprintln!("error: --watch follows one pipeline file");
@@ -589,10 +661,15 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             serve,
             server,
             overrides,
+            cluster,
         } => {
-            let Some(overrides) = overrides.resolve() else {
+            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster.resolve()) else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
+            if cluster.is_some() && (serve || compare_policies) {
+                eprintln!("error: a cluster runs `demo` to its end: --serve and --compare-policies run one process");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
             let default_speed = if serve { "600x" } else { "max" };
             let settings = serve::Settings { overrides: Vec::new(), workers, observe: Vec::new() };
             let serve = match serve {
@@ -614,6 +691,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 overrides,
                 policy,
                 daily_facts: false,
+                cluster,
             };
             match compare_policies {
                 true => store::compare_policies(&options, summary_json.as_deref()),
@@ -626,6 +704,16 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let settings = serve::Settings { overrides, workers, observe };
             serve::serve(serve::Initial::Files(files), server.options(settings, quiet)?)
+        }
+        Command::Cluster {
+            command: ClusterCommand::Hosts { replicas, set, service, namespace, port },
+        } => {
+            let hosts =
+                runtime::cluster::stateful_set_hosts(&set, &service, &namespace, port, replicas);
+            for host in hosts {
+                println!("{host}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Graph { file, dot, overrides } => {
             let Some(overrides) = overrides.resolve() else {
@@ -675,6 +763,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     tap: Some(collection),
                     store: None,
                     observe: None,
+                    cluster: None,
                 },
             )?;
             if !quiet {

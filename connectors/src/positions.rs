@@ -46,6 +46,30 @@ impl SourcePositions {
         }
     }
 
+    /// What reader `worker` of `input` recorded at frontiers past `after` (all of it for
+    /// `None`), as `(frontier, offsets)` in order, its current offsets last: recording them in
+    /// that order into another [`SourcePositions`] (another process's) gives the same positions.
+    pub fn since(
+        &self,
+        input: &str,
+        worker: usize,
+        after: Option<Time>,
+    ) -> Vec<(Time, Vec<(String, i64)>)> {
+        let Ok(readers) = self.0.lock() else { return Vec::new() };
+        let Some(reader) = readers.get(&(input.to_owned(), worker)) else { return Vec::new() };
+        let flat = |offsets: &BTreeMap<String, i64>| offsets.clone().into_iter().collect();
+        let mut entries: Vec<_> = reader
+            .log
+            .iter()
+            .filter(|(frontier, _)| after.is_none_or(|after| *frontier > after))
+            .map(|(frontier, offsets)| (*frontier, flat(offsets)))
+            .collect();
+        if let Some((last, _)) = reader.log.back() {
+            entries.push((*last, flat(&reader.current)));
+        }
+        entries
+    }
+
     /// The offsets every reader has reached, as `{"<input>": {"<topic>/<partition>": <next
     /// offset>}}`; `None` when no reader has offsets.
     pub fn current(&self) -> Option<serde_json::Value> {
@@ -110,5 +134,26 @@ mod tests {
         assert_eq!(at(&p, 10), r#"{"events":{"t/0":9,"t/1":7}}"#);
         // Beyond every frontier: where the readers are now.
         assert_eq!(at(&p, 25), r#"{"events":{"t/0":11,"t/1":7}}"#);
+    }
+
+    #[test]
+    fn positions_replayed_into_another_process_give_the_same_answers() {
+        let p = SourcePositions::default();
+        p.record("events", 3, 10, &[("t/0".into(), 3)]);
+        p.record("events", 3, 20, &[("t/0".into(), 9)]);
+        p.record("events", 3, 20, &[("t/0".into(), 11)]);
+        let copy = SourcePositions::default();
+        let replay = |entries: Vec<(Time, Vec<(String, i64)>)>| {
+            for (frontier, offsets) in entries {
+                copy.record("events", 3, frontier, &offsets);
+            }
+        };
+        replay(p.since("events", 3, None));
+        p.record("events", 3, 30, &[("t/0".into(), 15)]);
+        replay(p.since("events", 3, Some(20)));
+        for t in [5, 10, 15, 20, 25, 30, 35] {
+            assert_eq!(at(&copy, t), at(&p, t), "at {t}");
+        }
+        assert!(p.since("other", 3, None).is_empty());
     }
 }

@@ -269,8 +269,14 @@ fn record(
                 as Box<dyn SinkWriter>
         }),
     };
-    let options =
-        RunOptions { workers: 1, quiet: true, tap: None, store: None, observe: Some(observe) };
+    let options = RunOptions {
+        workers: 1,
+        quiet: true,
+        tap: None,
+        store: None,
+        observe: Some(observe),
+        cluster: None,
+    };
     crate::run_plan(plan.clone(), options)?;
     let recorded = std::mem::take(&mut *recorded.lock().expect("not poisoned"));
     Ok(recorded)

@@ -21,9 +21,9 @@ use timely::worker::Worker;
 
 use super::metrics::Metrics;
 use super::outputs::{open_sinks, Slots};
-use super::readers::{advance_live_tables, send_dead_letters, start_readers, Fed, Owned};
+use super::readers::{advance_live_tables, send_dead_letters, start_readers, Fed, Owned, WorkerAt};
 use super::sink::attach;
-use super::{build, simulation, RunError, RunOptions};
+use super::{build, control, simulation, RunError, RunOptions};
 use crate::planner::{InputRole, Plan};
 
 /// How long a worker keeps stepping to let the dataflow catch up before reading more.
@@ -45,6 +45,10 @@ pub fn run_worker(
     metrics: &Arc<Metrics>,
 ) -> Result<WorkerReport, RunError> {
     let leader = worker.index() == 0;
+    // Several processes tell each other about stops, frontiers and counts through a dataflow of
+    // their own, built first on every worker.
+    let mut link = control::Link::connect(worker, options.workers.max(1), metrics);
+    link.meet(worker, plan, metrics)?;
     // A failure to open an input or output stops the run, but this worker still builds and
     // drains its dataflow, so the other workers are never left waiting for it.
     let (slots, mut failure) = open_sinks(plan, options, metrics, leader);
@@ -53,15 +57,18 @@ pub fn run_worker(
         (Some(sim), true) => open_world(sim).map_err(|e| failure.get_or_insert(e)).ok(),
         _ => None,
     };
-    if failure.is_some() {
-        metrics.request_stop();
+    if let Some(e) = &failure {
+        metrics.fail(e.chain());
     }
     let probe = ProbeHandle::new();
+    let pipeline = worker.next_dataflow_index();
     let (handles, late, dead) = build_dataflow(worker, plan, &slots, world, metrics, &probe);
     let sources: Arc<[usize]> =
         (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
-    let worker_at = (worker.index(), worker.peers());
+    let worker_at =
+        WorkerAt { index: worker.index(), peers: worker.peers(), local: options.workers.max(1) };
     let owned = start_readers(plan, handles, late, worker_at, &sources, metrics, &mut failure);
+    link.watch(told_inputs(plan, &owned, leader));
     let simulated = plan.simulation.iter().flat_map(|s| s.streams.iter().map(|(i, _, _)| *i));
     let mut feeder = Feeder {
         owned,
@@ -73,10 +80,22 @@ pub fn run_worker(
         redeployed: false,
         failure,
         metrics,
+        link,
     };
     feeder.run(worker, &probe, &slots, leader);
-    feeder.drain(worker, &probe);
+    feeder.drain(worker, &probe, pipeline);
+    feeder.link.finish(worker, metrics);
     Ok(report(&slots, leader, feeder.failure))
+}
+
+/// The inputs whose progress this worker tells the other processes of a cluster: its shares of
+/// partitioned inputs, and, on the leader, every other input (all read on process 0).
+fn told_inputs(plan: &Plan, owned: &[Owned], leader: bool) -> Vec<(usize, Option<usize>, String)> {
+    let shares = owned.iter().filter(|o| o.share.is_some());
+    let mut told: Vec<_> = shares.map(|o| (o.index, o.share, o.name.clone())).collect();
+    let unpartitioned = plan.inputs.iter().enumerate().filter(|(_, i)| !i.config.partitioned());
+    told.extend(unpartitioned.filter(|_| leader).map(|(k, i)| (k, None, i.name.clone())));
+    told
 }
 
 /// What the leader's sinks committed, and every error of the run (the first failure first).
@@ -117,6 +136,8 @@ struct Feeder<'a> {
     redeployed: bool,
     failure: Option<RunError>,
     metrics: &'a Arc<Metrics>,
+    /// What this worker tells the other processes of a cluster.
+    link: control::Link,
 }
 
 /// What the worker does next.
@@ -142,6 +163,7 @@ impl Feeder<'_> {
     /// Feeds batches until every input has ended or a stop is requested.
     fn run(&mut self, worker: &mut Worker, probe: &ProbeHandle<Time>, slots: &Slots, leader: bool) {
         while !self.metrics.stopping() {
+            self.link.pump(self.metrics);
             let dead = self.dead.as_mut();
             advance_live_tables(
                 &mut self.owned,
@@ -167,8 +189,8 @@ impl Feeder<'_> {
     }
 
     fn fail(&mut self, e: RunError) {
+        self.metrics.fail(e.chain());
         self.failure.get_or_insert(e);
-        self.metrics.request_stop();
     }
 
     /// The next batch to feed: reference tables first until they have loaded (they hold the
@@ -347,24 +369,23 @@ impl Feeder<'_> {
         for (slot, _) in slots {
             let mut slot = slot.borrow_mut();
             if let Err(e) = slot.end_catch_up() {
+                self.metrics.fail(format_args!("sink `{}`: {e}", slot.name));
                 slot.error.get_or_insert(e);
-                self.metrics.request_stop();
             }
         }
     }
 
     /// Closes the inputs and steps the dataflow until everything is through it, or, on a stop,
     /// drops what is still in flight: the sinks keep the times they completed.
-    fn drain(&mut self, worker: &mut Worker, probe: &ProbeHandle<Time>) {
+    fn drain(&mut self, worker: &mut Worker, probe: &ProbeHandle<Time>, pipeline: usize) {
         self.owned.clear();
         self.dead = None;
         while !probe.done() && !self.metrics.stopping() {
+            self.link.pump(self.metrics);
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
         if !probe.done() {
-            for dataflow in worker.installed_dataflows() {
-                worker.drop_dataflow(dataflow);
-            }
+            worker.drop_dataflow(pipeline);
         }
         let now = Instant::now();
         let left = self.in_flight.iter().map(|(_, at)| micros(now.duration_since(*at)));

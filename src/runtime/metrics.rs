@@ -2,7 +2,7 @@
 //! per record.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -48,6 +48,27 @@ pub struct Metrics {
     shares: Mutex<Shares>,
     /// Where the sources with offsets have read to, for the sinks' progress rows.
     pub positions: SourcePositions,
+    /// Why this process stopped the run, if it failed: the first failure's text.
+    failure: Mutex<Option<String>>,
+    /// The stop has been told to the other processes of a cluster, or came from one of them.
+    pub(super) stop_told: AtomicBool,
+    /// Another process stopped the run: which, and its failure if it failed.
+    stopped_by: Mutex<Option<(usize, Option<String>)>>,
+    /// Workers of this process done with the pipeline's dataflow.
+    pub(super) drained: AtomicUsize,
+    /// The other processes of a cluster that said which pipeline they run: `(process, shape)`.
+    hellos: Mutex<Vec<(usize, u64)>>,
+}
+
+/// What one process of a cluster counted, for the summary of process 0.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    events_in: u64,
+    table_rows: u64,
+    dead_letter_kinds: Vec<(String, u64)>,
+    violations: Vec<(String, u64)>,
+    changes: Vec<u64>,
+    latencies: Vec<u32>,
 }
 
 impl Metrics {
@@ -69,7 +90,85 @@ impl Metrics {
             latency_histogram: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             shares: Mutex::new(BTreeMap::new()),
             positions: SourcePositions::default(),
+            failure: Mutex::new(None),
+            stop_told: AtomicBool::new(false),
+            stopped_by: Mutex::new(None),
+            drained: AtomicUsize::new(0),
+            hellos: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Stops the run because of a failure (the first one's text is kept, for other processes).
+    pub fn fail(&self, reason: impl std::fmt::Display) {
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        failure.get_or_insert_with(|| reason.to_string());
+        self.request_stop();
+    }
+
+    /// The first failure of this process, if it failed.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok()?.clone()
+    }
+
+    /// Stops the run because process `process` of the cluster stopped it (with its failure, if
+    /// it failed).
+    pub fn stop_from(&self, process: usize, failure: Option<String>) {
+        self.stop_told.store(true, Ordering::SeqCst);
+        let mut by = self.stopped_by.lock().unwrap_or_else(|p| p.into_inner());
+        by.get_or_insert((process, failure));
+        self.request_stop();
+    }
+
+    /// The process of the cluster that stopped the run, and its failure if it failed.
+    pub fn stopped_by(&self) -> Option<(usize, Option<String>)> {
+        self.stopped_by.lock().ok()?.clone()
+    }
+
+    /// Records that process `process` of the cluster runs a pipeline of shape `shape`.
+    pub(super) fn hello(&self, process: usize, shape: u64) {
+        self.hellos.lock().unwrap_or_else(|p| p.into_inner()).push((process, shape));
+    }
+
+    /// The processes that said which pipeline they run.
+    pub(super) fn hellos(&self) -> Vec<(usize, u64)> {
+        self.hellos.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Worker `worker`'s share of partitioned input `input`: its frontier and whether it has
+    /// caught up.
+    pub fn share(&self, input: usize, worker: usize) -> Option<(Time, bool)> {
+        self.shares.lock().ok()?.get(&input)?.get(&worker).copied()
+    }
+
+    /// This process's counts, for process 0's summary.
+    pub fn counts(&self) -> Counts {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let map = |m: &Mutex<BTreeMap<String, u64>>| {
+            m.lock().map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect()).unwrap_or_default()
+        };
+        Counts {
+            events_in: load(&self.events_in),
+            table_rows: load(&self.table_rows),
+            dead_letter_kinds: map(&self.dead_letter_kinds),
+            violations: map(&self.violations),
+            changes: self.changes.iter().map(load).collect(),
+            latencies: self.latencies.lock().map(|l| l.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Adds another process's counts to this one's.
+    pub fn absorb(&self, counts: &Counts) {
+        self.events_in.fetch_add(counts.events_in, Ordering::Relaxed);
+        self.table_rows.fetch_add(counts.table_rows, Ordering::Relaxed);
+        self.count_kinds(counts.dead_letter_kinds.iter().map(|(kind, n)| (kind.as_str(), *n)));
+        for (check, n) in &counts.violations {
+            self.count_violations(check, i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        for (index, n) in counts.changes.iter().enumerate().filter(|(i, _)| *i < self.changes.len())
+        {
+            self.add_changes(index, *n);
+        }
+        self.record_latencies(&counts.latencies);
     }
 
     /// Sets the frontier of input `input`, or of worker `share`'s share of it: a partitioned
@@ -250,5 +349,26 @@ mod tests {
         // Another source further behind bounds it.
         metrics.set_frontier(1, None, 60);
         assert_eq!(metrics.idle_follow(0, Some(0), &[0, 1]), Some(60));
+    }
+
+    #[test]
+    fn counts_of_another_process_add_up() {
+        let ours = Metrics::new(1, 2);
+        let theirs = Metrics::new(1, 2);
+        ours.events_in.store(10, Ordering::Relaxed);
+        theirs.events_in.store(5, Ordering::Relaxed);
+        ours.count_dead_letter("late", 1);
+        theirs.count_dead_letter("late", 2);
+        theirs.count_dead_letter("malformed", 3);
+        theirs.count_violations("no_negative_stock", 4);
+        theirs.add_changes(1, 7);
+        theirs.record_latencies(&[100, 300]);
+        ours.absorb(&theirs.counts());
+        assert_eq!(ours.events_in.load(Ordering::Relaxed), 15);
+        assert_eq!(ours.dead_letters.load(Ordering::Relaxed), 6);
+        assert_eq!(ours.dead_letter_kinds.lock().unwrap()["late"], 3);
+        assert_eq!(ours.violations.lock().unwrap()["no_negative_stock"], 4);
+        assert_eq!(ours.changes[1].load(Ordering::Relaxed), 7);
+        assert_eq!(ours.latency_percentile(100.0), Some(300));
     }
 }

@@ -2,6 +2,8 @@
 
 mod build;
 mod checks;
+pub mod cluster;
+mod control;
 mod driver;
 mod metrics;
 mod outputs;
@@ -38,6 +40,8 @@ pub struct RunOptions {
     pub store: Option<Arc<SinkStore>>,
     /// Collections to keep live views of (`serve`), each written like a sink.
     pub observe: Option<Observe>,
+    /// Run as one process of a timely cluster (`None`: this process alone).
+    pub cluster: Option<cluster::Cluster>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -47,6 +51,7 @@ impl std::fmt::Debug for RunOptions {
             .field("quiet", &self.quiet)
             .field("tap", &self.tap)
             .field("observe", &self.observe.as_ref().map(|o| &o.collections))
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -138,6 +143,24 @@ pub enum RunError {
     /// timely could not start or a worker panicked.
     #[error("dataflow: {0}")]
     Dataflow(String),
+    /// The connection to another process of the cluster broke (it died, or its host did).
+    #[error("lost process {process} of the cluster ({address}): {cause}; every process stops, restart them all to resume")]
+    PeerLost {
+        /// The process index.
+        process: usize,
+        /// Its address.
+        address: String,
+        /// timely's reason.
+        cause: String,
+    },
+    /// Another process of the cluster failed.
+    #[error("process {process} of the cluster failed: {failure}")]
+    PeerFailed {
+        /// The process index.
+        process: usize,
+        /// Its error.
+        failure: String,
+    },
     /// A `check` with `on_violation: fail` found a violation.
     #[error("check `{check}` failed: {violation}")]
     CheckFailed {
@@ -146,6 +169,20 @@ pub enum RunError {
         /// The first violation, as JSON.
         violation: String,
     },
+}
+
+impl RunError {
+    /// The error with its causes, `: `-separated (what another process of a cluster reports).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
 }
 
 /// What a finished run did.
@@ -169,6 +206,9 @@ pub struct Summary {
     /// Stopped by a signal before the inputs ended: each sink has written every change up to
     /// the time given (none if it wrote nothing).
     pub stopped: Option<Vec<(String, Option<Time>)>>,
+    /// In a cluster: this process and the number of processes. Process 0's counts are the
+    /// cluster's; the others' are their own.
+    pub process: Option<(usize, usize)>,
 }
 
 impl Summary {
@@ -184,6 +224,8 @@ impl Summary {
             "events_per_second": self.events_per_second(),
             "batch_latency_p50_ms": self.latency.map(|(p50, _)| f64::from(p50) / 1e3),
             "batch_latency_p99_ms": self.latency.map(|(_, p99)| f64::from(p99) / 1e3),
+            "process": self.process.map(|(i, _)| i),
+            "processes": self.process.map(|(_, n)| n),
             "stopped": self.stopped.as_ref().map(|sinks| sinks.iter().map(|(sink, t)| serde_json::json!({"sink": sink, "written_until": t.map(|t| format_timestamp(t as i64))})).collect::<Vec<_>>()),
         })
     }
@@ -196,6 +238,13 @@ impl Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.process {
+            Some((0, n)) => writeln!(f, "process 0 of {n}: the whole cluster's counts")?,
+            Some((i, n)) => {
+                writeln!(f, "process {i} of {n}: this process's counts (process 0 has the total)")?
+            }
+            None => {}
+        }
         writeln!(
             f,
             "events in     {:>12}   ({:.0} events/s)",
@@ -241,8 +290,12 @@ pub fn run(
     let started = Instant::now();
     let workers = options.workers.max(1);
     tracing::info!(pipeline = %plan.name, workers, inputs = plan.inputs.len(), operators = plan.operators.len(), sinks = plan.sinks.len(), "starting dataflow");
-    let config =
-        if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) };
+    let config = cluster::timely_config(workers, options.cluster.as_ref());
+    let process = options.cluster.as_ref().map(|c| (c.process, c.processes()));
+    let addresses = options.cluster.as_ref().map(|c| c.addresses.clone()).unwrap_or_default();
+    if process.is_some() {
+        cluster::watch_peers();
+    }
     let progress = (!options.quiet && std::io::stderr().is_terminal())
         .then(|| spawn_progress(metrics.clone()));
     let (plan_w, options_w, metrics_w) = (plan.clone(), options, metrics.clone());
@@ -250,9 +303,12 @@ pub fn run(
         driver::run_worker(worker, &plan_w, &options_w, &metrics_w)
     })
     .map_err(RunError::Dataflow)?;
+    // A lost peer makes timely's network threads panic, and their guard then panics on drop:
+    // the peer's error below says what happened.
+    let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || guards.join()));
     let mut errors = Vec::new();
     let mut written_until = Vec::new();
-    for result in guards.join() {
+    for result in results.unwrap_or_default() {
         match result {
             Ok(Ok(report)) => {
                 errors.extend(report.errors);
@@ -269,6 +325,10 @@ pub fn run(
         bar.finish_and_clear();
         let _ = handle.join();
     }
+    if let Some((peer, cause)) = cluster::lost_peer() {
+        let address = addresses.get(peer).cloned().unwrap_or_default();
+        return Err(RunError::PeerLost { process: peer, address, cause });
+    }
     let failed = metrics.failed_check.lock().map(|f| f.clone()).unwrap_or_default();
     if let Some((_, check, violation)) = failed {
         return Err(RunError::CheckFailed { check, violation });
@@ -276,6 +336,9 @@ pub fn run(
     if let Some(e) = errors.into_iter().next() {
         metrics.request_stop();
         return Err(e);
+    }
+    if let Some((process, Some(failure))) = metrics.stopped_by() {
+        return Err(RunError::PeerFailed { process, failure });
     }
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     tracing::info!(pipeline = %plan.name, events = load(&metrics.events_in), dead_letters = load(&metrics.dead_letters), elapsed_ms = started.elapsed().as_millis() as u64, "dataflow finished");
@@ -298,6 +361,7 @@ pub fn run(
         elapsed: started.elapsed(),
         latency,
         stopped: metrics.stopping().then_some(written_until),
+        process,
     })
 }
 

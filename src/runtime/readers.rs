@@ -253,8 +253,8 @@ pub(super) fn advance_live_tables(
             continue;
         }
         if let Err(e) = apply_live_changes(table, dead_input.as_deref_mut(), metrics) {
+            metrics.fail(e.chain());
             failure.get_or_insert(e);
-            metrics.request_stop();
         }
         if follow <= table.frontier {
             continue;
@@ -272,6 +272,24 @@ pub(super) fn advance_live_tables(
     }
 }
 
+/// Where a worker stands: its index among all workers of all processes, their number, and the
+/// workers per process.
+#[derive(Clone, Copy)]
+pub(super) struct WorkerAt {
+    pub(super) index: usize,
+    pub(super) peers: usize,
+    pub(super) local: usize,
+}
+
+impl WorkerAt {
+    /// Whether this worker reads input `i` that is not partitioned: every such input is read on
+    /// process 0 (where the simulated store runs too), spread over its workers; the records are
+    /// exchanged by key from there.
+    fn reads(&self, i: usize) -> bool {
+        i % self.local == self.index
+    }
+}
+
 /// Starts a reader thread for every input this worker reads (its own inputs, and its share of
 /// partitioned ones), paired with the input's session. A reader that cannot start is recorded
 /// in `failure` and stops the run.
@@ -279,11 +297,12 @@ pub(super) fn start_readers(
     plan: &Plan,
     handles: Vec<Option<InputSession<Time, Row, Diff>>>,
     mut late: Vec<Option<InputSession<Time, Row, Diff>>>,
-    (index, peers): (usize, usize),
+    at: WorkerAt,
     sources: &Arc<[usize]>,
     metrics: &Arc<Metrics>,
     failure: &mut Option<RunError>,
 ) -> Vec<Owned> {
+    let (index, peers) = (at.index, at.peers);
     let mut owned = Vec::new();
     for (i, handle) in handles.into_iter().enumerate() {
         let Some(handle) = handle else {
@@ -292,7 +311,7 @@ pub(super) fn start_readers(
         };
         let input = &plan.inputs[i];
         let share = input.config.partitioned().then_some(index);
-        if share.is_none() && i % peers != index {
+        if share.is_none() && !at.reads(i) {
             continue; // dropping the handle closes this worker's share of the input
         }
         let opened = match share {
@@ -303,9 +322,9 @@ pub(super) fn start_readers(
             Ok(Some(reader)) => reader,
             Ok(None) => continue, // no partition for this worker
             Err(source) => {
-                failure
-                    .get_or_insert(RunError::Connector { component: input.name.clone(), source });
-                metrics.request_stop();
+                let e = RunError::Connector { component: input.name.clone(), source };
+                metrics.fail(e.chain());
+                failure.get_or_insert(e);
                 continue;
             }
         };
@@ -328,8 +347,8 @@ pub(super) fn start_readers(
         ) {
             Ok(feed) => feed,
             Err(e) => {
+                metrics.fail(e.chain());
                 failure.get_or_insert(e);
-                metrics.request_stop();
                 continue;
             }
         };
@@ -354,7 +373,7 @@ pub(super) fn start_readers(
     }
     for (i, frontier) in metrics.frontiers.iter().enumerate() {
         let config = &plan.inputs[i].config;
-        if i % peers == index && config.simulation().is_none() && !config.partitioned() {
+        if at.reads(i) && config.simulation().is_none() && !config.partitioned() {
             frontier.store(0, Ordering::Relaxed);
         }
     }

@@ -389,7 +389,7 @@ impl SinkSlot {
 
     fn fail(&mut self, error: ConnectorError, metrics: &Metrics) {
         tracing::error!(sink = %self.name, error = %error, "sink write failed; stopping");
-        metrics.request_stop();
+        metrics.fail(format_args!("sink `{}`: {error}", self.name));
         self.error = Some(error);
     }
 }

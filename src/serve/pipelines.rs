@@ -321,6 +321,7 @@ impl Registry {
                 collections: observed.to_vec(),
                 open: Arc::new(move |collection, schema| writers.writer(collection, schema)),
             }),
+            cluster: None,
         };
         let (plan, run_metrics, ended) = (plan.clone(), metrics.clone(), outcome.clone());
         let handle = std::thread::Builder::new()

@@ -328,6 +328,8 @@ pub struct DemoOptions {
     pub policy: Policy,
     /// Also compute the daily facts (and their lost-sales estimate) under the rules policy.
     pub daily_facts: bool,
+    /// Run as one process of a timely cluster.
+    pub cluster: Option<crate::runtime::cluster::Cluster>,
 }
 
 /// The BI views over the store tables, applied after the demo's tables exist.
@@ -347,8 +349,11 @@ pub fn demo(
         Outcome::Ran(summary, kpis) => (summary, kpis),
         Outcome::Exit(code) => return Ok(code),
     };
-    if !options.quiet {
-        println!("{}", render_summary(options, &summary, &kpis));
+    match summary.process {
+        // Another process of a cluster: its own counts; process 0 has the store's figures.
+        _ if options.quiet => {}
+        Some((process, _)) if process != 0 => println!("{summary}"),
+        _ => println!("{}", render_summary(options, &summary, &kpis)),
     }
     if let Some(path) = summary_json {
         let mut json = summary.to_json();
@@ -450,13 +455,22 @@ fn run_demo(options: &DemoOptions) -> anyhow::Result<Outcome> {
     ] {
         std::env::set_var(name, value);
     }
-    let database = if options.database { Some(database_url()?) } else { None };
+    // In a cluster, process 0 writes every sink: the others build the same dataflow but never
+    // open a connection, so they neither start a server nor need its address.
+    let writes = options.cluster.as_ref().is_none_or(|c| c.process == 0);
+    let database = match (options.database, writes) {
+        (false, _) => None,
+        (true, true) => Some(database_url()?),
+        (true, false) => Some(std::env::var("DATABASE_URL").unwrap_or_default()),
+    };
     match &database {
         Some(url) => std::env::set_var("DATABASE_URL", url),
         None => std::env::set_var("SHELFFLOW_POSTGRES", "false"),
     }
     let kpi_dir = options.out.join("kpis");
-    let _ = std::fs::remove_dir_all(&kpi_dir);
+    if writes {
+        let _ = std::fs::remove_dir_all(&kpi_dir);
+    }
     let files: Vec<PathBuf> = DEMO_PIPELINES
         .iter()
         .chain(options.policy.extra_pipelines(options.daily_facts))
@@ -488,9 +502,10 @@ fn run_demo(options: &DemoOptions) -> anyhow::Result<Outcome> {
             tap: None,
             store: None,
             observe: None,
+            cluster: options.cluster.clone(),
         },
     )?;
-    if let Some(url) = &database {
+    if let (Some(url), true) = (&database, writes) {
         apply_views(url)?;
     }
     Ok(Outcome::Ran(summary, read_kpis(&kpi_dir)?))

@@ -94,6 +94,7 @@ pub fn ensure_model(dir: &Path, data: &Path, pipelines: &Path, quiet: bool) -> a
         tap: None,
         store: None,
         observe: None,
+        cluster: None,
     };
     crate::run_plan(std::sync::Arc::new(plan), options)?;
     let data = features.display().to_string();

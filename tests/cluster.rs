@@ -1,0 +1,228 @@
+//! One dataflow over several processes (timely's own cluster, on loopback): the same outputs,
+//! byte for byte, whether the work runs on one process with one or two workers or on two
+//! processes; a process that dies ends the others with a clear error; a cluster whose processes
+//! run different pipelines refuses to start.
+
+mod support {
+    pub mod binary;
+}
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::binary::{files_under, scratch, shelfflow};
+
+/// Loopback addresses with ports free right now, one per process.
+fn free_addresses(n: usize) -> Vec<String> {
+    let listeners: Vec<_> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("bound").to_string()).collect()
+}
+
+/// A hosts file for `n` processes on loopback, in `dir`.
+fn hosts_file(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join("hosts.txt");
+    std::fs::write(&path, free_addresses(n).join("\n") + "\n").expect("write the hosts file");
+    path
+}
+
+/// Starts process `process` of a cluster on `hosts`, running `command`; its stderr goes to `log`.
+fn spawn(mut command: Command, process: usize, hosts: &Path, log: &Path) -> Child {
+    command
+        .args(["--process", &process.to_string(), "--hosts"])
+        .arg(hosts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).expect("log")))
+        .spawn()
+        .expect("shelfflow starts")
+}
+
+/// Waits for `child` at most `limit`; `None` if it still runs (it is then killed).
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Runs `command(out_dir, workers)` on two processes of one worker each; process 0 writes into
+/// `out`, process 1 is given a directory of its own, which must stay empty (only process 0
+/// writes).
+fn run_two_processes(dir: &Path, out: &Path, command: impl Fn(&Path, usize) -> Command) {
+    let hosts = hosts_file(dir, 2);
+    let elsewhere = dir.join("process1_out");
+    let mut children: Vec<Child> = [out, elsewhere.as_path()]
+        .iter()
+        .enumerate()
+        .map(|(i, out)| spawn(command(out, 1), i, &hosts, &dir.join(format!("process{i}.log"))))
+        .collect();
+    for (i, child) in children.iter_mut().enumerate() {
+        let status = wait_at_most(child, Duration::from_secs(300));
+        let log = std::fs::read_to_string(dir.join(format!("process{i}.log"))).unwrap_or_default();
+        assert!(status.is_some_and(|s| s.success()), "process {i} failed: {status:?}\n{log}");
+    }
+    let written = if elsewhere.exists() { files_under(&elsewhere) } else { Default::default() };
+    assert!(written.is_empty(), "process 1 wrote {:?}", written.keys().collect::<Vec<_>>());
+}
+
+/// Runs `command` to its end on one process.
+fn run_one_process(mut command: Command) {
+    let done: Output = command.output().expect("shelfflow runs");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+}
+
+/// Asserts the runs wrote the same files with the same bytes.
+fn assert_identical(runs: &[(&str, &Path)]) {
+    let (first_name, first) = runs[0];
+    let expected = files_under(first);
+    assert!(expected.len() > 3, "{first_name} wrote only {:?}", expected.keys());
+    for (name, dir) in &runs[1..] {
+        let files = files_under(dir);
+        assert_eq!(
+            expected.keys().collect::<Vec<_>>(),
+            files.keys().collect::<Vec<_>>(),
+            "{name} wrote other files than {first_name}"
+        );
+        for (file, bytes) in &expected {
+            assert!(bytes == &files[file], "{file} differs between {first_name} and {name}");
+        }
+    }
+}
+
+/// The store's four streams over two days, recorded once from the simulator.
+fn recording(dir: &Path, data: &Path) -> PathBuf {
+    let recording = dir.join("recording");
+    let done = shelfflow()
+        .args(["--quiet", "simulate", "--days", "2", "--data"])
+        .arg(data)
+        .arg("--to")
+        .arg(format!("jsonl:{}", recording.display()))
+        .output()
+        .expect("shelfflow runs");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    recording
+}
+
+/// The store pipelines over `recording` (and the reference `data`), writing files (no
+/// PostgreSQL) into `out`.
+fn replay(data: &Path, recording: &Path, out: &Path, workers: usize) -> Command {
+    let mut command = shelfflow();
+    command.args(["--quiet", "run"]);
+    for file in ["store_ops", "warehouse", "foot_traffic", "sales"] {
+        command.arg(format!("pipelines/{file}.yaml"));
+    }
+    command
+        .args(["--config", "config/replay.yaml", "--workers", &workers.to_string()])
+        .env("SHELFFLOW_OUT", out)
+        .env("REPLAY_DIR", recording)
+        .env("SHELFFLOW_DATA", data)
+        .env("SIM_DAYS", "2")
+        .env("SHELFFLOW_POSTGRES", "false");
+    command
+}
+
+#[test]
+fn store_pipelines_over_recorded_streams_give_identical_outputs_on_two_processes() {
+    let dir = scratch("cluster", "replay");
+    let data = reference_data(&dir);
+    let recording = recording(&dir, &data);
+    let (one, two, cluster) = (dir.join("1x1"), dir.join("1x2"), dir.join("2x1"));
+    run_one_process(replay(&data, &recording, &one, 1));
+    run_one_process(replay(&data, &recording, &two, 2));
+    run_two_processes(&dir, &cluster, |out, workers| replay(&data, &recording, out, workers));
+    assert_identical(&[("1 process x 1 worker", &one), ("1 x 2", &two), ("2 x 1", &cluster)]);
+}
+
+/// `demo` (the simulated store, closed loop, every store pipeline) over `days`, files only.
+fn demo(data: &Path, out: &Path, workers: usize, days: u32, speed: &str) -> Command {
+    let mut command = shelfflow();
+    command
+        .args(["--quiet", "demo", "--no-db", "--days", &days.to_string(), "--speed", speed])
+        .args(["--workers", &workers.to_string(), "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out);
+    command
+}
+
+/// The store's reference data, generated into `dir`.
+fn reference_data(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    let done = shelfflow()
+        .args(["--quiet", "data", "generate", "--out"])
+        .arg(&data)
+        .output()
+        .expect("shelfflow runs");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    data
+}
+
+#[test]
+fn the_closed_loop_demo_gives_identical_outputs_on_two_processes() {
+    let dir = scratch("cluster", "demo");
+    let data = reference_data(&dir);
+    let (one, cluster) = (dir.join("1x1"), dir.join("2x1"));
+    run_one_process(demo(&data, &one, 1, 2, "max"));
+    run_two_processes(&dir, &cluster, |out, workers| demo(&data, out, workers, 2, "max"));
+    assert_identical(&[("1 process x 1 worker", &one), ("2 x 1", &cluster)]);
+}
+
+#[test]
+fn a_killed_process_ends_the_other_with_a_clear_error_within_seconds() {
+    let dir = scratch("cluster", "kill");
+    let data = reference_data(&dir);
+    let hosts = hosts_file(&dir, 2);
+    // A month of the store at 600x: far longer than the test.
+    let logs = [dir.join("process0.log"), dir.join("process1.log")];
+    let mut survivor = spawn(demo(&data, &dir.join("out0"), 1, 30, "600x"), 0, &hosts, &logs[0]);
+    let mut victim = spawn(demo(&data, &dir.join("out1"), 1, 30, "600x"), 1, &hosts, &logs[1]);
+    // Running together once process 0 has written its first outputs.
+    let started = Instant::now();
+    while !dir.join("out0").exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(survivor.try_wait().expect("wait").is_none(), "process 0 ended before the kill");
+    victim.kill().expect("SIGKILL process 1");
+    let _ = victim.wait();
+    let killed_at = Instant::now();
+    let status = wait_at_most(&mut survivor, Duration::from_secs(20));
+    let log = std::fs::read_to_string(&logs[0]).unwrap_or_default();
+    let status =
+        status.unwrap_or_else(|| panic!("process 0 still runs 20 s after the kill:\n{log}"));
+    assert!(!status.success(), "process 0 must fail: {log}");
+    assert!(log.contains("lost process 1 of the cluster"), "no clear error:\n{log}");
+    assert!(killed_at.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn processes_running_different_pipelines_refuse_to_start() {
+    let dir = scratch("cluster", "mismatch");
+    let hosts = hosts_file(&dir, 2);
+    let pipelines =
+        ["pipelines/examples/retention_aggregate.yaml", "pipelines/examples/decimal.yaml"];
+    let mut children: Vec<Child> = pipelines
+        .iter()
+        .enumerate()
+        .map(|(i, pipeline)| {
+            let mut command = shelfflow();
+            command
+                .args(["--quiet", "run", pipeline, "--set"])
+                .arg(format!("output_dir={}", dir.join(format!("out{i}")).display()));
+            spawn(command, i, &hosts, &dir.join(format!("process{i}.log")))
+        })
+        .collect();
+    for (i, child) in children.iter_mut().enumerate() {
+        let status = wait_at_most(child, Duration::from_secs(60));
+        let log = std::fs::read_to_string(dir.join(format!("process{i}.log"))).unwrap_or_default();
+        assert!(status.is_some_and(|s| !s.success()), "process {i} must fail:\n{log}");
+        assert!(log.contains("runs a different pipeline"), "process {i}:\n{log}");
+    }
+}
