@@ -1,10 +1,13 @@
 //! One dataflow over several processes (timely's own cluster, on loopback): the same outputs,
 //! byte for byte, whether the work runs on one process with one or two workers or on two
 //! processes; a process that dies ends the others with a clear error; a cluster whose processes
-//! run different pipelines refuses to start.
+//! run different pipelines refuses to start; a cluster killed mid-run and restarted writes
+//! PostgreSQL exactly as an uninterrupted run does.
 
 mod support {
     pub mod binary;
+    pub mod events;
+    pub mod postgres;
 }
 
 use std::path::{Path, PathBuf};
@@ -12,6 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::binary::{files_under, scratch, shelfflow};
+use support::postgres as pg;
 
 /// Loopback addresses with ports free right now, one per process.
 fn free_addresses(n: usize) -> Vec<String> {
@@ -224,5 +228,114 @@ fn processes_running_different_pipelines_refuse_to_start() {
         let log = std::fs::read_to_string(dir.join(format!("process{i}.log"))).unwrap_or_default();
         assert!(status.is_some_and(|s| !s.success()), "process {i} must fail:\n{log}");
         assert!(log.contains("runs a different pipeline"), "process {i}:\n{log}");
+    }
+}
+
+/// Shelf events into PostgreSQL: an upsert table per shelf, a per-minute window and an append
+/// changelog, reading `events`.
+fn write_pg_pipeline(dir: &Path, events: &Path) -> PathBuf {
+    let yaml = format!(
+        r#"name: cluster_pg
+output_dir: {out}
+sources:
+  events:
+    connector: file
+    path: {events}
+    schema: {{event_id: string, event_type: string, shelf_id: string, quantity: int, customer_id: string?, timestamp: timestamp}}
+    event_time: timestamp
+operators:
+  stock:
+    op: aggregate
+    input: events
+    group_by: [shelf_id]
+    aggregates:
+      net: "sum(CASE WHEN event_type = 'pickup' THEN -quantity ELSE quantity END)"
+      events: count(*)
+  per_minute:
+    op: window
+    input: events
+    size: 1m
+    aggregates:
+      units: sum(quantity)
+      events: count(*)
+sinks:
+  stock_db: {{input: stock, connector: postgres, schema: state, table: stock}}
+  stock_changes_db: {{input: stock, connector: postgres, schema: ops, table: stock_changes, mode: append}}
+  per_minute_db: {{input: per_minute, connector: postgres, schema: analytics, table: per_minute}}
+"#,
+        out = dir.join("out").display(),
+        events = events.display()
+    );
+    let path = dir.join("pipeline.yaml");
+    std::fs::write(&path, yaml).expect("write the pipeline");
+    path
+}
+
+const PG_TABLES: [&str; 3] = ["state.stock", "ops.stock_changes", "analytics.per_minute"];
+
+/// The pipeline into `url` on two processes. With `kill`, process 1 is killed (SIGKILL) as soon
+/// as a sink has committed (the processes are connected and mid-run). Returns whether both ended
+/// successfully.
+fn run_pg_cluster(dir: &Path, pipeline: &Path, url: &str, kill: bool) -> bool {
+    let hosts = hosts_file(dir, 2);
+    let mut children: Vec<Child> = (0..2)
+        .map(|i| {
+            let mut command = shelfflow();
+            command.args(["--quiet", "run"]).arg(pipeline).env("DATABASE_URL", url);
+            spawn(command, i, &hosts, &dir.join(format!("pg_process{i}.log")))
+        })
+        .collect();
+    if kill {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while pg::committed(url).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = children[1].kill();
+    }
+    let statuses: Vec<_> =
+        children.iter_mut().map(|c| wait_at_most(c, Duration::from_secs(120))).collect();
+    assert!(statuses.iter().all(Option::is_some), "a process hung after the kill");
+    statuses.iter().all(|s| s.is_some_and(|s| s.success()))
+}
+
+#[test]
+fn a_cluster_killed_mid_run_and_restarted_equals_an_uninterrupted_run_in_postgres() {
+    let Some(server) = pg::shared() else { return };
+    let dir = scratch("cluster", "postgres");
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, support::events::jsonl(&support::events::shelf_events(400_000)))
+        .expect("write events");
+    let pipeline = write_pg_pipeline(&dir, &events);
+
+    let reference = server.database("cluster_pg_reference");
+    let done = shelfflow()
+        .args(["--quiet", "run"])
+        .arg(&pipeline)
+        .env("DATABASE_URL", &reference)
+        .output()
+        .expect("shelfflow runs");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let complete = pg::committed(&reference);
+
+    // Kill process 1 after the first commit; again on a fresh database should the run have
+    // ended first (a kill after the last commit would prove nothing).
+    let mut landed = None;
+    for attempt in 0..3 {
+        let url = server.database(&format!("cluster_pg_{attempt}"));
+        let failed = !run_pg_cluster(&dir, &pipeline, &url, true);
+        let progress = pg::committed(&url);
+        let behind = complete.iter().any(|(sink, f)| progress.get(sink) != Some(f));
+        if failed && !progress.is_empty() && behind {
+            landed = Some(url);
+            break;
+        }
+    }
+    let url = landed.expect("no kill landed in the middle of a run: the test proved nothing");
+    let log = std::fs::read_to_string(dir.join("pg_process0.log")).unwrap_or_default();
+    assert!(log.contains("lost process 1 of the cluster"), "process 0 said:\n{log}");
+    assert!(run_pg_cluster(&dir, &pipeline, &url, false), "the restarted cluster failed");
+    for table in PG_TABLES {
+        let (expected, actual) = (pg::rows(&reference, table), pg::rows(&url, table));
+        pg::assert_same_rows(&expected, &actual, &format!("after the restart: {table}"));
     }
 }
