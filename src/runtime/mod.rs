@@ -267,14 +267,19 @@ impl std::fmt::Display for Summary {
                 f64::from(p99) / 1e3
             )?;
         }
-        if let Some(sinks) = &self.stopped {
-            writeln!(f, "stopped before the inputs ended; each sink holds whole timestamps:")?;
-            for (sink, until) in sinks {
-                let until = until.map_or("nothing yet".to_owned(), |t| {
-                    format!("every change up to {}", format_timestamp(t as i64))
-                });
-                writeln!(f, "  {sink:<28} {until}")?;
+        match self.stopped.as_deref() {
+            // Another process of a cluster: it writes no sink.
+            Some([]) => writeln!(f, "stopped before the inputs ended")?,
+            Some(sinks) => {
+                writeln!(f, "stopped before the inputs ended; each sink holds whole timestamps:")?;
+                for (sink, until) in sinks {
+                    let until = until.map_or("nothing yet".to_owned(), |t| {
+                        format!("every change up to {}", format_timestamp(t as i64))
+                    });
+                    writeln!(f, "  {sink:<28} {until}")?;
+                }
             }
+            None => {}
         }
         write!(f, "elapsed       {:>11.3}s", self.elapsed.as_secs_f64())
     }
