@@ -413,6 +413,9 @@ struct ClusterArgs {
     /// line I). Every process runs the same pipelines with the same --workers.
     #[arg(long, env = "SHELFFLOW_HOSTS", value_name = "FILE")]
     hosts: Option<PathBuf>,
+    /// How long to wait at start for every other process to connect.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    connect_timeout: std::time::Duration,
 }
 
 impl ClusterArgs {
@@ -420,7 +423,10 @@ impl ClusterArgs {
     fn resolve(&self) -> Option<Option<runtime::cluster::Cluster>> {
         let process = self.process.as_deref();
         match runtime::cluster::Cluster::from_args(self.processes, process, self.hosts.as_deref()) {
-            Ok(cluster) => Some(cluster),
+            Ok(cluster) => {
+                let timeout = self.connect_timeout;
+                Some(cluster.map(|c| runtime::cluster::Cluster { connect_timeout: timeout, ..c }))
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 None

@@ -7,6 +7,7 @@
 mod support {
     pub mod binary;
     pub mod events;
+    #[allow(dead_code)] // this file uses part of it
     pub mod postgres;
 }
 
@@ -338,4 +339,23 @@ fn a_cluster_killed_mid_run_and_restarted_equals_an_uninterrupted_run_in_postgre
         let (expected, actual) = (pg::rows(&reference, table), pg::rows(&url, table));
         pg::assert_same_rows(&expected, &actual, &format!("after the restart: {table}"));
     }
+}
+
+#[test]
+fn a_process_whose_peer_never_starts_gives_up_with_a_clear_error() {
+    let dir = scratch("cluster", "alone");
+    let hosts = hosts_file(&dir, 2);
+    let mut command = shelfflow();
+    command.args(["--quiet", "run", "pipelines/examples/decimal.yaml", "--connect-timeout", "1s"]);
+    command.arg("--set").arg(format!("output_dir={}", dir.join("out").display()));
+    let log = dir.join("process0.log");
+    let mut alone = spawn(command, 0, &hosts, &log);
+    let status = wait_at_most(&mut alone, Duration::from_secs(30));
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.is_some_and(|s| !s.success()), "it must give up and fail:\n{log}");
+    assert!(
+        log.contains("process 1 (127.0.0.1:") && log.contains("did not connect within 1s"),
+        "{log}"
+    );
+    assert!(!dir.join("out").exists(), "nothing is written before the cluster is there");
 }

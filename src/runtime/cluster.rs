@@ -6,8 +6,14 @@
 //! them over TCP (process `i` listens on the `i`-th address and connects to the ones before it)
 //! and exchanges records by key between all workers of all processes.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::{AllocatorBuilder, Hooks, WorkerGuards};
 
 /// Where this process stands in a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +22,12 @@ pub struct Cluster {
     pub process: usize,
     /// Every process's `host:port`, in process order (process `i` listens on the `i`-th).
     pub addresses: Vec<String>,
+    /// How long to wait at start for every other process to connect.
+    pub connect_timeout: Duration,
 }
+
+/// How long processes wait for each other at start unless told otherwise.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A cluster that cannot be set up.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,6 +76,28 @@ pub enum ClusterError {
     /// Several processes without a hosts file, or a process index without a cluster.
     #[error("{0}")]
     Incomplete(&'static str),
+    /// This process cannot listen on its own address.
+    #[error(
+        "cannot listen on {address} (line {line} of the hosts file, this process's): {reason}"
+    )]
+    Listen {
+        /// The address.
+        address: String,
+        /// Its line (from 1).
+        line: usize,
+        /// Why.
+        reason: String,
+    },
+    /// Another process did not connect in time.
+    #[error("process {process} ({address}) did not connect within {waited:?} (hint: start every process of the hosts file, with the same file)")]
+    Unreachable {
+        /// The process.
+        process: usize,
+        /// Its address.
+        address: String,
+        /// How long this one waited.
+        waited: Duration,
+    },
 }
 
 impl Cluster {
@@ -110,7 +143,7 @@ impl Cluster {
         if process >= addresses.len() {
             return Err(ClusterError::OutOfRange { process, processes: addresses.len() });
         }
-        Ok(Some(Cluster { process, addresses }))
+        Ok(Some(Cluster { process, addresses, connect_timeout: CONNECT_TIMEOUT }))
     }
 
     /// The number of processes.
@@ -169,21 +202,103 @@ fn host_name() -> String {
         .unwrap_or_default()
 }
 
-/// timely's configuration for `workers` threads in this process, in `cluster` if any.
-pub fn timely_config(workers: usize, cluster: Option<&Cluster>) -> timely::Config {
+/// timely's configuration for `workers` threads in this process alone.
+fn local_config(workers: usize) -> timely::Config {
     use timely::CommunicationConfig;
-    let communication = match cluster {
-        Some(cluster) if cluster.processes() > 1 => CommunicationConfig::Cluster {
-            threads: workers,
-            process: cluster.process,
-            addresses: cluster.addresses.clone(),
-            report: false,
-            zerocopy: false,
-        },
-        _ if workers == 1 => CommunicationConfig::Thread,
+    let communication = match workers {
+        1 => CommunicationConfig::Thread,
         _ => CommunicationConfig::Process(workers),
     };
     timely::Config { communication, worker: timely::WorkerConfig::default() }
+}
+
+/// Connects this process to every other one, as timely's own start does (a process connects to
+/// the ones before it and sends its index as a big-endian u64, and accepts the ones after it),
+/// but within the cluster's connect timeout instead of forever. Slot `i` holds the stream to
+/// process `i` (`None` for this one).
+fn connect(cluster: &Cluster) -> Result<Vec<Option<TcpStream>>, ClusterError> {
+    let deadline = Instant::now() + cluster.connect_timeout;
+    let (me, addresses) = (cluster.process, &cluster.addresses);
+    let unreachable = |process: usize| ClusterError::Unreachable {
+        process,
+        address: addresses[process].clone(),
+        waited: cluster.connect_timeout,
+    };
+    let listener = TcpListener::bind(&addresses[me]).map_err(|e| ClusterError::Listen {
+        address: addresses[me].clone(),
+        line: me + 1,
+        reason: e.to_string(),
+    })?;
+    let mut streams: Vec<Option<TcpStream>> = (0..addresses.len()).map(|_| None).collect();
+    for (process, address) in addresses.iter().enumerate().take(me) {
+        let mut stream = loop {
+            match TcpStream::connect(address) {
+                Ok(stream) => break stream,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(_) => return Err(unreachable(process)),
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        stream.write_all(&(me as u64).to_be_bytes()).map_err(|_| unreachable(process))?;
+        streams[process] = Some(stream);
+    }
+    listener.set_nonblocking(true).map_err(|e| ClusterError::Listen {
+        address: addresses[me].clone(),
+        line: me + 1,
+        reason: e.to_string(),
+    })?;
+    while let Some(waiting) = (me + 1..addresses.len()).find(|&p| streams[p].is_none()) {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_nodelay(true);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut index = [0u8; 8];
+                let peer = stream.read_exact(&mut index).map(|()| u64::from_be_bytes(index));
+                let _ = stream.set_read_timeout(None);
+                // A stray connection (not a peer's handshake) is dropped.
+                if let Ok(peer) = peer.map(|p| p as usize) {
+                    if peer > me && peer < addresses.len() && streams[peer].is_none() {
+                        streams[peer] = Some(stream);
+                    }
+                }
+            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Err(_) => return Err(unreachable(waiting)),
+        }
+    }
+    Ok(streams)
+}
+
+/// Runs `func` on every worker of this process: `workers` threads, joined to the other
+/// processes of `cluster` (if any) once all have connected.
+pub fn execute<T, F>(
+    workers: usize,
+    cluster: Option<&Cluster>,
+    func: F,
+) -> Result<WorkerGuards<T>, String>
+where
+    T: Send + 'static,
+    F: Fn(&mut timely::worker::Worker) -> T + Send + Sync + 'static,
+{
+    let Some(cluster) = cluster.filter(|c| c.processes() > 1) else {
+        return timely::execute(local_config(workers), func);
+    };
+    let sockets = connect(cluster).map_err(|e| e.to_string())?;
+    let hooks = Hooks::default();
+    let local = timely::communication::allocator::ProcessBuilder::new_typed_vector(
+        workers,
+        hooks.refill.clone(),
+        hooks.spill.clone(),
+    );
+    let (builders, guard) =
+        initialize_networking_from_sockets(local, sockets, cluster.process, workers, hooks)
+            .map_err(|e| format!("cannot start the network threads: {e}"))?;
+    let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+    let worker = timely::WorkerConfig::default();
+    timely::execute::execute_from(builders, Box::new(guard), worker, func)
 }
 
 /// The first peer this process lost: its index and timely's reason.
@@ -285,16 +400,32 @@ mod tests {
     }
 
     #[test]
-    fn one_process_uses_threads_and_several_use_timely_cluster() {
+    fn one_process_uses_threads() {
         use timely::CommunicationConfig;
-        let cluster = Cluster { process: 1, addresses: vec!["a:1".into(), "b:2".into()] };
-        match timely_config(2, Some(&cluster)).communication {
-            CommunicationConfig::Cluster { threads: 2, process: 1, addresses, .. } => {
-                assert_eq!(addresses, ["a:1", "b:2"]);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(timely_config(1, None).communication, CommunicationConfig::Thread));
-        assert!(matches!(timely_config(3, None).communication, CommunicationConfig::Process(3)));
+        assert!(matches!(local_config(1).communication, CommunicationConfig::Thread));
+        assert!(matches!(local_config(3).communication, CommunicationConfig::Process(3)));
+    }
+
+    #[test]
+    fn a_process_that_never_comes_is_an_error_after_the_timeout() {
+        let ports: Vec<_> =
+            (0..2).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+        let addresses: Vec<String> =
+            ports.iter().map(|l| l.local_addr().unwrap().to_string()).collect();
+        drop(ports);
+        let cluster =
+            Cluster { process: 0, addresses, connect_timeout: Duration::from_millis(300) };
+        let err = connect(&cluster).unwrap_err();
+        assert!(matches!(err, ClusterError::Unreachable { process: 1, .. }), "{err}");
+        // Two processes that both come connect, each with the other's stream in its slot.
+        let cluster = Cluster { connect_timeout: Duration::from_secs(10), ..cluster };
+        let other = Cluster { process: 1, ..cluster.clone() };
+        let peer = std::thread::Builder::new().name("peer".into()).spawn(move || {
+            connect(&other).map(|s| s.iter().map(Option::is_some).collect::<Vec<_>>())
+        });
+        let peer = peer.expect("spawn the peer");
+        let ours = connect(&cluster).unwrap();
+        assert_eq!(ours.iter().map(Option::is_some).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(peer.join().unwrap().unwrap(), [true, false]);
     }
 }

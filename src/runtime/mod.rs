@@ -295,7 +295,6 @@ pub fn run(
     let started = Instant::now();
     let workers = options.workers.max(1);
     tracing::info!(pipeline = %plan.name, workers, inputs = plan.inputs.len(), operators = plan.operators.len(), sinks = plan.sinks.len(), "starting dataflow");
-    let config = cluster::timely_config(workers, options.cluster.as_ref());
     let process = options.cluster.as_ref().map(|c| (c.process, c.processes()));
     let addresses = options.cluster.as_ref().map(|c| c.addresses.clone()).unwrap_or_default();
     if process.is_some() {
@@ -303,8 +302,9 @@ pub fn run(
     }
     let progress = (!options.quiet && std::io::stderr().is_terminal())
         .then(|| spawn_progress(metrics.clone()));
+    let cluster = options.cluster.clone();
     let (plan_w, options_w, metrics_w) = (plan.clone(), options, metrics.clone());
-    let guards = timely::execute(config, move |worker| {
+    let guards = cluster::execute(workers, cluster.as_ref(), move |worker| {
         driver::run_worker(worker, &plan_w, &options_w, &metrics_w)
     })
     .map_err(RunError::Dataflow)?;

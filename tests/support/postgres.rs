@@ -5,8 +5,6 @@
 //! Without a server (not installed and not installable), tests print `skipped: <why>` and
 //! return, unless `SHELFFLOW_REQUIRE_POSTGRES=1` (set by `deploy/test.sh`), which fails them.
 
-#![allow(dead_code)] // each test file uses part of it
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
