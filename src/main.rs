@@ -54,8 +54,8 @@ enum DataCommand {
 
 #[derive(Debug, Subcommand)]
 enum ClusterCommand {
-    /// Print the hosts file of a Kubernetes StatefulSet: one `<set>-<i>.<service>.<namespace>.
-    /// svc.cluster.local:<port>` line per replica, in process order (what --hosts reads).
+    /// Print the hosts file of a Kubernetes StatefulSet (what --hosts reads): one line per
+    /// replica, `<set>-<i>.<service>.<namespace>.svc.cluster.local:<port>`, in process order.
     Hosts {
         /// Replicas of the StatefulSet (the processes).
         #[arg(long)]
@@ -419,7 +419,8 @@ struct ClusterArgs {
 }
 
 impl ClusterArgs {
-    /// The cluster, `Ok(None)` for one process; the error is printed.
+    /// The cluster (`Some(None)`: one process), or `None` when the flags are invalid (the error
+    /// printed).
     fn resolve(&self) -> Option<Option<runtime::cluster::Cluster>> {
         let process = self.process.as_deref();
         match runtime::cluster::Cluster::from_args(self.processes, process, self.hosts.as_deref()) {
