@@ -111,6 +111,20 @@ fn the_compose_file_runs_two_processes_of_one_cluster_on_files_that_exist() {
             &[("FLUVIO_ENDPOINT", "fluvio-sc:9003"), ("DATABASE_URL", "postgres://x@y/z")],
         );
     }
+    // Every Fluvio source and sink talks to the compose SC, the feedback still on its topic.
+    let done = shelfflow()
+        .args(["graph", "pipelines/store_ops.yaml", "--config", "config/fluvio.yaml"])
+        .args(["--config", "deploy/cluster/fluvio-endpoint.yaml"])
+        .env("FLUVIO_ENDPOINT", "fluvio-sc:9003")
+        .output()
+        .expect("shelfflow runs");
+    let graph = String::from_utf8_lossy(&done.stdout);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    for sink in ["plans_to_staff", "discounts_to_shelves"] {
+        let line = graph.lines().find(|l| l.contains(sink)).unwrap_or_else(|| panic!("{graph}"));
+        assert!(line.ends_with("fluvio topic store-feedback (fluvio-sc:9003)"), "{line}");
+    }
+
     // The database password comes from the environment, never from the file.
     let url = text(&compose["services"]["shelfflow-0"]["environment"]["DATABASE_URL"]);
     assert!(url.contains("${POSTGRES_PASSWORD"), "{url}");
