@@ -224,11 +224,12 @@ fn connect(cluster: &Cluster) -> Result<Vec<Option<TcpStream>>, ClusterError> {
         address: addresses[process].clone(),
         waited: cluster.connect_timeout,
     };
-    let listener = TcpListener::bind(&addresses[me]).map_err(|e| ClusterError::Listen {
+    let cannot_listen = |e: std::io::Error| ClusterError::Listen {
         address: addresses[me].clone(),
         line: me + 1,
         reason: e.to_string(),
-    })?;
+    };
+    let listener = TcpListener::bind(&addresses[me]).map_err(cannot_listen)?;
     let mut streams: Vec<Option<TcpStream>> = (0..addresses.len()).map(|_| None).collect();
     for (process, address) in addresses.iter().enumerate().take(me) {
         let mut stream = loop {
@@ -244,11 +245,7 @@ fn connect(cluster: &Cluster) -> Result<Vec<Option<TcpStream>>, ClusterError> {
         stream.write_all(&(me as u64).to_be_bytes()).map_err(|_| unreachable(process))?;
         streams[process] = Some(stream);
     }
-    listener.set_nonblocking(true).map_err(|e| ClusterError::Listen {
-        address: addresses[me].clone(),
-        line: me + 1,
-        reason: e.to_string(),
-    })?;
+    listener.set_nonblocking(true).map_err(cannot_listen)?;
     while let Some(waiting) = (me + 1..addresses.len()).find(|&p| streams[p].is_none()) {
         match listener.accept() {
             Ok((mut stream, _)) => {

@@ -61,7 +61,8 @@ pub struct Link {
     watched: Vec<(usize, Option<usize>, String)>,
     /// What it last told of each, and of each reader's offsets.
     told: HashMap<(usize, Option<usize>), (Time, bool)>,
-    positions_told: HashMap<usize, Time>,
+    /// Per input, the last `(frontier, offsets)` told: `SourcePositions::since` ends with it.
+    positions_told: HashMap<usize, (Time, Vec<(String, i64)>)>,
     last: Option<Instant>,
 }
 
@@ -198,12 +199,14 @@ impl Link {
         let index = self.index;
         let mut messages = Vec::new();
         for (input, _, name) in &self.watched {
-            let after = self.positions_told.get(input).copied();
-            let log = metrics.positions.since(name, index, after);
-            if let Some((last, _)) = log.last() {
-                self.positions_told.insert(*input, *last);
-                messages.push(Message::Positions { input: name.clone(), worker: index, log });
+            let told = self.positions_told.get(input);
+            let log = metrics.positions.since(name, index, told.map(|(frontier, _)| *frontier));
+            let Some(last) = log.last().cloned() else { continue };
+            if log.len() == 1 && told == Some(&last) {
+                continue; // nothing new: only the entry told last time
             }
+            self.positions_told.insert(*input, last);
+            messages.push(Message::Positions { input: name.clone(), worker: index, log });
         }
         for message in messages {
             self.tell(message);
