@@ -36,13 +36,26 @@ struct Cli {
     command: Command,
 }
 
+/// `--stores`: 1 to the most the generator draws.
+fn parse_stores(text: &str) -> Result<usize, String> {
+    let max = shelfflow_connectors::simulator::stores::MAX_STORES;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of stores from 1 to {max}")),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum DataCommand {
-    /// Write the store's reference data and one-year history as Parquet.
+    /// Write the chain's stores, their reference data and one-year histories as Parquet.
     Generate {
         /// Random seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Stores in the chain (store 1 is the one-store simulation; the others differ in size,
+        /// traffic and opening hours).
+        #[arg(long, default_value_t = 1, value_parser = parse_stores)]
+        stores: usize,
         /// The simulation start (batch dates are relative to it; the history is the year before).
         #[arg(long, default_value = store::DEFAULT_START)]
         start: chrono::NaiveDate,
@@ -273,6 +286,10 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Stores in the chain, simulated and run through the pipelines together (the reference
+        /// data is generated again when it holds another number of stores).
+        #[arg(long, default_value_t = 1, value_parser = parse_stores)]
+        stores: usize,
         /// max, realtime, or a factor such as 60x [default: max; 600x with --serve].
         #[arg(long)]
         speed: Option<String>,
@@ -580,8 +597,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Data { command: DataCommand::Generate { seed, start, out } } => {
-            store::generate_data(seed, start, &out, quiet)?;
+        Command::Data { command: DataCommand::Generate { seed, start, stores, out } } => {
+            store::generate_data(seed, start, stores, &out, quiet)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate {
@@ -656,6 +673,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo {
             days,
             seed,
+            stores,
             speed,
             data,
             out,
@@ -687,6 +705,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = store::DemoOptions {
                 days,
                 seed,
+                stores,
                 speed: speed.unwrap_or_else(|| default_speed.to_owned()),
                 serve,
                 data,

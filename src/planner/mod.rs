@@ -19,6 +19,7 @@ pub use validate::plan;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
+use shelfflow_connectors::simulator::feedback::FeedbackColumns;
 use shelfflow_connectors::simulator::{FeedbackSpec, Settings, Stream};
 use shelfflow_connectors::{SinkConfig, SinkContext, SourceConfig};
 use shelfflow_operators::{PlannedOperator, Schema};
@@ -66,7 +67,7 @@ pub struct SimulationPlan {
     /// `(input index, stream, stream field of each input column)`.
     pub streams: Vec<(usize, Stream, Vec<usize>)>,
     /// `(sink index, feedback, input column of each feedback field)`.
-    pub feedback: Vec<(usize, FeedbackSpec, Vec<usize>)>,
+    pub feedback: Vec<(usize, FeedbackSpec, FeedbackColumns)>,
 }
 
 /// Whether an input is an event stream or reference data.

@@ -52,17 +52,28 @@ pub fn run_worker(
     // A failure to open an input or output stops the run, but this worker still builds and
     // drains its dataflow, so the other workers are never left waiting for it.
     let (slots, mut failure) = open_sinks(plan, options, metrics, leader);
-    // The simulated store runs on the leader, from the reference data it reads now.
-    let world = match (&plan.simulation, leader) {
-        (Some(sim), true) => open_world(sim).map_err(|e| failure.get_or_insert(e)).ok(),
-        _ => None,
+    // Every worker simulates its share of the chain's stores, from the reference data it reads
+    // now; the leader reports a failure to read it.
+    let worlds = match &plan.simulation {
+        Some(sim) => match open_stores(sim) {
+            Ok(all) => simulation::stores_of(worker.index(), worker.peers(), all),
+            Err(e) => {
+                if leader {
+                    failure.get_or_insert(e);
+                }
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
     };
     if let Some(e) = &failure {
         metrics.fail(e.chain());
     }
     let probe = ProbeHandle::new();
+    let store_probe = ProbeHandle::new();
     let pipeline = worker.next_dataflow_index();
-    let (handles, late, dead) = build_dataflow(worker, plan, &slots, world, metrics, &probe);
+    let store = (worlds, &store_probe);
+    let (handles, late, dead) = build_dataflow(worker, plan, &slots, store, metrics, &probe);
     let sources: Arc<[usize]> =
         (0..plan.inputs.len()).filter(|&i| plan.inputs[i].role == InputRole::Source).collect();
     let worker_at =
@@ -74,6 +85,7 @@ pub fn run_worker(
         owned,
         sources,
         simulated: simulated.collect(),
+        store_probe,
         dead: Some(dead),
         in_flight: VecDeque::new(),
         latencies: Vec::new(),
@@ -126,6 +138,8 @@ struct Feeder<'a> {
     sources: Arc<[usize]>,
     /// The inputs the simulated store produces.
     simulated: Vec<usize>,
+    /// The simulated store's progress on every worker of every process.
+    store_probe: ProbeHandle<Time>,
     /// The dead-letter input; it follows the slowest open input and closes with the last one.
     dead: Option<InputSession<Time, Row, Diff>>,
     /// Per batch fed and not yet through every sink: the time it completes and when it was read.
@@ -164,6 +178,7 @@ impl Feeder<'_> {
     fn run(&mut self, worker: &mut Worker, probe: &ProbeHandle<Time>, slots: &Slots, leader: bool) {
         while !self.metrics.stopping() {
             self.link.pump(self.metrics);
+            self.note_store_frontier();
             let dead = self.dead.as_mut();
             advance_live_tables(
                 &mut self.owned,
@@ -185,6 +200,17 @@ impl Feeder<'_> {
                 }
                 Next::Done => break,
             }
+        }
+    }
+
+    /// The simulated streams' frontier: the earliest time any worker's stores may still emit at.
+    fn note_store_frontier(&self) {
+        if self.simulated.is_empty() {
+            return;
+        }
+        let at = self.store_probe.with_frontier(|f| f.first().copied().unwrap_or(Time::MAX));
+        for &input in &self.simulated {
+            self.metrics.frontiers[input].store(at, Ordering::Relaxed);
         }
     }
 
@@ -382,8 +408,10 @@ impl Feeder<'_> {
         self.dead = None;
         while !probe.done() && !self.metrics.stopping() {
             self.link.pump(self.metrics);
+            self.note_store_frontier();
             worker.step_or_park(Some(Duration::from_millis(1)));
         }
+        self.note_store_frontier();
         if !probe.done() {
             worker.drop_dataflow(pipeline);
         }
@@ -412,7 +440,7 @@ fn build_dataflow(
     worker: &mut Worker,
     plan: &Plan,
     slots: &Slots,
-    world: Option<shelfflow_connectors::simulator::World>,
+    (worlds, store_probe): (Vec<shelfflow_connectors::simulator::World>, &ProbeHandle<Time>),
     metrics: &Arc<Metrics>,
     probe: &ProbeHandle<Time>,
 ) -> Sessions {
@@ -444,8 +472,15 @@ fn build_dataflow(
                 (Some(handle), fed)
             };
             feedback_loop = handle;
-            let streams =
-                simulation::simulate_store(scope, sim, plan.tick, world, fed, metrics.clone());
+            let streams = simulation::simulate_store(
+                scope,
+                sim,
+                plan.tick,
+                worlds,
+                fed,
+                metrics.clone(),
+                store_probe,
+            );
             for ((i, _, _), coll) in sim.streams.iter().zip(streams) {
                 colls.insert(plan.inputs[*i].name.clone(), coll);
             }
@@ -588,12 +623,19 @@ fn dead_letters_from<'s>(dead: &Coll<'s>, input: &str) -> Coll<'s> {
     dead.clone().filter(move |row| dead_letter::source_of(row) == &source)
 }
 
-/// The simulated store at its start, from the reference data in the settings' directory.
-fn open_world(
+/// Every store of the chain at its start, from the reference data in the settings' directory.
+fn open_stores(
     sim: &crate::planner::SimulationPlan,
-) -> Result<shelfflow_connectors::simulator::World, RunError> {
+) -> Result<Vec<shelfflow_connectors::simulator::World>, RunError> {
     let dir = sim.settings.data_dir();
-    let reference = shelfflow_connectors::simulator::parquet::read_reference(&dir)
+    let chain = shelfflow_connectors::simulator::parquet::read_chain(&dir)
         .map_err(|source| RunError::Connector { component: "simulator".to_owned(), source })?;
-    Ok(shelfflow_connectors::simulator::World::new(sim.settings.world_config(), reference))
+    let config = sim.settings.world_config();
+    Ok(chain
+        .into_iter()
+        .map(|store| {
+            let config = config.for_store(&store.profile);
+            shelfflow_connectors::simulator::World::new(config, store.reference)
+        })
+        .collect())
 }

@@ -1,6 +1,8 @@
 //! The simulated store inside the dataflow.
 //!
-//! The store is one operator on worker 0. Its input is the pipeline's feedback (restock plans,
+//! The store is one operator on every worker, each simulating its share of the chain's stores
+//! (a store's feedback is exchanged to the worker that simulates it). Its input is the pipeline's
+//! feedback (restock plans,
 //! supplier orders, discounts), looped back through a timely feedback edge that delays it by the
 //! store's `pick_delay`; its outputs are the four event streams. Timely's progress tracking then
 //! tells the store exactly when it may move on: once the feedback frontier passes `t`, every plan
@@ -14,13 +16,15 @@ use std::time::{Duration, Instant};
 
 use differential_dataflow::AsCollection;
 use shelfflow_connectors::clock::{round_down, round_up};
-use shelfflow_connectors::simulator::{Speed, Stream as StoreStream, World};
+use shelfflow_connectors::simulator::{Feedback, Speed, Stream as StoreStream, World};
 use shelfflow_operators::value::Micros;
 use shelfflow_operators::{Coll, Diff, Row, Time, Value};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::Partition;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::ProbeHandle;
 use timely::dataflow::{Scope, Stream};
 
 use super::metrics::Metrics;
@@ -32,6 +36,64 @@ pub type Fed = ((usize, Row), Time, Diff);
 /// An event of the store: `((simulated input slot, row), time, diff)`.
 type Emitted = ((usize, Row), Time, Diff);
 
+/// The stores one worker simulates, all at the same clock.
+struct Chain {
+    worlds: Vec<World>,
+    /// Feedback for stores this worker does not have (a `store_id` not in the chain).
+    unknown: u64,
+}
+
+impl Chain {
+    fn new(worlds: Vec<World>) -> Chain {
+        Chain { worlds, unknown: 0 }
+    }
+
+    /// The stores' clock; `None` when this worker simulates none.
+    fn now(&self) -> Option<Micros> {
+        self.worlds.iter().map(World::now).min()
+    }
+
+    fn end(&self) -> Option<Micros> {
+        self.worlds.iter().map(World::end).max()
+    }
+
+    fn next_event(&self) -> Option<Micros> {
+        self.worlds.iter().filter_map(World::next_event).min()
+    }
+
+    /// Moves store `store` to `at`, then tells it `feedback`.
+    fn feed(
+        &mut self,
+        store: i64,
+        at: Micros,
+        feedback: Feedback,
+        emit: &mut dyn FnMut(StoreStream, Row),
+    ) {
+        match self.worlds.iter_mut().find(|w| w.config().store_id == store) {
+            Some(world) => {
+                world.advance(at, emit);
+                world.feed(feedback);
+            }
+            None => {
+                self.unknown += 1;
+                if self.unknown.is_power_of_two() {
+                    tracing::warn!(
+                        store,
+                        count = self.unknown,
+                        "feedback for a store not in the chain ignored"
+                    );
+                }
+            }
+        }
+    }
+
+    fn advance(&mut self, until: Micros, emit: &mut dyn FnMut(StoreStream, Row)) {
+        for world in &mut self.worlds {
+            world.advance(until, emit);
+        }
+    }
+}
+
 /// At most this much simulated time per activation, so memory stays bounded when nothing
 /// holds the store back.
 const CHUNK: Micros = 3_600_000_000;
@@ -39,15 +101,33 @@ const CHUNK: Micros = 3_600_000_000;
 /// After the last day, the store runs this much longer so shoppers finish their trips.
 pub const DRAIN: Micros = 2 * 3_600_000_000;
 
-/// Builds the store operator. `world` is `Some` on the worker that runs the store. Returns one
-/// collection per entry of `sim.streams`, in that order.
+/// The stores of a chain one worker simulates, in `store_id` order: those whose
+/// `store_id % peers` is its index, the same rule that routes their feedback to it.
+pub fn stores_of(worker: usize, peers: usize, stores: Vec<World>) -> Vec<World> {
+    stores.into_iter().filter(|w| store_worker(w.config().store_id, peers) == worker).collect()
+}
+
+/// The worker (global index) that simulates a store: the exchange of its feedback.
+fn store_worker(store_id: i64, peers: usize) -> usize {
+    (route(store_id) % peers.max(1) as u64) as usize
+}
+
+/// The exchange hash of a store's feedback.
+const fn route(store_id: i64) -> u64 {
+    store_id as u64
+}
+
+/// Builds the store operator: every worker simulates its share of the chain's stores (`worlds`,
+/// see [`stores_of`]), in lockstep up to the same times. Returns one collection per entry of
+/// `sim.streams`, in that order; `probe` follows the store's progress on every worker.
 pub fn simulate_store<'s>(
     scope: Scope<'s, Time>,
     sim: &SimulationPlan,
     tick: u64,
-    world: Option<World>,
+    worlds: Vec<World>,
     feedback: Stream<'s, Time, Vec<Fed>>,
     metrics: Arc<Metrics>,
+    probe: &ProbeHandle<Time>,
 ) -> Vec<Coll<'s>> {
     let mut slot_of = [None; 4];
     for (slot, (_, stream, _)) in sim.streams.iter().enumerate() {
@@ -56,37 +136,34 @@ pub fn simulate_store<'s>(
     }
     let slot_of: Vec<Option<usize>> = slot_of.to_vec();
     let projections: Vec<Vec<usize>> = sim.streams.iter().map(|(_, _, p)| p.clone()).collect();
-    let inputs: Vec<usize> = sim.streams.iter().map(|(i, _, _)| *i).collect();
     let interpret: Vec<_> = sim.feedback.iter().map(|(_, f, p)| (f.clone(), p.clone())).collect();
+    let store_columns: Vec<Option<usize>> = interpret.iter().map(|(_, p)| p.store).collect();
     let speed = sim.settings.speed();
     let slots = sim.streams.len() as u64;
+    let to_store = move |((k, row), _, _): &Fed| {
+        route(store_columns[*k].and_then(|c| row[c].as_int()).unwrap_or(1))
+    };
     let events = feedback.unary_frontier::<CapacityContainerBuilder<Vec<Emitted>>, _, _, _>(
-        Exchange::new(|_: &Fed| 0),
+        Exchange::new(to_store),
         "SimulatedStore",
         move |capability, info| {
             let activator = scope.activator_for(info.address);
-            let mut world = world;
-            // Held at the earliest time the store may still emit at: its next scheduled action
-            // or the earliest feedback not yet executed, so that while nothing is scheduled
-            // (the night) the pipelines' frontier, and with it the feedback's, moves on at once.
-            let mut capability = world.as_ref().map(|w| {
+            let mut chain = Chain::new(worlds);
+            // Held at the earliest time the stores may still emit at: their next scheduled
+            // action or the earliest feedback not yet executed, so that while nothing is
+            // scheduled (the night) the pipelines' frontier, and with it the feedback's, moves
+            // on at once.
+            let mut capability = chain.now().map(|now| {
                 let mut cap = capability;
-                cap.downgrade(&round_down(w.now() as Time, tick));
+                cap.downgrade(&round_down(now as Time, tick));
                 cap
             });
-            let horizon = world.as_ref().map_or(0, |w| (w.end() + DRAIN) as Time);
+            let horizon = chain.end().map_or(0, |end| (end + DRAIN) as Time);
             let mut pending: Vec<(Time, usize, Diff, Row)> = Vec::new();
             let started = Instant::now();
-            let start = world.as_ref().map_or(0, |w| w.now() as Time);
-            // The store starts at its first day: sources of older records (a history) read on
-            // while the store waits for the pipelines' feedback on them.
-            if world.is_some() {
-                for &input in &inputs {
-                    metrics.frontiers[input].store(round_down(start, tick), Ordering::Relaxed);
-                }
-            }
+            let start = chain.now().unwrap_or(0) as Time;
             move |(input, frontier), output| {
-                let clock = world.as_ref().map_or(0, |w| round_down(w.now() as Time, tick));
+                let clock = chain.now().map_or(0, |now| round_down(now as Time, tick));
                 input.for_each(|cap, data| {
                     let arrival = *cap.time();
                     // Feedback is executed at its arrival, or now if that has passed: keep a
@@ -99,14 +176,14 @@ pub fn simulate_store<'s>(
                     }
                     pending.extend(data.drain(..).map(|((fb, row), _, d)| (arrival, fb, d, row)));
                 });
-                let (Some(world), Some(held)) = (world.as_mut(), capability.as_ref()) else {
+                let (Some(now), Some(held)) = (chain.now(), capability.as_ref()) else {
                     return;
                 };
                 if metrics.stop.load(Ordering::Relaxed) {
                     capability = None;
                     return;
                 }
-                let now = world.now() as Time;
+                let now = now as Time;
                 let known = frontier.frontier().first().copied().unwrap_or(Time::MAX);
                 tracing::trace!(now, known, pending = pending.len(), "store activated");
                 let mut target = known.min(horizon).min(now.saturating_add(CHUNK as Time));
@@ -144,28 +221,21 @@ pub fn simulate_store<'s>(
                     session.give(((slot, row), round_up(micros, tick).max(floor), 1));
                 };
                 for (arrival, fb, diff, row) in pending.drain(..ready) {
-                    world.advance(arrival as Micros, &mut emit);
-                    let (spec, positions) = &interpret[fb];
-                    if let Some(feedback) = spec.interpret(positions, &row, diff) {
-                        world.feed(feedback);
+                    let (spec, columns) = &interpret[fb];
+                    if let Some((store, feedback)) = spec.interpret(columns, &row, diff) {
+                        chain.feed(store, arrival as Micros, feedback, &mut emit);
                     }
                 }
-                world.advance(target as Micros, &mut emit);
+                chain.advance(target as Micros, &mut emit);
                 drop(session);
                 metrics.events_in.fetch_add(emitted, Ordering::Relaxed);
                 // The earliest time anything can still be emitted at.
                 let next_scheduled =
-                    world.next_event().map_or(Time::MAX, |t| round_down(t.max(0) as Time, tick));
+                    chain.next_event().map_or(Time::MAX, |t| round_down(t.max(0) as Time, tick));
                 let next_feedback = pending.first().map_or(Time::MAX, |(arrival, ..)| *arrival);
                 let next = next_scheduled.min(next_feedback).max(target);
-                for &input in &inputs {
-                    metrics.frontiers[input].store(next.min(horizon), Ordering::Relaxed);
-                }
                 if target >= horizon {
                     capability = None;
-                    for &input in &inputs {
-                        metrics.frontiers[input].store(u64::MAX, Ordering::Relaxed);
-                    }
                 } else {
                     capability.as_mut().expect("held").downgrade(&next.min(horizon));
                     // Not held back by the feedback frontier nor the clock (a chunk's end, or a
@@ -178,6 +248,7 @@ pub fn simulate_store<'s>(
         },
     );
     events
+        .probe_with(probe)
         .partition::<CapacityContainerBuilder<Vec<(Row, Time, Diff)>>, _, _>(
             slots,
             |((slot, row), time, diff)| (slot as u64, (row, time, diff)),

@@ -28,35 +28,55 @@ fn progress_bar(quiet: bool, len: u64, template: &str) -> indicatif::ProgressBar
     bar
 }
 
-/// `shelfflow data generate`: reference data and the one-year history, as Parquet.
-pub fn generate_data(seed: u64, start: NaiveDate, out: &Path, quiet: bool) -> anyhow::Result<()> {
+/// `shelfflow data generate`: the chain's stores, their reference data and one-year histories,
+/// as Parquet.
+pub fn generate_data(
+    seed: u64,
+    start: NaiveDate,
+    stores: usize,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let bar = progress_bar(quiet, 4, "{spinner} [{bar:20}] {pos}/{len} {msg}");
+    let bar = progress_bar(quiet, 2 + stores as u64, "{spinner} [{bar:20}] {pos}/{len} {msg}");
     bar.set_message("reference data");
-    let reference = generate::generate(seed, start, &mut |stage| bar.set_message(stage.to_owned()));
-    bar.inc(1);
-    bar.set_message("one-year history");
-    let policy = history::HistoryPolicy::default();
-    let panel = history::simulate_history(&reference, seed, &policy, &mut |stage: &str| {
+    let profiles = shelfflow_connectors::simulator::stores::profiles(seed, stores);
+    let chain = generate::generate_chain(seed, start, &profiles, &mut |stage| {
         bar.set_message(stage.to_owned())
     });
     bar.inc(1);
+    let policy = history::HistoryPolicy::default();
+    let mut panels = Vec::with_capacity(chain.len());
+    for store in &chain {
+        let id = store.profile.store_id;
+        bar.set_message(format!("one-year history of store {id}"));
+        let store_seed = shelfflow_connectors::simulator::stores::store_seed(seed, id);
+        let panel =
+            history::simulate_history(&store.reference, store_seed, &policy, &mut |stage: &str| {
+                bar.set_message(format!("store {id}: {stage}"))
+            });
+        panels.push((id, panel));
+        bar.inc(1);
+    }
     bar.set_message("writing Parquet");
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    parquet::write_reference(&reference, seed, out)?;
-    bar.inc(1);
-    parquet::write_history(&panel, out)?;
+    parquet::write_chain(&chain, seed, out)?;
+    parquet::write_history(&panels, out)?;
     bar.inc(1);
     bar.finish_and_clear();
     if !quiet {
+        let sum = |f: fn(&shelfflow_connectors::simulator::Store) -> usize| {
+            chain.iter().map(f).sum::<usize>()
+        };
         eprintln!(
-            "wrote {} shelves, {} store and {} warehouse batches, {} weekly discounts and {} \
-             history rows to {} in {:.1}s",
-            reference.shelves.len(),
-            reference.store_batches.len(),
-            reference.warehouse_batches.len(),
-            reference.weekly_discounts.len(),
-            panel.rows.len(),
+            "wrote {} store(s) with {} shelves, {} store and {} warehouse batches, {} weekly \
+             discounts and {} history rows to {} in {:.1}s",
+            chain.len(),
+            sum(|s| s.reference.shelves.len()),
+            sum(|s| s.reference.store_batches.len()),
+            sum(|s| s.reference.warehouse_batches.len()),
+            chain[0].reference.weekly_discounts.len(),
+            panels.iter().map(|(_, p)| p.rows.len()).sum::<usize>(),
             out.display(),
             started.elapsed().as_secs_f64()
         );
@@ -64,10 +84,12 @@ pub fn generate_data(seed: u64, start: NaiveDate, out: &Path, quiet: bool) -> an
     Ok(())
 }
 
-/// Whether `dir` holds reference data generated with `seed` from `start`.
-pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate) -> bool {
-    parquet::read_manifest(dir).is_ok_and(|m| m.seed == seed && m.start_date == start)
+/// Whether `dir` holds reference data of a chain of `stores` generated with `seed` from `start`.
+pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate, stores: usize) -> bool {
+    parquet::read_manifest(dir)
+        .is_ok_and(|m| m.seed == seed && m.start_date == start && m.stores == stores)
         && dir.join("history.parquet").is_file()
+        && dir.join(parquet::STORES).is_file()
 }
 
 /// `shelfflow simulate`: the store's four streams to JSONL files, open loop (nobody executes
@@ -173,9 +195,9 @@ pub fn simulate_to_fluvio(
     let mut inbox = feedback.map(|topic| FeedbackInbox::open(cluster, topic)).transpose()?;
     let (mut fed, mut rejected) = (0, 0);
     let step = if inbox.is_some() { None } else { Some(HOUR) };
-    let before_step = |world: &mut World| -> anyhow::Result<()> {
+    let before_step = |worlds: &mut [World]| -> anyhow::Result<()> {
         if let Some(inbox) = inbox.as_mut() {
-            let (f, r) = inbox.deliver(world)?;
+            let (f, r) = inbox.deliver(worlds)?;
             fed += f;
             rejected += r;
         }
@@ -222,9 +244,9 @@ impl FeedbackInbox {
         Ok(FeedbackInbox { reader, clock: shelfflow_connectors::EventClock::new(None, 1, 0) })
     }
 
-    /// Gives the store every feedback record that has arrived; how many were feedback, and how
-    /// many were not.
-    fn deliver(&mut self, world: &mut World) -> anyhow::Result<(u64, u64)> {
+    /// Gives the stores every feedback record that has arrived; how many were feedback, and how
+    /// many were not (or were for a store not in the chain).
+    fn deliver(&mut self, worlds: &mut [World]) -> anyhow::Result<(u64, u64)> {
         use shelfflow_connectors::simulator::feedback::record;
         use shelfflow_connectors::{ReadStatus, SourceBatch, SourceReader};
         let (mut fed, mut rejected) = (0, 0);
@@ -232,8 +254,12 @@ impl FeedbackInbox {
             let mut batch = SourceBatch::default();
             let status = self.reader.read(4096, &mut self.clock, &mut batch)?;
             for (row, _) in &batch.rows {
-                match record::from_row(row) {
-                    Some(feedback) => {
+                let routed = record::from_row(row).and_then(|(store, feedback)| {
+                    let world = worlds.iter_mut().find(|w| w.config().store_id == store)?;
+                    Some((world, feedback))
+                });
+                match routed {
+                    Some((world, feedback)) => {
                         world.feed(feedback);
                         fed += 1;
                     }
@@ -251,27 +277,31 @@ impl FeedbackInbox {
     }
 }
 
-/// Runs the store at the settings' speed in steps of `step` (`None`: the store's pick delay),
-/// calling `before_step` before each (to give it feedback) and handing each step's events to
-/// `write`. Returns the number of events.
+/// Runs every store of the chain at the settings' speed in steps of `step` (`None`: the stores'
+/// pick delay), calling `before_step` before each (to give them feedback) and handing each
+/// step's events, in time order, to `write`. Returns the number of events.
 fn simulate(
     settings: &Settings,
     quiet: bool,
     step: Option<i64>,
-    mut before_step: impl FnMut(&mut World) -> anyhow::Result<()>,
+    mut before_step: impl FnMut(&mut [World]) -> anyhow::Result<()>,
     mut write: impl FnMut(&[(Stream, shelfflow_operators::Row)]) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
     let data = settings.data_dir();
-    let reference = parquet::read_reference(&data).with_context(|| {
+    let chain = parquet::read_chain(&data).with_context(|| {
         format!(
             "cannot read the reference data in {} (run `shelfflow data generate`)",
             data.display()
         )
     })?;
-    let mut world = World::new(settings.world_config(), reference);
-    let step = step.unwrap_or(world.config().pick_delay).max(1);
-    let end = world.end() + crate::runtime::DRAIN;
-    let start = world.now();
+    let config = settings.world_config();
+    let mut worlds: Vec<World> = chain
+        .into_iter()
+        .map(|store| World::new(config.for_store(&store.profile), store.reference))
+        .collect();
+    let step = step.unwrap_or(config.pick_delay).max(1);
+    let end = worlds.iter().map(World::end).max().unwrap_or(config.start) + crate::runtime::DRAIN;
+    let start = config.start;
     let bar = progress_bar(quiet, ((end - start) / HOUR) as u64, "{spinner} [{bar:30}] {msg}");
     let started = Instant::now();
     let speed = settings.speed();
@@ -286,8 +316,16 @@ fn simulate(
                 std::thread::sleep(wait);
             }
         }
-        before_step(&mut world)?;
-        world.advance(until, &mut |stream, row| chunk.push((stream, row)));
+        before_step(&mut worlds)?;
+        for world in &mut worlds {
+            world.advance(until, &mut |stream, row| chunk.push((stream, row)));
+        }
+        if worlds.len() > 1 {
+            chunk.sort_by_key(|(stream, row)| match row[stream.time_index()] {
+                shelfflow_operators::Value::Timestamp(t) => t,
+                _ => i64::MIN,
+            });
+        }
         events += chunk.len() as u64;
         write(&chunk)?;
         chunk.clear();
@@ -306,6 +344,8 @@ pub struct DemoOptions {
     pub days: u32,
     /// Random seed.
     pub seed: u64,
+    /// Stores in the chain.
+    pub stores: usize,
     /// Simulation speed.
     pub speed: String,
     /// Reference data directory.
@@ -425,8 +465,8 @@ fn run_demo(options: &DemoOptions) -> anyhow::Result<Outcome> {
         );
         return Ok(invalid());
     }
-    if !has_reference(&options.data, options.seed, start) {
-        generate_data(options.seed, start, &options.data, options.quiet)?;
+    if !has_reference(&options.data, options.seed, start, options.stores) {
+        generate_data(options.seed, start, options.stores, &options.data, options.quiet)?;
     }
     if options.policy == Policy::Forecast {
         let models = policy::model_dir();

@@ -1,5 +1,6 @@
 //! The four event streams of a store and their fields. Every event has a unique, stable
-//! `event_id` (a UUIDv5 of the seed and the event's identity) and an event time `timestamp`.
+//! `event_id` (a UUIDv5 of the seed, the store and the event's identity), the `store_id` of the
+//! store it happened in and an event time `timestamp`.
 //! Rows are produced in the canonical field order of [`Stream::fields`].
 
 use shelfflow_operators::decimal::DecimalType;
@@ -23,6 +24,8 @@ pub type StreamField = (&'static str, Type, bool);
 
 const SHELF_EVENTS: &[StreamField] = &[
     ("event_id", Type::String, false),
+    // the store of the chain (1-based; `data generate --stores N`)
+    ("store_id", Type::Int, false),
     // pickup | putback | weight_change | refill | removal
     ("event_type", Type::String, false),
     ("shelf_id", Type::String, false),
@@ -49,6 +52,8 @@ const LINE_TOTAL: Type = Type::Decimal(DecimalType { precision: 12, scale: 2 });
 
 const POS_TRANSACTIONS: &[StreamField] = &[
     ("event_id", Type::String, false),
+    // the store of the chain (1-based; `data generate --stores N`)
+    ("store_id", Type::Int, false),
     ("transaction_id", Type::String, false),
     ("customer_id", Type::String, false),
     // 1-based line number and the number of lines in the transaction
@@ -68,6 +73,8 @@ const POS_TRANSACTIONS: &[StreamField] = &[
 
 const FOOT_TRAFFIC: &[StreamField] = &[
     ("event_id", Type::String, false),
+    // the store of the chain (1-based; `data generate --stores N`)
+    ("store_id", Type::Int, false),
     // entry | exit
     ("event_type", Type::String, false),
     ("customer_id", Type::String, false),
@@ -81,6 +88,8 @@ const FOOT_TRAFFIC: &[StreamField] = &[
 
 const WH_EVENTS: &[StreamField] = &[
     ("event_id", Type::String, false),
+    // the store of the chain (1-based; `data generate --stores N`)
+    ("store_id", Type::Int, false),
     // wh_in | wh_out | wh_removal
     ("event_type", Type::String, false),
     ("shelf_id", Type::String, false),

@@ -26,7 +26,7 @@ pub const SINK: SinkKind = SinkKind {
 
 const SAMPLE: &str = r#"feedback: restock_plans   # restock_plans | supplier_orders | discounts
 columns:                  # optional: input column of each field, when named differently
-  quantity: requested_qty
+  quantity: requested_qty #   (the input's `store_id`, if any, names the store of the chain)
 fluvio:                   # optional: the store runs elsewhere (`simulate --to fluvio --feedback`)
   topic: store-feedback   #   feedback records go to this topic instead
   endpoint: 127.0.0.1:9003 #  optional: or `profile`, default the current profile
@@ -50,14 +50,14 @@ fn parse(value: serde_yaml_ng::Value) -> Result<Box<dyn SinkConfig>, ConfigError
     };
     let fields = kind.fields();
     for name in config.columns.keys() {
-        if !fields.iter().any(|(f, _)| *f == name.as_str()) {
+        if name != STORE_ID && !fields.iter().any(|(f, _)| *f == name.as_str()) {
             return Err(ConfigError::new(
                 format!("columns.{name}"),
                 format!("`{}` feedback has no field `{name}`", config.feedback),
             )
             .hint(shelfflow_operators::plan::name_hint(
                 name,
-                fields.iter().map(|(f, _)| *f),
+                fields.iter().map(|(f, _)| *f).chain([STORE_ID]),
                 "fields",
             )));
         }
@@ -139,6 +139,19 @@ impl FeedbackKind {
     }
 }
 
+/// The optional input column naming the store a plan, order or discount is for (store 1 when the
+/// input has none).
+pub const STORE_ID: &str = "store_id";
+
+/// Where a feedback sink's input holds what the store reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackColumns {
+    /// The fields, in [`FeedbackKind::fields`] order.
+    pub fields: Vec<usize>,
+    /// The `store_id` column, if any.
+    pub store: Option<usize>,
+}
+
 /// A parsed feedback sink.
 #[derive(Debug, Clone)]
 pub struct FeedbackSpec {
@@ -155,14 +168,32 @@ impl FeedbackSpec {
         self.columns.get(field).cloned().unwrap_or_else(|| field.to_owned())
     }
 
-    /// Input column positions of the fields, in [`FeedbackKind::fields`] order.
-    pub fn positions(&self, schema: &Schema) -> Vec<usize> {
-        self.kind.fields().iter().filter_map(|(f, _)| schema.index_of(&self.column(f))).collect()
+    /// Where the input holds the fields and the store.
+    pub fn positions(&self, schema: &Schema) -> FeedbackColumns {
+        FeedbackColumns {
+            fields: self
+                .kind
+                .fields()
+                .iter()
+                .filter_map(|(f, _)| schema.index_of(&self.column(f)))
+                .collect(),
+            store: schema.index_of(&self.column(STORE_ID)),
+        }
     }
 
-    /// What one change of the sink's input tells the store, if anything: inserted plans and
+    /// What one change of the sink's input tells which store, if anything: inserted plans and
     /// orders (the store ignores ids it has seen), set and withdrawn discounts.
-    pub fn interpret(&self, positions: &[usize], row: &[Value], diff: Diff) -> Option<Feedback> {
+    pub fn interpret(
+        &self,
+        columns: &FeedbackColumns,
+        row: &[Value],
+        diff: Diff,
+    ) -> Option<(i64, Feedback)> {
+        let store = columns.store.map_or(Some(1), |i| row[i].as_int())?;
+        Some((store, self.feedback(&columns.fields, row, diff)?))
+    }
+
+    fn feedback(&self, positions: &[usize], row: &[Value], diff: Diff) -> Option<Feedback> {
         let text = |i: usize| row[positions[i]].as_str().map(str::to_owned);
         let int = |i: usize| row[positions[i]].as_int();
         let time = |i: usize| match row[positions[i]] {
@@ -241,6 +272,18 @@ impl SinkConfig for FeedbackSpec {
                 Some(_) => {}
             }
         }
+        let store = self.column(STORE_ID);
+        if let Some(i) = schema.index_of(&store) {
+            if schema.field(i).ty != Type::Int {
+                errors.push(ConfigError::new(
+                    "input",
+                    format!(
+                        "column `{store}` (the store) is {}, expected int",
+                        schema.field(i).ty.name()
+                    ),
+                ));
+            }
+        }
         errors
     }
 
@@ -287,7 +330,7 @@ impl SinkConfig for FeedbackSpec {
 /// feedback record.
 struct FeedbackWriter {
     spec: FeedbackSpec,
-    positions: Vec<usize>,
+    positions: FeedbackColumns,
     out: crate::fluvio::FluvioWriter,
 }
 
@@ -306,7 +349,7 @@ impl SinkWriter for FeedbackWriter {
                 };
                 self.spec.interpret(&self.positions, change.row, diff)
             })
-            .map(|feedback| record::to_row(&feedback))
+            .map(|(store, feedback)| record::to_row(store, &feedback))
             .collect();
         let changes: Vec<crate::Change<'_>> =
             rows.iter().map(|row| crate::Change { op: crate::ChangeOp::Upsert, row }).collect();
@@ -320,8 +363,8 @@ impl SinkWriter for FeedbackWriter {
 
 /// Feedback as records on a topic: `kind` (`restock_plan`, `supplier_order`, `discount`,
 /// `discount_withdrawn`), `id` (plan or order), `shelf_id`, `quantity`, `at` (when the plan was
-/// created or the order is delivered), `date` and `discount`; fields a kind does not use are
-/// null.
+/// created or the order is delivered), `date`, `discount` and `store_id` (null = store 1); fields a
+/// kind does not use are null.
 pub mod record {
     use shelfflow_operators::value::{Field, Type};
 
@@ -341,11 +384,12 @@ pub mod record {
             Field::new("at", Type::Timestamp, true),
             Field::new("date", Type::Date, true),
             Field::new("discount", Type::Float, true),
+            Field::new("store_id", Type::Int, true),
         ])
     }
 
-    /// A feedback as a record.
-    pub fn to_row(feedback: &Feedback) -> Row {
+    /// A feedback for a store as a record.
+    pub fn to_row(store: i64, feedback: &Feedback) -> Row {
         let (kind, id, shelf, quantity, at, date, discount) = match feedback {
             Feedback::RestockPlan { plan_id, shelf_id, quantity, created_at } => (
                 "restock_plan",
@@ -381,11 +425,21 @@ pub mod record {
             or_null(at.map(Value::Timestamp)),
             or_null(date.map(Value::Date)),
             or_null(discount.map(Value::Float)),
+            Value::Int(store),
         ]
     }
 
-    /// The feedback a record (decoded against [`schema`]) carries; `None` when it is not one.
-    pub fn from_row(row: &[Value]) -> Option<Feedback> {
+    /// The store and feedback a record (decoded against [`schema`]) carries; `None` when it is
+    /// not one.
+    pub fn from_row(row: &[Value]) -> Option<(i64, Feedback)> {
+        let store = match row.get(7) {
+            None | Some(Value::Null) => 1,
+            Some(value) => value.as_int()?,
+        };
+        Some((store, feedback(row)?))
+    }
+
+    fn feedback(row: &[Value]) -> Option<Feedback> {
         let text = |i: usize| row[i].as_str().map(str::to_owned);
         let time = || match row[4] {
             Value::Timestamp(t) => Some(t),
@@ -440,23 +494,28 @@ pub mod record {
                 Feedback::DiscountWithdrawn { shelf_id: "S3".into(), date: 20_454 },
             ];
             for feedback in all {
-                let row = to_row(&feedback);
+                let row = to_row(3, &feedback);
                 assert_eq!(row.len(), schema().len());
-                assert_eq!(from_row(&row), Some(feedback));
+                assert_eq!(from_row(&row), Some((3, feedback.clone())));
+                // Records of the one-store simulation have no store: store 1.
+                assert_eq!(from_row(&row[..7]), Some((1, feedback)));
             }
         }
 
         #[test]
         fn a_record_that_is_not_feedback_is_none() {
-            let mut row = to_row(&Feedback::DiscountWithdrawn { shelf_id: "S".into(), date: 1 });
+            let mut row = to_row(1, &Feedback::DiscountWithdrawn { shelf_id: "S".into(), date: 1 });
             row[0] = Value::str("refund");
             assert_eq!(from_row(&row), None);
-            let mut plan = to_row(&Feedback::RestockPlan {
-                plan_id: "P".into(),
-                shelf_id: "S".into(),
-                quantity: 1,
-                created_at: 0,
-            });
+            let mut plan = to_row(
+                1,
+                &Feedback::RestockPlan {
+                    plan_id: "P".into(),
+                    shelf_id: "S".into(),
+                    quantity: 1,
+                    created_at: 0,
+                },
+            );
             plan[3] = Value::Null; // no quantity
             assert_eq!(from_row(&plan), None);
         }

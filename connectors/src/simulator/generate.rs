@@ -1,4 +1,4 @@
-//! Draws the reference data of one store from a seed (domain §1.3–1.6): store and warehouse
+//! Draws the reference data of a chain of stores from a seed (domain §1.3–1.6): store and warehouse
 //! inventory, their batches and the weekly promotions.
 //!
 //! Every date is relative to the simulation start, never the wall clock, so a seed and a start
@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::catalog::{self, round_to, Product, Subcategory, WarehouseRule};
 use super::reference::{Batch, Location, Reference, Shelf, WeeklyDiscount};
+use super::stores::{self, scaled, Store, StoreProfile};
 
 /// Weeks of weekly promotions (three years of 52 weeks).
 pub const DISCOUNT_WEEKS: i64 = 156;
@@ -30,6 +31,7 @@ pub(crate) enum Stage {
     Batches = 4,
     Discounts = 5,
     History = 6,
+    Stores = 7,
 }
 
 /// The random stream of `stage` for `seed`.
@@ -60,14 +62,46 @@ pub fn first_discount_week(start_date: NaiveDate) -> NaiveDate {
     monday_on_or_before(year_before)
 }
 
-/// Draws the reference data of one store. The same `seed` and `start_date` give the same
-/// [`Reference`]. `progress` receives one short line per stage.
+/// Draws the reference data of one store (store 1 of the chain). The same `seed` and
+/// `start_date` give the same [`Reference`]. `progress` receives one short line per stage.
 pub fn generate(seed: u64, start_date: NaiveDate, progress: &mut dyn FnMut(&str)) -> Reference {
+    let store = &stores::profiles(seed, 1)[0];
+    generate_chain(seed, start_date, std::slice::from_ref(store), progress).remove(0).reference
+}
+
+/// Draws the reference data of every store of a chain: one catalog and one set of weekly
+/// promotions for the chain, and per store its stock and batches from its own seed, scaled by its
+/// size factor (see [`stores`]).
+pub fn generate_chain(
+    seed: u64,
+    start_date: NaiveDate,
+    profiles: &[StoreProfile],
+    progress: &mut dyn FnMut(&str),
+) -> Vec<Store> {
     // The table is embedded at build time and checked by a unit test: failing here is a build
     // defect, not bad input.
     let subcategories =
         catalog::subcategories().expect("the embedded catalog-params.tsv is valid (unit-tested)");
-    generate_from(&subcategories, seed, start_date, progress)
+    let products = catalog::products(&subcategories, &mut stage_rng(seed, Stage::Catalog));
+    progress(&format!(
+        "catalog: {} products in {} subcategories",
+        products.len(),
+        subcategories.len()
+    ));
+    let mut weekly = None;
+    profiles
+        .iter()
+        .map(|profile| {
+            let store_seed = stores::store_seed(seed, profile.store_id);
+            let draw = Draw { seed: store_seed, size: profile.size_factor, start_date };
+            let mut reference = draw.reference(&subcategories, &products, progress);
+            let discounts = weekly
+                .get_or_insert_with(|| weekly_discounts(&reference.shelves, start_date, seed));
+            reference.weekly_discounts = discounts.clone();
+            progress(&format!("store {}: {} weekly discounts", profile.store_id, discounts.len()));
+            Store { profile: profile.clone(), reference }
+        })
+        .collect()
 }
 
 /// [`generate`] from a given subcategory table.
@@ -78,43 +112,69 @@ pub fn generate_from(
     progress: &mut dyn FnMut(&str),
 ) -> Reference {
     let products = catalog::products(subcategories, &mut stage_rng(seed, Stage::Catalog));
-    progress(&format!(
-        "catalog: {} products in {} subcategories",
-        products.len(),
-        subcategories.len()
-    ));
+    let draw = Draw { seed, size: 1.0, start_date };
+    let mut reference = draw.reference(subcategories, &products, progress);
+    reference.weekly_discounts = weekly_discounts(&reference.shelves, start_date, seed);
+    progress(&format!("weekly discounts: {} rows", reference.weekly_discounts.len()));
+    reference
+}
 
-    let mut shelves = store_inventory(subcategories, &products, seed);
-    warehouse_inventory(subcategories, &products, &mut shelves, seed);
-    let store: i64 = shelves.iter().map(|s| s.store_stock).sum();
-    let warehouse: i64 = shelves.iter().map(|s| s.warehouse_stock).sum();
-    progress(&format!("inventory: {store} units in store, {warehouse} in the warehouse"));
+/// The draws of one store: its seed and size factor.
+struct Draw {
+    seed: u64,
+    size: f64,
+    start_date: NaiveDate,
+}
 
-    let mut rng = stage_rng(seed, Stage::Batches);
-    let mut counter = 0;
-    let store_batches = batches(&shelves, Location::Store, start_date, &mut counter, &mut rng);
-    let warehouse_batches =
-        batches(&shelves, Location::Warehouse, start_date, &mut counter, &mut rng);
-    progress(&format!(
-        "batches: {} in store, {} in the warehouse",
-        store_batches.len(),
-        warehouse_batches.len()
-    ));
+impl Draw {
+    /// The store's inventory and batches; the weekly promotions are the chain's, left empty.
+    fn reference(
+        &self,
+        subcategories: &[Subcategory],
+        products: &[Product],
+        progress: &mut dyn FnMut(&str),
+    ) -> Reference {
+        let (seed, start_date) = (self.seed, self.start_date);
+        let mut shelves = store_inventory(subcategories, products, seed, self.size);
+        warehouse_inventory(subcategories, products, &mut shelves, seed, self.size);
+        let store: i64 = shelves.iter().map(|s| s.store_stock).sum();
+        let warehouse: i64 = shelves.iter().map(|s| s.warehouse_stock).sum();
+        progress(&format!("inventory: {store} units in store, {warehouse} in the warehouse"));
 
-    let weekly_discounts = weekly_discounts(&shelves, start_date, seed);
-    progress(&format!("weekly discounts: {} rows", weekly_discounts.len()));
-    Reference { start_date, shelves, store_batches, warehouse_batches, weekly_discounts }
+        let mut rng = stage_rng(seed, Stage::Batches);
+        let mut counter = 0;
+        let store_batches = batches(&shelves, Location::Store, start_date, &mut counter, &mut rng);
+        let warehouse_batches =
+            batches(&shelves, Location::Warehouse, start_date, &mut counter, &mut rng);
+        progress(&format!(
+            "batches: {} in store, {} in the warehouse",
+            store_batches.len(),
+            warehouse_batches.len()
+        ));
+        Reference {
+            start_date,
+            shelves,
+            store_batches,
+            warehouse_batches,
+            weekly_discounts: vec![],
+        }
+    }
 }
 
 /// The shelves with their store stock (§1.3); warehouse figures are filled in later.
-fn store_inventory(subcategories: &[Subcategory], products: &[Product], seed: u64) -> Vec<Shelf> {
+fn store_inventory(
+    subcategories: &[Subcategory],
+    products: &[Product],
+    seed: u64,
+    size: f64,
+) -> Vec<Shelf> {
     let mut rng = stage_rng(seed, Stage::StoreInventory);
     products
         .iter()
         .map(|product| {
             let sub = &subcategories[product.subcategory];
             let bs = product.standard_batch_size;
-            let store_capacity = rng.random_range(sub.store_max.clone()).max(bs);
+            let store_capacity = scaled(rng.random_range(sub.store_max.clone()), size).max(bs);
             let store_stock = if sub.perishable {
                 let share = rng.random_range(0.35..0.95);
                 ((store_capacity as f64 * share) as i64).max(1)
@@ -152,6 +212,7 @@ fn warehouse_inventory(
     products: &[Product],
     shelves: &mut [Shelf],
     seed: u64,
+    size: f64,
 ) {
     let mut rng = stage_rng(seed, Stage::WarehouseInventory);
     for (shelf, product) in shelves.iter_mut().zip(products) {
@@ -161,7 +222,7 @@ fn warehouse_inventory(
         let capacity = match rule {
             WarehouseRule::EqualsStore { .. } => ceil_to(shelf.store_capacity.max(min), bs),
             WarehouseRule::Range { range, .. } => {
-                let drawn = rng.random_range(range).max(min);
+                let drawn = scaled(rng.random_range(range), size).max(min);
                 (drawn / bs * bs).max(min)
             }
         };

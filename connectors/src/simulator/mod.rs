@@ -19,10 +19,12 @@ pub mod history;
 pub mod parquet;
 pub mod reference;
 pub mod source;
+pub mod stores;
 pub mod world;
 
 pub use events::Stream;
 pub use feedback::{FeedbackKind, FeedbackSpec, SINK};
 pub use reference::Reference;
 pub use source::{Settings, SimulatedStream, Speed, SOURCE};
+pub use stores::{Store, StoreProfile};
 pub use world::{Feedback, World, WorldConfig};

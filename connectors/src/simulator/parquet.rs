@@ -2,12 +2,16 @@
 //!
 //! | file | columns |
 //! |---|---|
-//! | `store_inventory.parquet` | shelf_id, aisle, item_category, item_subcategory, perishable, item_weight, shelf_weight, item_price, item_visibility, standard_batch_size, maximum_stock, current_stock |
-//! | `warehouse_inventory.parquet` | shelf_id, aisle, item_category, item_subcategory, perishable, item_weight, item_price, standard_batch_size, maximum_stock, current_stock |
-//! | `store_batches.parquet`, `warehouse_batches.parquet` | shelf_id, batch_code, item_category, item_subcategory, standard_batch_size, received_date, expiry_date, batch_quantity, location |
+//! | `stores.parquet` | store_id, name, region, size_factor, opens, closes (`HH:00`) |
+//! | `store_inventory.parquet` | store_id, shelf_id, aisle, item_category, item_subcategory, perishable, item_weight, shelf_weight, item_price, item_visibility, standard_batch_size, maximum_stock, current_stock |
+//! | `warehouse_inventory.parquet` | store_id, shelf_id, aisle, item_category, item_subcategory, perishable, item_weight, item_price, standard_batch_size, maximum_stock, current_stock |
+//! | `store_batches.parquet`, `warehouse_batches.parquet` | store_id, shelf_id, batch_code, item_category, item_subcategory, standard_batch_size, received_date, expiry_date, batch_quantity, location |
 //! | `weekly_discounts.parquet` | week_index, week_start, week_end, shelf_id, discount_pct, original_price, discounted_price |
-//! | `history.parquet` | feature_date, shelf_id, item_category, item_subcategory and the panel columns of [`HistoryRow`] |
-//! | `reference.json` | `{"seed": 42, "start_date": "2026-01-01"}`: what produced the files |
+//! | `history.parquet` | store_id, feature_date, shelf_id, item_category, item_subcategory and the panel columns of [`HistoryRow`] |
+//! | `reference.json` | `{"seed": 42, "start_date": "2026-01-01", "stores": 1}`: what produced the files |
+//!
+//! Every store of the chain has its rows in the per-store files; the weekly promotions are the
+//! chain's (no `store_id`).
 //!
 //! Strings are Utf8, integers Int64, floats Float64, flags Boolean and dates Date.
 
@@ -17,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use polars::prelude::{
-    BooleanChunked, Column, DataFrame, DataType, Float64Chunked, Int32Chunked, Int64Chunked,
-    IntoColumn, NewChunkedArray, ParquetReader, ParquetWriter, PlSmallStr, SerReader,
+    BooleanChunked, ChunkCompareEq, Column, DataFrame, DataType, Float64Chunked, Int32Chunked,
+    Int64Chunked, IntoColumn, NewChunkedArray, ParquetReader, ParquetWriter, PlSmallStr, SerReader,
     StringChunked,
 };
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::round_to;
 use super::history::{History, HistoryRow};
 use super::reference::{Batch, Location, Reference, Shelf, WeeklyDiscount};
+use super::stores::{Store, StoreProfile};
 use crate::ConnectorError;
 
 /// Store inventory file.
@@ -38,6 +43,8 @@ pub const STORE_BATCHES: &str = "store_batches.parquet";
 pub const WAREHOUSE_BATCHES: &str = "warehouse_batches.parquet";
 /// Weekly promotions file.
 pub const WEEKLY_DISCOUNTS: &str = "weekly_discounts.parquet";
+/// The chain's stores.
+pub const STORES: &str = "stores.parquet";
 /// History panel file.
 pub const HISTORY: &str = "history.parquet";
 /// What produced the files.
@@ -50,6 +57,8 @@ pub struct Manifest {
     pub seed: u64,
     /// The simulation start the batch dates are relative to.
     pub start_date: NaiveDate,
+    /// Stores in the chain.
+    pub stores: usize,
 }
 
 /// `reference.json` as stored.
@@ -58,25 +67,62 @@ pub struct Manifest {
 struct ManifestFile {
     seed: u64,
     start_date: String,
+    /// Absent in files written before the chain had more than one store.
+    #[serde(default = "one")]
+    stores: usize,
 }
 
-/// Writes the reference data of `seed` into `dir` (created if missing): the five Parquet files
-/// and `reference.json`.
-pub fn write_reference(reference: &Reference, seed: u64, dir: &Path) -> Result<(), ConnectorError> {
+const fn one() -> usize {
+    1
+}
+
+/// Writes the reference data of every store of the chain into `dir` (created if missing): the
+/// store table, the five Parquet files (each row with its `store_id`, the weekly promotions once
+/// for the chain) and `reference.json`.
+pub fn write_chain(chain: &[Store], seed: u64, dir: &Path) -> Result<(), ConnectorError> {
     std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
-    let shelves: HashMap<&str, &Shelf> =
-        reference.shelves.iter().map(|s| (s.shelf_id.as_str(), s)).collect();
-    let path = dir.join(STORE_INVENTORY);
-    write(&path, store_inventory(&reference.shelves, &path)?)?;
-    let path = dir.join(WAREHOUSE_INVENTORY);
-    write(&path, warehouse_inventory(&reference.shelves, &path)?)?;
-    let path = dir.join(STORE_BATCHES);
-    write(&path, batches(&reference.store_batches, &shelves, &path)?)?;
-    let path = dir.join(WAREHOUSE_BATCHES);
-    write(&path, batches(&reference.warehouse_batches, &shelves, &path)?)?;
+    let Some(first) = chain.first() else {
+        return Err(schema(dir, "a chain has at least one store".to_owned()));
+    };
+    let path = dir.join(STORES);
+    write(&path, stores(chain, &path)?)?;
+    let per_store =
+        |file: &str, build: &dyn Fn(&Store, &Path) -> Result<DataFrame, ConnectorError>| {
+            let path = dir.join(file);
+            let mut stacked: Option<DataFrame> = None;
+            for store in chain {
+                let mut frame = build(store, &path)?;
+                let ids =
+                    ints("store_id", std::iter::repeat_n(store.profile.store_id, frame.height()));
+                frame.insert_column(0, ids).map_err(|err| format(&path, err))?;
+                match &mut stacked {
+                    None => stacked = Some(frame),
+                    Some(all) => {
+                        all.vstack_mut(&frame).map_err(|err| format(&path, err))?;
+                    }
+                }
+            }
+            write(&path, stacked.expect("at least one store"))
+        };
+    per_store(STORE_INVENTORY, &|store, path| store_inventory(&store.reference.shelves, path))?;
+    per_store(WAREHOUSE_INVENTORY, &|store, path| {
+        warehouse_inventory(&store.reference.shelves, path)
+    })?;
+    per_store(STORE_BATCHES, &|store, path| {
+        batches(&store.reference.store_batches, &by_id(&store.reference), path)
+    })?;
+    per_store(WAREHOUSE_BATCHES, &|store, path| {
+        batches(&store.reference.warehouse_batches, &by_id(&store.reference), path)
+    })?;
     let path = dir.join(WEEKLY_DISCOUNTS);
-    write(&path, weekly_discounts(&reference.weekly_discounts, &shelves, &path)?)?;
-    write_manifest(dir, Manifest { seed, start_date: reference.start_date })
+    let reference = &first.reference;
+    write(&path, weekly_discounts(&reference.weekly_discounts, &by_id(reference), &path)?)?;
+    let manifest = Manifest { seed, start_date: reference.start_date, stores: chain.len() };
+    write_manifest(dir, manifest)
+}
+
+fn by_id(reference: &Reference) -> HashMap<&str, &Shelf> {
+    reference.shelves.iter().map(|s| (s.shelf_id.as_str(), s)).collect()
 }
 
 /// Writes `reference.json`.
@@ -85,6 +131,7 @@ pub fn write_manifest(dir: &Path, manifest: Manifest) -> Result<(), ConnectorErr
     let file = ManifestFile {
         seed: manifest.seed,
         start_date: manifest.start_date.format("%Y-%m-%d").to_string(),
+        stores: manifest.stores,
     };
     let text = serde_json::to_string_pretty(&file).map_err(|err| format(&path, err))?;
     std::fs::write(&path, text + "\n").map_err(|source| io(&path, source))
@@ -98,36 +145,130 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, ConnectorError> {
     let start_date = NaiveDate::parse_from_str(&file.start_date, "%Y-%m-%d").map_err(|_| {
         schema(&path, format!("start_date `{}` is not YYYY-MM-DD", file.start_date))
     })?;
-    Ok(Manifest { seed: file.seed, start_date })
+    Ok(Manifest { seed: file.seed, start_date, stores: file.stores })
 }
 
-/// Reads the reference data written by [`write_reference`]; the round trip is exact.
-pub fn read_reference(dir: &Path) -> Result<Reference, ConnectorError> {
+/// Reads the chain written by [`write_chain`], in `store_id` order; the round trip is exact.
+pub fn read_chain(dir: &Path) -> Result<Vec<Store>, ConnectorError> {
     let manifest = read_manifest(dir)?;
+    let profiles = read_stores(&Table::read(&dir.join(STORES))?)?;
     let store = Table::read(&dir.join(STORE_INVENTORY))?;
     let warehouse = Table::read(&dir.join(WAREHOUSE_INVENTORY))?;
-    let mut shelves = read_store_inventory(&store)?;
-    read_warehouse_inventory(&warehouse, &mut shelves)?;
-    let store_batches = read_batches(&Table::read(&dir.join(STORE_BATCHES))?, Location::Store)?;
-    let warehouse_batches =
-        read_batches(&Table::read(&dir.join(WAREHOUSE_BATCHES))?, Location::Warehouse)?;
+    let store_batches = Table::read(&dir.join(STORE_BATCHES))?;
+    let warehouse_batches = Table::read(&dir.join(WAREHOUSE_BATCHES))?;
     let weekly_discounts = read_weekly_discounts(&Table::read(&dir.join(WEEKLY_DISCOUNTS))?)?;
-    Ok(Reference {
-        start_date: manifest.start_date,
-        shelves,
-        store_batches,
-        warehouse_batches,
-        weekly_discounts,
-    })
+    profiles
+        .into_iter()
+        .map(|profile| {
+            let id = profile.store_id;
+            let mut shelves = read_store_inventory(&store.of_store(id)?)?;
+            if shelves.is_empty() {
+                return Err(store.error(format!("no shelves of store {id}")));
+            }
+            read_warehouse_inventory(&warehouse.of_store(id)?, &mut shelves)?;
+            let reference = Reference {
+                start_date: manifest.start_date,
+                shelves,
+                store_batches: read_batches(&store_batches.of_store(id)?, Location::Store)?,
+                warehouse_batches: read_batches(
+                    &warehouse_batches.of_store(id)?,
+                    Location::Warehouse,
+                )?,
+                weekly_discounts: weekly_discounts.clone(),
+            };
+            Ok(Store { profile, reference })
+        })
+        .collect()
 }
 
-/// Writes the history panel as `history.parquet` in `dir` (created if missing), day by day.
-pub fn write_history(history: &History, dir: &Path) -> Result<(), ConnectorError> {
+fn stores(chain: &[Store], path: &Path) -> Result<DataFrame, ConnectorError> {
+    let profiles = || chain.iter().map(|s| &s.profile);
+    let columns = vec![
+        ints("store_id", profiles().map(|p| p.store_id)),
+        strings("name", profiles().map(|p| p.name.as_str())),
+        strings("region", profiles().map(|p| p.region.as_str())),
+        floats("size_factor", profiles().map(|p| p.size_factor)),
+        StringChunked::from_iter_values(
+            "opens".into(),
+            profiles().map(|p| StoreProfile::hour_text(p.opens_hour)),
+        )
+        .into_column(),
+        StringChunked::from_iter_values(
+            "closes".into(),
+            profiles().map(|p| StoreProfile::hour_text(p.closes_hour)),
+        )
+        .into_column(),
+    ];
+    frame(path, chain.len(), columns)
+}
+
+fn read_stores(table: &Table) -> Result<Vec<StoreProfile>, ConnectorError> {
+    let ids = table.ints("store_id")?;
+    let names = table.strings("name")?;
+    let regions = table.strings("region")?;
+    let sizes = table.floats("size_factor")?;
+    let hour = |name: &str| -> Result<Vec<i64>, ConnectorError> {
+        table
+            .strings(name)?
+            .iter()
+            .map(|text| {
+                text.strip_suffix(":00")
+                    .and_then(|h| h.parse::<i64>().ok())
+                    .filter(|h| (0..=24).contains(h))
+                    .ok_or_else(|| {
+                        table.error(format!("`{name}` {text:?} is not a whole hour HH:00"))
+                    })
+            })
+            .collect()
+    };
+    let (opens, closes) = (hour("opens")?, hour("closes")?);
+    let mut profiles = Vec::with_capacity(ids.len());
+    for (i, store_id) in ids.into_iter().enumerate() {
+        if opens[i] >= closes[i] || !(sizes[i].is_finite() && sizes[i] > 0.0) {
+            return Err(table.error(format!("store {store_id}: bad opening hours or size factor")));
+        }
+        profiles.push(StoreProfile {
+            store_id,
+            name: names[i].clone(),
+            region: regions[i].clone(),
+            size_factor: sizes[i],
+            opens_hour: opens[i],
+            closes_hour: closes[i],
+        });
+    }
+    profiles.sort_by_key(|p| p.store_id);
+    if profiles.windows(2).any(|w| w[0].store_id == w[1].store_id) || profiles.is_empty() {
+        return Err(table.error("store ids must be unique, and one store at least".to_owned()));
+    }
+    Ok(profiles)
+}
+
+/// Writes the history panels of the chain's stores, `(store_id, panel)`, as `history.parquet` in
+/// `dir` (created if missing), store by store and day by day.
+pub fn write_history(histories: &[(i64, History)], dir: &Path) -> Result<(), ConnectorError> {
     std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
     let path = dir.join(HISTORY);
+    let mut stacked: Option<DataFrame> = None;
+    for (store_id, history) in histories {
+        let mut frame = history_frame(history, &path)?;
+        let ids = ints("store_id", std::iter::repeat_n(*store_id, frame.height()));
+        frame.insert_column(0, ids).map_err(|err| format(&path, err))?;
+        match &mut stacked {
+            None => stacked = Some(frame),
+            Some(all) => {
+                all.vstack_mut(&frame).map_err(|err| format(&path, err))?;
+            }
+        }
+    }
+    let stacked = stacked.ok_or_else(|| schema(&path, "no store's history".to_owned()))?;
+    write(&path, stacked)
+}
+
+/// The panel of one store.
+fn history_frame(history: &History, path: &Path) -> Result<DataFrame, ConnectorError> {
     let rows = &history.rows;
     if let Some(row) = rows.iter().find(|r| r.shelf >= history.shelves.len()) {
-        return Err(schema(&path, format!("row of {} refers to no shelf", row.feature_date)));
+        return Err(schema(path, format!("row of {} refers to no shelf", row.feature_date)));
     }
     let shelf = |r: &HistoryRow| &history.shelves[r.shelf];
     let int = |name: &str, f: fn(&HistoryRow) -> i64| ints(name, rows.iter().map(f));
@@ -179,7 +320,7 @@ pub fn write_history(history: &History, dir: &Path) -> Result<(), ConnectorError
         int("qty_expiring_next_7d", |r| r.qty_expiring_next_7d),
         int("batches_to_order", |r| r.batches_to_order),
     ];
-    write(&path, frame(&path, rows.len(), columns)?)
+    frame(path, rows.len(), columns)
 }
 
 fn store_inventory(shelves: &[Shelf], path: &Path) -> Result<DataFrame, ConnectorError> {
@@ -390,6 +531,14 @@ impl Table {
         schema(&self.path, message)
     }
 
+    /// The rows of one store.
+    fn of_store(&self, store_id: i64) -> Result<Table, ConnectorError> {
+        let column = self.column("store_id", &DataType::Int64)?;
+        let ids = column.i64().map_err(|err| format(&self.path, err))?;
+        let frame = self.frame.filter(&ids.equal(store_id)).map_err(|e| format(&self.path, e))?;
+        Ok(Table { path: self.path.clone(), frame })
+    }
+
     /// The column `name` if it has type `dtype`.
     fn column(&self, name: &str, dtype: &DataType) -> Result<&Column, ConnectorError> {
         let column =
@@ -509,6 +658,40 @@ mod tests {
         generate(42, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), &mut |_| {})
     }
 
+    fn one_store(reference: Reference) -> Vec<Store> {
+        vec![Store { profile: super::super::stores::profiles(42, 1).remove(0), reference }]
+    }
+
+    fn write_reference(reference: &Reference, seed: u64, dir: &Path) -> Result<(), ConnectorError> {
+        write_chain(&one_store(reference.clone()), seed, dir)
+    }
+
+    fn read_reference(dir: &Path) -> Result<Reference, ConnectorError> {
+        Ok(read_chain(dir)?.remove(0).reference)
+    }
+
+    #[test]
+    fn a_chain_round_trips_store_by_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let profiles = super::super::stores::profiles(42, 3);
+        let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let chain = super::super::generate::generate_chain(42, start, &profiles, &mut |_| {});
+        write_chain(&chain, 42, dir.path()).unwrap();
+        assert_eq!(read_chain(dir.path()).unwrap(), chain);
+        assert_eq!(read_manifest(dir.path()).unwrap().stores, 3);
+        assert_eq!(chain[0].reference, reference(), "store 1 is the one-store reference");
+        let ids: Vec<_> = chain[1].reference.shelves.iter().map(|s| &s.shelf_id).collect();
+        let first: Vec<_> = chain[0].reference.shelves.iter().map(|s| &s.shelf_id).collect();
+        assert_eq!(ids, first, "one catalog for the chain");
+        assert_ne!(chain[1].reference.shelves, chain[0].reference.shelves, "stock per store");
+        assert_eq!(chain[1].reference.weekly_discounts, chain[0].reference.weekly_discounts);
+        let table = Table::read(&dir.path().join(STORE_INVENTORY)).unwrap();
+        assert_eq!(table.frame.get_column_names()[0].as_str(), "store_id");
+        let mut stored: Vec<i64> = table.ints("store_id").unwrap();
+        stored.dedup();
+        assert_eq!(stored, [1, 2, 3]);
+    }
+
     #[test]
     fn the_reference_round_trips_exactly() {
         let dir = tempfile::tempdir().unwrap();
@@ -516,7 +699,7 @@ mod tests {
         write_reference(&reference, 42, dir.path()).unwrap();
         assert_eq!(read_reference(dir.path()).unwrap(), reference);
         let manifest = read_manifest(dir.path()).unwrap();
-        assert_eq!(manifest, Manifest { seed: 42, start_date: reference.start_date });
+        assert_eq!(manifest, Manifest { seed: 42, start_date: reference.start_date, stores: 1 });
         let json = std::fs::read_to_string(dir.path().join(MANIFEST)).unwrap();
         assert!(json.contains("\"start_date\": \"2026-01-01\""), "{json}");
     }
@@ -530,6 +713,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "store_id",
                 "shelf_id",
                 "aisle",
                 "item_category",
@@ -576,10 +760,10 @@ mod tests {
         let reference = reference();
         let policy = HistoryPolicy { days: 14, ..HistoryPolicy::default() };
         let history = simulate_history(&reference, 42, &policy, &mut |_| {});
-        write_history(&history, dir.path()).unwrap();
+        write_history(&[(1, history.clone())], dir.path()).unwrap();
         let table = Table::read(&dir.path().join(HISTORY)).unwrap();
         assert_eq!(table.frame.height(), 14 * 1142);
-        assert_eq!(table.frame.width(), 40);
+        assert_eq!(table.frame.width(), 41);
         let dates = table.dates("feature_date").unwrap();
         assert_eq!(dates[0], NaiveDate::from_ymd_opt(2025, 12, 18).unwrap());
         assert_eq!(table.ints("sales_qty").unwrap().len(), 14 * 1142);
@@ -599,7 +783,7 @@ mod tests {
         let history = simulate_history(&reference, 42, &HistoryPolicy::default(), &mut |_| {});
         let simulated = start.elapsed();
         write_reference(&reference, 42, dir.path()).unwrap();
-        write_history(&history, dir.path()).unwrap();
+        write_history(&[(1, history.clone())], dir.path()).unwrap();
         let written = start.elapsed();
         println!(
             "reference {generated:?}, history {:?}, parquet {:?}, total {written:?}",

@@ -249,12 +249,15 @@ impl Settings {
         self.speed.as_deref().and_then(Speed::parse).unwrap_or(Speed::Max)
     }
 
-    /// The store's behaviour, defaults filled in.
+    /// The store's behaviour, defaults filled in (store 1; see [`WorldConfig::for_store`]).
     pub fn world_config(&self) -> WorldConfig {
         let defaults = WorldConfig::default();
         let micros = |d: Duration| d.as_micros() as Micros;
         WorldConfig {
             seed: self.seed.unwrap_or(defaults.seed),
+            store_id: defaults.store_id,
+            opens_hour: defaults.opens_hour,
+            closes_hour: defaults.closes_hour,
             start: self.start.map_or(defaults.start, |d| {
                 d.and_time(NaiveTime::MIN).and_utc().timestamp_micros()
             }),

@@ -3,14 +3,22 @@
 
 use shelfflow_operators::value::{Days, Micros, MICROS_PER_DAY};
 
+use crate::simulator::stores::StoreProfile;
+
 /// Microseconds in one minute.
 const MICROS_PER_MINUTE: Micros = 60_000_000;
 
 /// How the simulated store behaves. Business rules live here, not in code paths.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorldConfig {
-    /// Seed of the one random stream.
+    /// Seed of the chain: every store draws from its own stream of it.
     pub seed: u64,
+    /// The store of the chain (1-based): its rows carry it, its random stream and ids follow it.
+    pub store_id: i64,
+    /// Customers enter from this hour of the day (0–23)...
+    pub opens_hour: i64,
+    /// ... until the last minute before this hour (1–24); a trip may end after it.
+    pub closes_hour: i64,
     /// Simulation start, microseconds since the epoch (UTC).
     pub start: Micros,
     /// Simulated days.
@@ -30,12 +38,16 @@ pub struct WorldConfig {
 }
 
 impl Default for WorldConfig {
-    /// Seed 42, one week from 2026-01-01T00:00:00Z, 1,000 base customers a day, 15 % putbacks,
-    /// picks 60 s after the plan, 3 minutes to the shelf, removal at 00:30.
+    /// Store 1 of seed 42, open around the clock, one week from 2026-01-01T00:00:00Z, 1,000 base
+    /// customers a day, 15 % putbacks, picks 60 s after the plan, 3 minutes to the shelf, removal
+    /// at 00:30.
     fn default() -> WorldConfig {
         // 2026-01-01 is day 20,454 since the epoch.
         WorldConfig {
             seed: 42,
+            store_id: 1,
+            opens_hour: 0,
+            closes_hour: 24,
             start: 20_454 * MICROS_PER_DAY,
             days: 7,
             base_daily_customers: 1000.0,
@@ -44,6 +56,20 @@ impl Default for WorldConfig {
             pick_delay: MICROS_PER_MINUTE,
             shelf_travel: 3 * MICROS_PER_MINUTE,
             removal_time: 30 * MICROS_PER_MINUTE,
+        }
+    }
+}
+
+impl WorldConfig {
+    /// This configuration for one store of the chain: its id, opening hours, and its traffic
+    /// scaled by its size factor.
+    pub fn for_store(&self, profile: &StoreProfile) -> WorldConfig {
+        WorldConfig {
+            store_id: profile.store_id,
+            opens_hour: profile.opens_hour,
+            closes_hour: profile.closes_hour,
+            traffic_multiplier: self.traffic_multiplier * profile.size_factor,
+            ..self.clone()
         }
     }
 }

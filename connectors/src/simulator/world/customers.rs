@@ -22,10 +22,12 @@ impl World {
         }
         let (base, multiplier) = (self.config.base_daily_customers, self.config.traffic_multiplier);
         let total = traffic::daily_total(&mut self.rng, day, base, multiplier);
-        let counts = traffic::split_by_slot(total, day);
+        let hours = (self.config.opens_hour, self.config.closes_hour);
+        let counts = traffic::split_by_slot(total, day, hours);
         let mut entries = mem::take(&mut self.scratch_times);
         entries.clear();
-        traffic::entry_times(&mut self.rng, day, counts, self.config.start, self.end, &mut entries);
+        let span = (self.config.start, self.end);
+        traffic::entry_times(&mut self.rng, day, counts, hours, span, &mut entries);
         for &entry in &entries {
             self.schedule(entry, Action::Arrive);
         }
@@ -34,7 +36,7 @@ impl World {
 
     pub(super) fn arrive(&mut self, emit: &mut dyn FnMut(Stream, Row)) {
         let entry = self.now;
-        let id = ids::id(self.config.seed, "customer", self.customer_count);
+        let id = ids::id(self.config.seed, self.config.store_id, "customer", self.customer_count);
         self.customer_count += 1;
         let minutes = traffic::trip_minutes(&mut self.rng);
         let exit = entry + minutes * 60_000_000;
@@ -142,7 +144,12 @@ impl World {
     pub(super) fn check_out(&mut self, k: usize, emit: &mut dyn FnMut(Stream, Row)) {
         let cart = mem::take(&mut self.customers[k].cart);
         if !cart.is_empty() {
-            let transaction = ids::id(self.config.seed, "transaction", self.transaction_count);
+            let transaction = ids::id(
+                self.config.seed,
+                self.config.store_id,
+                "transaction",
+                self.transaction_count,
+            );
             self.transaction_count += 1;
             let customer = self.customers[k].id.clone();
             let day = day_of(self.now);
@@ -158,6 +165,7 @@ impl World {
                 let total_cents = line_total_cents(quantity, unit_cents, discount);
                 let row = vec![
                     self.next_event_id(Stream::PosTransactions),
+                    self.store.clone(),
                     transaction.clone(),
                     customer.clone(),
                     Value::Int(line_no as i64 + 1),

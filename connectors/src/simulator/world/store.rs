@@ -30,6 +30,8 @@ const MAX_DISCOUNT: f64 = 0.95;
 /// bring at most `capacity − on shelf − in transit − in carts`, so even returned cart units fit).
 pub struct World {
     pub(super) config: WorldConfig,
+    /// `config.store_id` as the value every row carries.
+    pub(super) store: Value,
     pub(super) rng: ChaCha8Rng,
     /// `config.putback_probability` made valid for a Bernoulli draw.
     pub(super) putback: f64,
@@ -185,8 +187,13 @@ impl World {
                 warehouse_capacity: shelf.warehouse_capacity,
             });
         }
+        // Each store of the chain draws from its own stream of the seed; store 1 from stream 0,
+        // the stream of the one-store simulation.
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        rng.set_stream(config.store_id.max(1) as u64 - 1);
         let mut world = World {
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            store: Value::Int(config.store_id),
+            rng,
             putback,
             end,
             now: start,
@@ -505,7 +512,7 @@ impl World {
         };
         let sequence = self.event_counts[i];
         self.event_counts[i] += 1;
-        ids::id(self.config.seed, stream.name(), sequence)
+        ids::id(self.config.seed, self.config.store_id, stream.name(), sequence)
     }
 
     /// A shelf event and the weight change the shelf's scale reads with it.
@@ -528,6 +535,7 @@ impl World {
         };
         let row = vec![
             self.next_event_id(Stream::ShelfEvents),
+            self.store.clone(),
             Value::str(kind),
             self.shelves[shelf].id.clone(),
             customer.clone(),
@@ -541,6 +549,7 @@ impl World {
         emit(Stream::ShelfEvents, row);
         let row = vec![
             self.next_event_id(Stream::ShelfEvents),
+            self.store.clone(),
             Value::str("weight_change"),
             self.shelves[shelf].id.clone(),
             customer.clone(),
@@ -567,6 +576,7 @@ impl World {
     ) {
         let row = vec![
             self.next_event_id(Stream::WhEvents),
+            self.store.clone(),
             Value::str(kind),
             self.shelves[shelf].id.clone(),
             lot.code.clone(),
@@ -586,6 +596,7 @@ impl World {
         let customer = &self.customers[k];
         let row = vec![
             event_id,
+            self.store.clone(),
             Value::str(kind),
             customer.id.clone(),
             Value::Int(customer.minutes),

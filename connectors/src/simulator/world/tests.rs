@@ -615,12 +615,17 @@ fn customers_enter_before_the_end_and_all_leave() {
 fn slots_split_the_day_by_largest_remainder() {
     for total in [0, 1, 7, 691, 1000, 1143] {
         for day in 0..7 {
-            let counts = traffic::split_by_slot(total, day);
+            let counts = traffic::split_by_slot(total, day, (0, 24));
             assert_eq!(counts.iter().sum::<u64>(), total);
+            let open = traffic::split_by_slot(total, day, (8, 21));
+            assert_eq!(open.iter().sum::<u64>(), total, "closed slots' customers come later");
+            assert_eq!(open[0], 0);
         }
     }
     // Thursday 1970-01-01: weights 14 14 19 21 18 10 (96).
-    assert_eq!(traffic::split_by_slot(96, 0), [14, 14, 19, 21, 18, 10]);
+    assert_eq!(traffic::split_by_slot(96, 0, (0, 24)), [14, 14, 19, 21, 18, 10]);
+    assert_eq!(traffic::split_by_slot(82, 0, (7, 24)), [0, 14, 19, 21, 18, 10]);
+    assert_eq!(traffic::split_by_slot(72, 0, (7, 20)), [0, 14, 19, 21, 18, 0]);
     assert_eq!(traffic::weekday(0), 3);
 }
 
@@ -708,4 +713,36 @@ fn throughput_of_28_days_in_the_generated_store() {
         world.dropped()
     );
     check_ledger(&world, &reference);
+}
+
+#[test]
+fn each_store_of_a_chain_has_its_own_stream_ids_and_hours() {
+    let reference = reference(20);
+    let profiles = crate::simulator::stores::profiles(3, 2);
+    let run_store = |profile: &crate::simulator::StoreProfile| {
+        let config = config(3, 2, 300.0).for_store(profile);
+        let mut world = World::new(config, reference.clone());
+        let end = world.end();
+        run(&mut world, end, 3_600_000_000)
+    };
+    let (first, second) = (run_store(&profiles[0]), run_store(&profiles[1]));
+    let mut alone = World::new(config(3, 2, 300.0), reference.clone());
+    let end = alone.end();
+    let alone = run(&mut alone, end, 3_600_000_000);
+    assert_eq!(first, alone, "store 1 of a chain is the one-store simulation");
+    for (events, store) in [(&first, 1), (&second, 2)] {
+        assert!(events.iter().all(|(s, row)| int(*s, row, "store_id") == store));
+    }
+    let ids = |events: &Events| -> std::collections::HashSet<Value> {
+        events.iter().map(|(s, row)| field(*s, row, "event_id")).collect()
+    };
+    assert!(ids(&first).is_disjoint(&ids(&second)), "event ids are unique across the chain");
+    let (opens, closes) = (profiles[1].opens_hour, profiles[1].closes_hour);
+    let f = Stream::FootTraffic;
+    for (_, row) in
+        second.iter().filter(|(s, row)| *s == f && string(f, row, "event_type") == "entry")
+    {
+        let hour = time(f, row).rem_euclid(86_400_000_000) / 3_600_000_000;
+        assert!((opens..closes).contains(&hour), "entry at hour {hour} outside {opens}-{closes}");
+    }
 }

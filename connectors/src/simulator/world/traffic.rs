@@ -70,12 +70,20 @@ pub(super) fn daily_total(rng: &mut ChaCha8Rng, day: Days, base: f64, multiplier
     }
 }
 
-/// Splits `total` over the day's slots in proportion to the weights, by largest remainder (ties to
-/// the earlier slot).
-pub(super) fn split_by_slot(total: u64, day: Days) -> [u64; 6] {
-    let weights = SLOT_WEIGHTS[weekday(day)];
+/// Splits `total` over the day's slots open during `hours` (`[opens, closes)` in whole hours) in
+/// proportion to their weights, by largest remainder (ties to the earlier slot).
+pub(super) fn split_by_slot(total: u64, day: Days, hours: (i64, i64)) -> [u64; 6] {
+    let mut weights = SLOT_WEIGHTS[weekday(day)];
+    for (weight, &(first, end, _)) in weights.iter_mut().zip(&SLOTS) {
+        if first >= hours.1 || end <= hours.0 {
+            *weight = 0;
+        }
+    }
     let sum = u64::from(weights.iter().sum::<u32>());
     let mut counts = [0u64; 6];
+    if sum == 0 {
+        return counts;
+    }
     let mut remainders = [(0u64, 0usize); 6];
     for (slot, &weight) in weights.iter().enumerate() {
         let share = total * u64::from(weight);
@@ -90,7 +98,7 @@ pub(super) fn split_by_slot(total: u64, day: Days) -> [u64; 6] {
     counts
 }
 
-/// Entry times of one day's customers in `[from, until)`, unsorted.
+/// Entry times of one day's customers in `[from, until)` and within opening `hours`, unsorted.
 ///
 /// A slot that `from` cuts keeps the share of its customers that the remaining part of it
 /// represents (the first, partial day); entries at or after `until` are dropped (the last day).
@@ -98,12 +106,16 @@ pub(super) fn entry_times(
     rng: &mut ChaCha8Rng,
     day: Days,
     counts: [u64; 6],
-    from: Micros,
-    until: Micros,
+    hours: (i64, i64),
+    (from, until): (Micros, Micros),
     out: &mut Vec<Micros>,
 ) {
     let midnight = i64::from(day) * MICROS_PER_DAY;
     for (slot, &(first_hour, end_hour, _)) in SLOTS.iter().enumerate() {
+        let (first_hour, end_hour) = (first_hour.max(hours.0), end_hour.min(hours.1));
+        if first_hour >= end_hour {
+            continue;
+        }
         let slot_start = midnight + first_hour * MICROS_PER_HOUR;
         let slot_end = midnight + end_hour * MICROS_PER_HOUR;
         // Entries are whole seconds in [slot_start, last hour:59:00].
