@@ -5,7 +5,8 @@
 //! Each layout runs in turn: one process with one worker, one with two, and two processes of one
 //! worker each (timely's cluster on loopback); `STORE_BENCH_LAYOUTS=1x1,2x1` picks some.
 //!
-//! `cargo bench --bench store` (`STORE_BENCH_DAYS=7` for a shorter run).
+//! `cargo bench --bench store` (`STORE_BENCH_DAYS=7` for a shorter run); `STORE_BENCH_STORES=8`
+//! simulates a chain of eight stores (`demo --stores 8`), partitioned by store over the workers.
 
 #[path = "support/peak.rs"]
 mod peak;
@@ -17,14 +18,16 @@ use std::process::Command;
 fn main() {
     let days: u32 =
         std::env::var("STORE_BENCH_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(28);
+    let stores: usize =
+        std::env::var("STORE_BENCH_STORES").ok().and_then(|d| d.parse().ok()).unwrap_or(1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target");
-    let data = target.join("bench-data/store");
+    let data = target.join(format!("bench-data/store-{stores}"));
     let bin = env!("CARGO_BIN_EXE_shelfflow");
-    if !data.join("history.parquet").is_file() {
+    if !data.join("stores.parquet").is_file() {
         let status = Command::new(bin)
             .current_dir(root)
-            .args(["--quiet", "data", "generate", "--out"])
+            .args(["--quiet", "data", "generate", "--stores", &stores.to_string(), "--out"])
             .arg(&data)
             .status()
             .expect("shelfflow runs");
@@ -36,13 +39,14 @@ fn main() {
             .split_once('x')
             .and_then(|(p, w)| Some((p.parse::<usize>().ok()?, w.parse::<usize>().ok()?)))
             .expect("layouts look like 2x1 (processes x workers)");
-        run_layout(root, &data, days, processes, workers);
+        run_layout(root, &data, (days, stores), processes, workers);
     }
 }
 
 /// `demo` over `days` on `processes` processes of `workers` workers each (a timely cluster on
 /// loopback when several), with its figures: process 0's summary, every process's peak memory.
-fn run_layout(root: &Path, data: &Path, days: u32, processes: usize, workers: usize) {
+fn run_layout(root: &Path, data: &Path, run: (u32, usize), processes: usize, workers: usize) {
+    let (days, stores) = run;
     let bin = env!("CARGO_BIN_EXE_shelfflow");
     let target = root.join("target/bench-out");
     let summary = target.join(format!("store-summary-{processes}x{workers}.json"));
@@ -81,10 +85,15 @@ fn run_layout(root: &Path, data: &Path, days: u32, processes: usize, workers: us
     let json: serde_json::Value = serde_json::from_str(&text).expect("json");
     let events = json["events_in"].as_f64().unwrap_or(0.0);
     let kpis = &json["kpis"];
-    println!("store demo, {days} simulated days, {processes} process(es) x {workers} worker(s), --speed max");
+    println!("store demo, {stores} store(s), {days} simulated days, {processes} process(es) x {workers} worker(s), --speed max");
     println!("  wall time          {wall:>10.1} s");
     println!("  events             {events:>10.0}  ({:.0} events/s)", events / wall);
     println!("  customers          {:>10}", kpis["customers"]);
+    if let (Some(p50), Some(p99)) =
+        (json["batch_latency_p50_ms"].as_f64(), json["batch_latency_p99_ms"].as_f64())
+    {
+        println!("  batch latency      {p50:>10.2} ms p50, {p99:.2} ms p99");
+    }
     for (process, (_, peak)) in measured.iter().enumerate() {
         println!("  peak memory        {peak:>10.0} MiB  (process {process})");
     }

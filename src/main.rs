@@ -286,10 +286,11 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Stores in the chain, simulated and run through the pipelines together (the reference
-        /// data is generated again when it holds another number of stores).
-        #[arg(long, default_value_t = 1, value_parser = parse_stores)]
-        stores: usize,
+        /// Stores in the chain, simulated and run through the pipelines together [default: the
+        /// stores of the reference data, 1 when it is generated]. The reference data is
+        /// generated again when it holds another number of stores.
+        #[arg(long, value_parser = parse_stores)]
+        stores: Option<usize>,
         /// max, realtime, or a factor such as 60x [default: max; 600x with --serve].
         #[arg(long)]
         speed: Option<String>,

@@ -101,7 +101,10 @@ fn assert_identical(runs: &[(&str, &Path)]) {
     }
 }
 
-/// The store's four streams over two days, recorded once from the simulator.
+/// Stores in the chain of the equality tests.
+const STORES: &str = "3";
+
+/// The four streams of the chain's stores over two days, recorded once from the simulator.
 fn recording(dir: &Path, data: &Path) -> PathBuf {
     let recording = dir.join("recording");
     let done = shelfflow()
@@ -136,7 +139,7 @@ fn replay(data: &Path, recording: &Path, out: &Path, workers: usize) -> Command 
 #[test]
 fn store_pipelines_over_recorded_streams_give_identical_outputs_on_two_processes() {
     let dir = scratch("cluster", "replay");
-    let data = reference_data(&dir);
+    let data = reference_data(&dir, STORES);
     let recording = recording(&dir, &data);
     let (one, two, cluster) = (dir.join("1x1"), dir.join("1x2"), dir.join("2x1"));
     run_one_process(replay(&data, &recording, &one, 1));
@@ -157,11 +160,11 @@ fn demo(data: &Path, out: &Path, workers: usize, days: u32, speed: &str) -> Comm
     command
 }
 
-/// The store's reference data, generated into `dir`.
-fn reference_data(dir: &Path) -> PathBuf {
+/// The reference data of a chain of `stores`, generated into `dir`.
+fn reference_data(dir: &Path, stores: &str) -> PathBuf {
     let data = dir.join("data");
     let done = shelfflow()
-        .args(["--quiet", "data", "generate", "--out"])
+        .args(["--quiet", "data", "generate", "--stores", stores, "--out"])
         .arg(&data)
         .output()
         .expect("shelfflow runs");
@@ -170,19 +173,28 @@ fn reference_data(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn the_closed_loop_demo_gives_identical_outputs_on_two_processes() {
+fn the_closed_loop_demo_of_three_stores_gives_identical_outputs_on_two_processes() {
     let dir = scratch("cluster", "demo");
-    let data = reference_data(&dir);
-    let (one, cluster) = (dir.join("1x1"), dir.join("2x1"));
+    let data = reference_data(&dir, STORES);
+    let (one, two, cluster) = (dir.join("1x1"), dir.join("1x2"), dir.join("2x1"));
     run_one_process(demo(&data, &one, 1, 2, "max"));
+    run_one_process(demo(&data, &two, 2, 2, "max"));
     run_two_processes(&dir, &cluster, |out, workers| demo(&data, out, workers, 2, "max"));
-    assert_identical(&[("1 process x 1 worker", &one), ("2 x 1", &cluster)]);
+    assert_identical(&[("1 process x 1 worker", &one), ("1 x 2", &two), ("2 x 1", &cluster)]);
+    // Every store of the chain went through the pipelines.
+    let state = std::fs::read_to_string(one.join("store_ops/shelf_state.jsonl")).expect("state");
+    let seen: std::collections::BTreeSet<i64> = state
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON line"))
+        .filter_map(|change| change["row"]["store_id"].as_i64())
+        .collect();
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
 }
 
 #[test]
 fn a_killed_process_ends_the_other_with_a_clear_error_within_seconds() {
     let dir = scratch("cluster", "kill");
-    let data = reference_data(&dir);
+    let data = reference_data(&dir, "1");
     let hosts = hosts_file(&dir, 2);
     // A month of the store at 600x: far longer than the test.
     let logs = [dir.join("process0.log"), dir.join("process1.log")];

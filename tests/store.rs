@@ -1,6 +1,7 @@
 //! The store domain end to end: reference data, then `shelfflow demo` (the closed-loop simulated
-//! store and every store pipeline) over 28 simulated days, checked against business invariants
-//! recomputed from the outputs (never against snapshots of numbers), plus determinism.
+//! store and every store pipeline) over 28 simulated days of one store and 7 days of a chain of
+//! three, checked against business invariants recomputed from the outputs per store and shelf
+//! (never against snapshots of numbers), plus determinism.
 
 mod support {
     pub mod binary;
@@ -28,29 +29,48 @@ fn scratch() -> PathBuf {
     dir
 }
 
-/// Reference data generated once for every test of this file.
+/// The reference data of a chain of `stores` into `dir`.
+fn generate(stores: usize, dir: &Path) {
+    let status = shelfflow()
+        .args(["data", "generate", "--seed", SEED, "--stores", &stores.to_string(), "--out"])
+        .arg(dir)
+        .status()
+        .expect("shelfflow runs");
+    assert!(status.success(), "data generate failed");
+}
+
+/// Reference data of one store, generated once for every test of this file.
 fn data_dir() -> &'static Path {
     static DATA: OnceLock<PathBuf> = OnceLock::new();
     DATA.get_or_init(|| {
         let dir = scratch().join("data");
-        let status = shelfflow()
-            .args(["data", "generate", "--seed", SEED, "--out"])
-            .arg(&dir)
-            .status()
-            .expect("shelfflow runs");
-        assert!(status.success(), "data generate failed");
+        generate(1, &dir);
+        dir
+    })
+}
+
+/// Reference data of a chain of three stores, generated once.
+fn chain_data_dir() -> &'static Path {
+    static DATA: OnceLock<PathBuf> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = scratch().join("chain-data");
+        generate(3, &dir);
         dir
     })
 }
 
 fn demo(days: u32, workers: usize, out: &Path) -> Value {
+    demo_of(data_dir(), days, workers, out)
+}
+
+fn demo_of(data: &Path, days: u32, workers: usize, out: &Path) -> Value {
     let _ = std::fs::remove_dir_all(out);
     let summary = out.with_extension("summary.json");
     let status = shelfflow()
         .args(["demo", "--no-db", "--days", &days.to_string(), "--seed", SEED, "--workers"])
         .arg(workers.to_string())
         .arg("--data")
-        .arg(data_dir())
+        .arg(data)
         .arg("--out")
         .arg(out)
         .arg("--summary-json")
@@ -61,14 +81,46 @@ fn demo(days: u32, workers: usize, out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json")
 }
 
-/// The 28-day run shared by the invariant tests.
-fn month() -> &'static (PathBuf, Value) {
-    static RUN: OnceLock<(PathBuf, Value)> = OnceLock::new();
+/// A demo run the invariant tests check: its outputs, summary and reference data.
+struct Run {
+    out: PathBuf,
+    summary: Value,
+    data: &'static Path,
+}
+
+/// The 28-day run of one store shared by the invariant tests.
+fn month() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
         let out = scratch().join("month");
         let summary = demo(28, 1, &out);
-        (out, summary)
+        Run { out, summary, data: data_dir() }
     })
+}
+
+/// The 7-day run of a chain of three stores on two workers (stores partitioned over them).
+fn chain() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = scratch().join("chain");
+        let summary = demo_of(chain_data_dir(), 7, 2, &out);
+        Run { out, summary, data: chain_data_dir() }
+    })
+}
+
+/// Both runs: every invariant holds for every store and shelf of each.
+fn runs() -> [&'static Run; 2] {
+    [month(), chain()]
+}
+
+/// A shelf of a store: `store/shelf` of a JSON row.
+fn shelf_of(row: &Value) -> String {
+    format!("{}/{}", int(&row["store_id"]), text(&row["shelf_id"]))
+}
+
+/// A shelf of a store: `store/shelf` of a CSV row.
+fn csv_shelf(row: &HashMap<String, String>) -> String {
+    format!("{}/{}", row["store_id"], row["shelf_id"])
 }
 
 /// One change of a JSONL changelog.
@@ -143,8 +195,9 @@ fn text(v: &Value) -> &str {
 #[test]
 fn generated_reference_data_has_the_domain_sizes() {
     let data = data_dir();
-    let reference =
-        shelfflow_connectors::simulator::parquet::read_reference(data).expect("reads back");
+    let chain = shelfflow_connectors::simulator::parquet::read_chain(data).expect("reads back");
+    assert_eq!(chain.len(), 1, "one store by default");
+    let reference = &chain[0].reference;
     assert_eq!(reference.shelves.len(), 1142);
     let categories: HashSet<&str> =
         reference.shelves.iter().map(|s| s.item_category.as_str()).collect();
@@ -195,7 +248,12 @@ fn generated_reference_data_has_the_domain_sizes() {
 
 #[test]
 fn stock_stays_within_zero_and_capacity_and_batches_sum_to_stock() {
-    let (out, _) = month();
+    for run in runs() {
+        stock_within_capacity_and_batches_sum_to_stock(&run.out);
+    }
+}
+
+fn stock_within_capacity_and_batches_sum_to_stock(out: &Path) {
     let shelf_state = changelog(&out.join("store_ops/shelf_state.jsonl"));
     let batches = changelog(&out.join("store_ops/shelf_batch_state.jsonl"));
     assert!(shelf_state.len() > 10_000, "a month of stock changes");
@@ -214,7 +272,7 @@ fn stock_stays_within_zero_and_capacity_and_batches_sum_to_stock() {
     replay(&shelf_state, |time, changed, _| {
         let entry = stock_at.entry(time).or_default();
         for c in changed.iter().filter(|c| c.upsert) {
-            entry.insert(text(&c.row["shelf_id"]).to_owned(), int(&c.row["current_stock"]));
+            entry.insert(shelf_of(&c.row), int(&c.row["current_stock"]));
         }
     });
     let mut stock: HashMap<String, i64> = HashMap::new();
@@ -230,7 +288,7 @@ fn stock_stays_within_zero_and_capacity_and_batches_sum_to_stock() {
         let mut touched = HashSet::new();
         while b < batches.len() && batches[b].time == time {
             let c = &batches[b];
-            let shelf = text(&c.row["shelf_id"]).to_owned();
+            let shelf = shelf_of(&c.row);
             // An upsert replaces the batch's previous quantity; a delete removes it.
             let previous = batch_qty.remove(&c.key).unwrap_or(0);
             let q = if c.upsert { int(&c.row["quantity"]) } else { 0 };
@@ -271,19 +329,26 @@ fn final_state(changes: &[Change]) -> HashMap<String, Value> {
 
 #[test]
 fn every_unit_is_accounted_for() {
-    let (out, summary) = month();
-    let reference =
-        shelfflow_connectors::simulator::parquet::read_reference(data_dir()).expect("reference");
-    let mut balance: HashMap<String, i64> = reference
-        .shelves
-        .iter()
-        .map(|s| (s.shelf_id.clone(), s.store_stock + s.warehouse_stock))
-        .collect();
+    for run in runs() {
+        every_unit_of_every_store_is_accounted_for(run);
+    }
+}
+
+fn every_unit_of_every_store_is_accounted_for(run: &Run) {
+    let (out, summary) = (&run.out, &run.summary);
+    let chain = shelfflow_connectors::simulator::parquet::read_chain(run.data).expect("reference");
+    let mut balance: HashMap<String, i64> = HashMap::new();
+    for store in &chain {
+        for s in &store.reference.shelves {
+            let key = format!("{}/{}", store.profile.store_id, s.shelf_id);
+            balance.insert(key, s.store_stock + s.warehouse_stock);
+        }
+    }
     let moved = |path: &str| {
         let mut units: HashMap<(String, String), i64> = HashMap::new();
         for row in csv(&out.join(path)) {
             units.insert(
-                (row["shelf_id"].clone(), row["event_type"].clone()),
+                (csv_shelf(&row), row["event_type"].clone()),
                 row["units"].parse().unwrap(),
             );
         }
@@ -296,12 +361,12 @@ fn every_unit_is_accounted_for() {
     };
     let sold: HashMap<String, i64> = csv(&out.join("sales/product_totals.csv"))
         .into_iter()
-        .map(|r| (r["shelf_id"].clone(), r["units"].parse().unwrap()))
+        .map(|r| (csv_shelf(&r), r["units"].parse().unwrap()))
         .collect();
     let store_final = final_state(&changelog(&out.join("store_ops/shelf_state.jsonl")));
     let wh_final = final_state(&changelog(&out.join("warehouse/wh_state.jsonl")));
     let final_of = |state: &HashMap<String, Value>, column: &str| -> HashMap<String, i64> {
-        state.values().map(|r| (text(&r["shelf_id"]).to_owned(), int(&r[column]))).collect()
+        state.values().map(|r| (shelf_of(r), int(&r[column]))).collect()
     };
     let store_final = final_of(&store_final, "current_stock");
     let wh_final = final_of(&wh_final, "wh_current_stock");
@@ -323,9 +388,17 @@ fn every_unit_is_accounted_for() {
         removed += removals;
         total_sold += sold;
     }
-    // The loop really ran: plans, orders, deliveries, discounts and removals all happened.
+    // The loop really ran: plans, orders, deliveries, discounts and removals all happened, in
+    // every store.
     let kpis = &summary["kpis"];
     assert!(delivered > 0 && removed > 0 && total_sold > 0);
+    for store in &chain {
+        let figures = &summary["store_kpis"][store.profile.store_id.to_string()];
+        for kpi in ["restock_plans.delivered", "supplier_orders.delivered", "units.sold"] {
+            let value = figures[kpi].as_f64().unwrap_or(0.0);
+            assert!(value > 50.0, "store {}: {kpi} = {value}", store.profile.store_id);
+        }
+    }
     assert!(kpis["restock_plans.delivered"].as_f64().unwrap() > 100.0);
     assert!(kpis["supplier_orders.delivered"].as_f64().unwrap() > 100.0);
     assert!(kpis["alerts.near_expiry_discount.opened"].as_f64().unwrap() > 0.0);
@@ -335,12 +408,17 @@ fn every_unit_is_accounted_for() {
 
 #[test]
 fn alerts_resolve_when_their_condition_clears() {
-    let (out, _) = month();
+    for run in runs() {
+        refill_alerts_follow_the_stock(&run.out);
+    }
+}
+
+fn refill_alerts_follow_the_stock(out: &Path) {
     let shelf_state = changelog(&out.join("store_ops/shelf_state.jsonl"));
     // Stock level per shelf over time.
     let mut history: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
     for c in shelf_state.iter().filter(|c| c.upsert) {
-        history.entry(text(&c.row["shelf_id"]).to_owned()).or_default().push((
+        history.entry(shelf_of(&c.row)).or_default().push((
             c.time,
             int(&c.row["current_stock"]),
             int(&c.row["maximum_stock"]),
@@ -356,7 +434,7 @@ fn alerts_resolve_when_their_condition_clears() {
     let end = shelf_state.last().unwrap().time;
     let mut resolved = 0;
     for row in alerts.values().filter(|r| r["alert"] == "refill_request") {
-        let shelf = text(&row["shelf_id"]);
+        let shelf = &shelf_of(row);
         let opened = micros(text(&row["opened_at"]));
         let (_, stock, capacity) = level_at(shelf, opened);
         assert!(low(stock, capacity), "{shelf}: opened while low");
@@ -377,22 +455,27 @@ fn alerts_resolve_when_their_condition_clears() {
 
 #[test]
 fn at_most_one_open_restock_plan_per_shelf() {
-    let (out, _) = month();
+    for run in runs() {
+        at_most_one_open_plan_per_store_and_shelf(&run.out);
+    }
+}
+
+fn at_most_one_open_plan_per_store_and_shelf(out: &Path) {
     let plans = changelog(&out.join("store_ops/restock_plans.jsonl"));
     assert!(!plans.is_empty());
     // Open plans per shelf, kept up to date change by change and checked after each time.
     let mut rows: HashMap<&str, &Value> = HashMap::new();
-    let mut open: HashMap<&str, i64> = HashMap::new();
+    let mut open: HashMap<String, i64> = HashMap::new();
     for (i, c) in plans.iter().enumerate() {
         let is_open = |row: &Value| row["status"] != "delivered";
         if let Some(old) = rows.remove(c.key.as_str()) {
             if is_open(old) {
-                *open.entry(text(&old["shelf_id"])).or_default() -= 1;
+                *open.entry(shelf_of(old)).or_default() -= 1;
             }
         }
         if c.upsert {
             if is_open(&c.row) {
-                *open.entry(text(&c.row["shelf_id"])).or_default() += 1;
+                *open.entry(shelf_of(&c.row)).or_default() += 1;
             }
             rows.insert(c.key.as_str(), &c.row);
         }
@@ -407,7 +490,12 @@ fn at_most_one_open_restock_plan_per_shelf() {
 
 #[test]
 fn orders_at_cutoffs_and_deliveries_at_delivery_slots_in_whole_batches() {
-    let (out, _) = month();
+    for run in runs() {
+        orders_follow_the_supplier_schedule(&run.out);
+    }
+}
+
+fn orders_follow_the_supplier_schedule(out: &Path) {
     let orders = final_state(&changelog(&out.join("warehouse/supplier_orders.jsonl")));
     assert!(orders.len() > 100);
     let at = |v: &Value| DateTime::<Utc>::from_timestamp_micros(micros(text(v))).unwrap();
@@ -436,9 +524,7 @@ fn orders_at_cutoffs_and_deliveries_at_delivery_slots_in_whole_batches() {
     // One order per shelf per cutoff.
     let mut seen = HashSet::new();
     for row in orders.values() {
-        assert!(
-            seen.insert((text(&row["shelf_id"]).to_owned(), text(&row["cutoff_at"]).to_owned()))
-        );
+        assert!(seen.insert((shelf_of(row), text(&row["cutoff_at"]).to_owned())));
     }
 }
 

@@ -84,11 +84,12 @@ pub fn generate_data(
     Ok(())
 }
 
-/// Whether `dir` holds reference data of a chain of `stores` generated with `seed` from `start`.
-pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate, stores: usize) -> bool {
-    parquet::read_manifest(dir)
-        .is_ok_and(|m| m.seed == seed && m.start_date == start && m.stores == stores)
-        && dir.join("history.parquet").is_file()
+/// Whether `dir` holds reference data generated with `seed` from `start`, of a chain of `stores`
+/// (`None`: any number).
+pub fn has_reference(dir: &Path, seed: u64, start: NaiveDate, stores: Option<usize>) -> bool {
+    parquet::read_manifest(dir).is_ok_and(|m| {
+        m.seed == seed && m.start_date == start && stores.is_none_or(|n| m.stores == n)
+    }) && dir.join("history.parquet").is_file()
         && dir.join(parquet::STORES).is_file()
 }
 
@@ -344,8 +345,8 @@ pub struct DemoOptions {
     pub days: u32,
     /// Random seed.
     pub seed: u64,
-    /// Stores in the chain.
-    pub stores: usize,
+    /// Stores in the chain (`None`: those of the reference data).
+    pub stores: Option<usize>,
     /// Simulation speed.
     pub speed: String,
     /// Reference data directory.
@@ -400,7 +401,13 @@ pub fn demo(
         json["days"] = options.days.into();
         json["seed"] = options.seed.into();
         json["policy"] = options.policy.name().into();
-        json["kpis"] = kpis.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+        json["stores"] = parquet::read_manifest(&options.data).map_or(1, |m| m.stores).into();
+        json["kpis"] = serde_json::json!(kpis.total);
+        json["store_kpis"] = kpis
+            .stores
+            .iter()
+            .map(|(store, figures)| (store.to_string(), serde_json::json!(figures)))
+            .collect();
         std::fs::write(path, json.to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -427,7 +434,7 @@ pub fn compare_policies(
             eprintln!("running the {} policy ({} days)...", policy.name(), options.days);
         }
         let kpis = match run_demo(&run)? {
-            Outcome::Ran(_, kpis) => kpis,
+            Outcome::Ran(_, kpis) => kpis.total,
             Outcome::Exit(code) => return Ok(code),
         };
         runs.push((policy, kpis));
@@ -449,7 +456,7 @@ pub fn compare_policies(
 /// How a demo ended.
 enum Outcome {
     /// It ran to its end: the run's summary and KPIs.
-    Ran(crate::runtime::Summary, std::collections::BTreeMap<String, f64>),
+    Ran(crate::runtime::Summary, Kpis),
     /// It served until stopped, or a pipeline was invalid (reported).
     Exit(std::process::ExitCode),
 }
@@ -466,7 +473,8 @@ fn run_demo(options: &DemoOptions) -> anyhow::Result<Outcome> {
         return Ok(invalid());
     }
     if !has_reference(&options.data, options.seed, start, options.stores) {
-        generate_data(options.seed, start, options.stores, &options.data, options.quiet)?;
+        let stores = options.stores.unwrap_or(1);
+        generate_data(options.seed, start, stores, &options.data, options.quiet)?;
     }
     if options.policy == Policy::Forecast {
         let models = policy::model_dir();
@@ -585,38 +593,86 @@ fn apply_views(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `metric,value` rows of every KPI file in `dir`.
-fn read_kpis(dir: &Path) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
-    let mut kpis = std::collections::BTreeMap::new();
+/// The figures of a demo: per store, and their sum over the chain.
+#[derive(Debug, Default)]
+struct Kpis {
+    total: std::collections::BTreeMap<String, f64>,
+    stores: std::collections::BTreeMap<i64, std::collections::BTreeMap<String, f64>>,
+}
+
+/// The rows of every KPI file in `dir`: `store_id,metric,value` (or `metric,value`, the chain's
+/// figures without a store).
+fn read_kpis(dir: &Path) -> anyhow::Result<Kpis> {
+    let mut kpis = Kpis::default();
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(kpis) };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        for line in text.lines().skip(1) {
-            if let Some((metric, value)) = line.rsplit_once(',') {
-                if let Ok(value) = value.trim().parse::<f64>() {
-                    *kpis.entry(metric.trim_matches('"').to_owned()).or_insert(0.0) += value;
-                }
+        let mut lines = text.lines();
+        let per_store = lines.next().is_some_and(|header| header.starts_with("store_id,"));
+        for line in lines {
+            let (store, line) = match line.split_once(',') {
+                Some((store, rest)) if per_store => (store.trim().parse::<i64>().ok(), rest),
+                _ => (None, line),
+            };
+            let Some((metric, value)) = line.rsplit_once(',') else { continue };
+            let Ok(value) = value.trim().parse::<f64>() else { continue };
+            let metric = metric.trim_matches('"').to_owned();
+            if let Some(store) = store {
+                *kpis.stores.entry(store).or_default().entry(metric.clone()).or_insert(0.0) +=
+                    value;
             }
+            *kpis.total.entry(metric).or_insert(0.0) += value;
         }
     }
     Ok(kpis)
 }
 
-fn render_summary(
-    options: &DemoOptions,
-    summary: &crate::runtime::Summary,
-    kpis: &std::collections::BTreeMap<String, f64>,
-) -> String {
+/// One line per store: its name and main figures.
+fn render_stores(options: &DemoOptions, kpis: &Kpis) -> String {
+    use std::fmt::Write as _;
+    let names: std::collections::HashMap<i64, String> = parquet::read_store_profiles(&options.data)
+        .map(|all| all.into_iter().map(|p| (p.store_id, p.name)).collect())
+        .unwrap_or_default();
+    let mut out = format!(
+        "  per store          {:>10} {:>10} {:>14} {:>9} {:>10} {:>8}\n",
+        "customers", "units sold", "revenue EUR", "expired", "stock-out", "alerts"
+    );
+    for (store, figures) in &kpis.stores {
+        let get = |k: &str| figures.get(k).copied().unwrap_or(0.0);
+        let alerts: f64 = figures
+            .iter()
+            .filter(|(k, _)| k.starts_with("alerts.") && k.ends_with(".opened"))
+            .map(|(_, v)| v)
+            .sum();
+        let name = names.get(store).map_or(String::new(), |n| format!(" {n}"));
+        let _ = writeln!(
+            out,
+            "    {:<16} {:>10} {:>10} {:>14.2} {:>9} {:>10} {:>8}",
+            format!("{store}{name}"),
+            get("customers"),
+            get("units.sold"),
+            get("revenue"),
+            get("units.expired.store") + get("units.expired.warehouse"),
+            get("stockout.minutes"),
+            alerts
+        );
+    }
+    out
+}
+
+fn render_summary(options: &DemoOptions, summary: &crate::runtime::Summary, all: &Kpis) -> String {
+    let kpis = &all.total;
     let get = |k: &str| kpis.get(k).copied().unwrap_or(0.0);
     let mut out = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "shelfflow demo: {} simulated days, seed {}, {} worker(s), {} policy",
+        "shelfflow demo: {} simulated days, {} store(s), seed {}, {} worker(s), {} policy",
         options.days,
+        parquet::read_manifest(&options.data).map_or(1, |m| m.stores),
         options.seed,
         options.workers,
         options.policy.name()
@@ -673,6 +729,9 @@ fn render_summary(
                 get(&format!("alerts.{alert}.resolved"))
             );
         }
+    }
+    if all.stores.len() > 1 {
+        out.push_str(&render_stores(options, all));
     }
     let _ = write!(out, "  outputs in {}", options.out.display());
     out

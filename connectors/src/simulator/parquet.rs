@@ -181,6 +181,11 @@ pub fn read_chain(dir: &Path) -> Result<Vec<Store>, ConnectorError> {
         .collect()
 }
 
+/// Reads the chain's stores (`stores.parquet`), in `store_id` order.
+pub fn read_store_profiles(dir: &Path) -> Result<Vec<StoreProfile>, ConnectorError> {
+    read_stores(&Table::read(&dir.join(STORES))?)
+}
+
 fn stores(chain: &[Store], path: &Path) -> Result<DataFrame, ConnectorError> {
     let profiles = || chain.iter().map(|s| &s.profile);
     let columns = vec![
