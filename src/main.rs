@@ -431,19 +431,32 @@ struct ClusterArgs {
     /// line I). Every process runs the same pipelines with the same --workers.
     #[arg(long, env = "SHELFFLOW_HOSTS", value_name = "FILE")]
     hosts: Option<PathBuf>,
-    /// How long to wait at start for every other process to connect.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
-    connect_timeout: std::time::Duration,
+    /// How long to wait at start for every other process to connect [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    connect_timeout: Option<std::time::Duration>,
 }
 
 impl ClusterArgs {
-    /// The cluster (`Some(None)`: one process), or `None` when the flags are invalid (the error
-    /// printed).
-    fn resolve(&self) -> Option<Option<runtime::cluster::Cluster>> {
-        let process = self.process.as_deref();
-        match runtime::cluster::Cluster::from_args(self.processes, process, self.hosts.as_deref()) {
+    /// The cluster of the flags, or else of the `cluster:` sections of the `--config` files
+    /// (`Some(None)`: one process), or `None` when they are invalid (the error printed).
+    fn resolve(&self, configs: &[PathBuf]) -> Option<Option<runtime::cluster::Cluster>> {
+        let section = match runtime::cluster::ClusterSection::from_configs(configs) {
+            Ok(section) => section,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return None;
+            }
+        };
+        let processes = self.processes.or(section.processes);
+        let process = self.process.clone().or_else(|| section.process.map(|p| p.text()));
+        let hosts = self.hosts.clone().or(section.hosts);
+        let timeout = self
+            .connect_timeout
+            .or(section.connect_timeout)
+            .unwrap_or(runtime::cluster::CONNECT_TIMEOUT);
+        match runtime::cluster::Cluster::from_args(processes, process.as_deref(), hosts.as_deref())
+        {
             Ok(cluster) => {
-                let timeout = self.connect_timeout;
                 Some(cluster.map(|c| runtime::cluster::Cluster { connect_timeout: timeout, ..c }))
             }
             Err(e) => {
@@ -552,7 +565,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run { files, overrides, workers, watch, metrics, summary_json, cluster } => {
-            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster.resolve()) else {
+            let cluster = cluster.resolve(&overrides.configs);
+            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster) else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
             if watch && cluster.is_some() {
@@ -689,7 +703,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             overrides,
             cluster,
         } => {
-            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster.resolve()) else {
+            let cluster = cluster.resolve(&overrides.configs);
+            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster) else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
             if cluster.is_some() && (serve || compare_policies) {

@@ -100,6 +100,77 @@ pub enum ClusterError {
     },
 }
 
+/// The `cluster:` section of a `--config` file: the settings of the cluster flags, which win
+/// over it. Paths are relative to the working directory, like the pipelines'.
+///
+/// ```yaml
+/// cluster:
+///   hosts: deploy/cluster/compose-hosts.txt
+///   process: auto            # or 0, 1, ...
+///   processes: 2             # optional: checked against the hosts file
+///   connect_timeout: 60s
+/// ```
+#[derive(Debug, Default, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// Processes of the cluster.
+    #[serde(default)]
+    pub processes: Option<usize>,
+    /// This process's index, or `auto`.
+    #[serde(default)]
+    pub process: Option<ProcessIndex>,
+    /// The hosts file.
+    #[serde(default)]
+    pub hosts: Option<PathBuf>,
+    /// How long to wait at start for every other process.
+    #[serde(default, with = "humantime_serde")]
+    pub connect_timeout: Option<Duration>,
+}
+
+/// A process index as YAML writes it: a number, or `auto`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ProcessIndex {
+    /// `1`.
+    Number(usize),
+    /// `auto` (or a number in quotes).
+    Text(String),
+}
+
+impl ProcessIndex {
+    /// As `--process` takes it.
+    pub fn text(&self) -> String {
+        match self {
+            ProcessIndex::Number(n) => n.to_string(),
+            ProcessIndex::Text(t) => t.clone(),
+        }
+    }
+}
+
+impl ClusterSection {
+    /// The `cluster:` sections of `files` merged in order (a later file's settings win).
+    pub fn from_configs(files: &[PathBuf]) -> Result<ClusterSection, String> {
+        let mut merged = ClusterSection::default();
+        for file in files {
+            let Some(value) = crate::spec::config_section(file, "cluster")? else { continue };
+            let section: ClusterSection = serde_yaml_ng::from_value(value).map_err(|e| {
+                format!(
+                    "{}: cluster: {e}\n  hint: the section takes hosts, process, processes and \
+                     connect_timeout",
+                    file.display()
+                )
+            })?;
+            merged = ClusterSection {
+                processes: section.processes.or(merged.processes),
+                process: section.process.or(merged.process),
+                hosts: section.hosts.or(merged.hosts),
+                connect_timeout: section.connect_timeout.or(merged.connect_timeout),
+            };
+        }
+        Ok(merged)
+    }
+}
+
 impl Cluster {
     /// The cluster given by the command line: `processes` (`None`: as many as the hosts file
     /// lists), this process's index (`auto`: the ordinal ending the host name, as a StatefulSet
@@ -348,6 +419,26 @@ pub fn lost_peer() -> Option<(usize, String)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_config_files_cluster_section_is_read_and_later_files_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.yaml");
+        let second = dir.path().join("b.yaml");
+        std::fs::write(&first, "cluster:\n  hosts: h.txt\n  process: 1\n  connect_timeout: 5s\n")
+            .unwrap();
+        std::fs::write(&second, "sources: {}\ncluster:\n  process: auto\n").unwrap();
+        let merged = ClusterSection::from_configs(&[first.clone(), second]).unwrap();
+        assert_eq!(merged.hosts, Some(PathBuf::from("h.txt")));
+        assert_eq!(merged.process.map(|p| p.text()), Some("auto".to_owned()));
+        assert_eq!(merged.connect_timeout, Some(Duration::from_secs(5)));
+        std::fs::write(&first, "cluster:\n  host: h.txt\n").unwrap();
+        let error = ClusterSection::from_configs(&[first]).unwrap_err();
+        assert!(error.contains("unknown field `host`"), "{error}");
+        // Pipeline overrides ignore the section.
+        let overrides = crate::spec::config_overrides(&dir.path().join("b.yaml")).unwrap();
+        assert!(overrides.iter().all(|o| !o.path.starts_with("cluster")), "{overrides:?}");
+    }
+
     use super::*;
 
     fn hosts_file(text: &str) -> tempfile::NamedTempFile {

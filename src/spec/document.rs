@@ -38,12 +38,24 @@ pub fn config_overrides(file: &Path) -> Result<Vec<Override>, String> {
     config_overrides_of(file, &raw, |name| std::env::var(name).ok())
 }
 
-/// [`config_overrides`] of the text `raw` of `file`, with environment variables from `lookup`.
-fn config_overrides_of(
+/// The top-level section `name` of a `--config` file that is not a pipeline override (the
+/// `cluster:` section), environment variables interpolated; `None` when the file has none.
+pub fn config_section(file: &Path, name: &str) -> Result<Option<Value>, String> {
+    let raw = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let value = config_value(file, &raw, |name| std::env::var(name).ok())?;
+    Ok(value.get(name).cloned())
+}
+
+/// Top-level sections of a `--config` file that are settings of the run, not of the pipelines.
+const RUN_SECTIONS: [&str; 1] = ["cluster"];
+
+/// The text `raw` of a config file as YAML, environment variables from `lookup` interpolated.
+fn config_value(
     file: &Path,
     raw: &str,
     lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Vec<Override>, String> {
+) -> Result<Value, String> {
     let (text, missing) = interpolate(raw, lookup);
     if let Some((name, at)) = missing.first() {
         return Err(format!(
@@ -53,8 +65,16 @@ fn config_overrides_of(
             at.column
         ));
     }
-    let value: Value = serde_yaml_ng::from_str(&text)
-        .map_err(|e| format!("{}: invalid YAML: {e}", file.display()))?;
+    serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: invalid YAML: {e}", file.display()))
+}
+
+/// [`config_overrides`] of the text `raw` of `file`, with environment variables from `lookup`.
+fn config_overrides_of(
+    file: &Path,
+    raw: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Override>, String> {
+    let value = config_value(file, raw, lookup)?;
     fn flatten(prefix: &str, value: &Value, out: &mut Vec<Override>) -> Result<(), String> {
         // `section.component.key` is a leaf whatever its value: a mapping there (a sink's
         // `fluvio:`, a source's `schema:`) replaces the key's whole value.
@@ -65,6 +85,9 @@ fn config_overrides_of(
                     let Some(key) = key.as_str() else {
                         return Err(format!("{prefix}: keys must be strings"));
                     };
+                    if prefix.is_empty() && RUN_SECTIONS.contains(&key) {
+                        continue;
+                    }
                     let path =
                         if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
                     flatten(&path, value, out)?;

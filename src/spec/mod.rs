@@ -7,7 +7,7 @@ mod pipeline;
 mod spans;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Warning};
-pub use document::{config_overrides, policy, Document, Override};
+pub use document::{config_overrides, config_section, policy, Document, Override};
 pub use pipeline::{
     CatchUpMode, PipelineSpec, SinkCommon, SourceCommon, TableCommon, OPERATOR_KEYS, SINK_KEYS,
     SOURCE_KEYS, TABLE_KEYS,
