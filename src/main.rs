@@ -163,8 +163,8 @@ struct TrainArgs {
     /// Days of origins each model learns from.
     #[arg(long, default_value_t = 112)]
     train_days: u32,
-    /// Key columns of a series.
-    #[arg(long, value_delimiter = ',', default_value = "shelf_id")]
+    /// Key columns of a series (text or whole numbers).
+    #[arg(long, value_delimiter = ',', default_value = "store_id,shelf_id")]
     key: Vec<String>,
     /// The date column.
     #[arg(long, default_value = "feature_date")]
@@ -349,6 +349,11 @@ enum Command {
         /// collections have one).
         #[arg(long, value_name = "COLLECTION")]
         observe: Vec<String>,
+        /// On a cluster the files are one dataflow over every process, deployed at start (the
+        /// API refuses redeploys: restart every process); each process serves its own API and
+        /// `/readyz`.
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Helpers for running on a cluster.
     Cluster {
@@ -707,12 +712,17 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster) else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            if cluster.is_some() && (serve || compare_policies) {
-                eprintln!("error: a cluster runs `demo` to its end: --serve and --compare-policies run one process");
+            if cluster.is_some() && compare_policies {
+                eprintln!("error: --compare-policies runs one process (its two runs are not coordinated across processes)");
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
             let default_speed = if serve { "600x" } else { "max" };
-            let settings = serve::Settings { overrides: Vec::new(), workers, observe: Vec::new() };
+            let settings = serve::Settings {
+                overrides: Vec::new(),
+                workers,
+                observe: Vec::new(),
+                cluster: cluster.clone(),
+            };
             let serve = match serve {
                 true => Some(server.options(settings, quiet)?),
                 false => None,
@@ -740,11 +750,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 false => store::demo(&options, summary_json.as_deref()),
             }
         }
-        Command::Serve { files, server, overrides, workers, observe } => {
-            let Some(overrides) = overrides.resolve() else {
+        Command::Serve { files, server, overrides, workers, observe, cluster } => {
+            let cluster = cluster.resolve(&overrides.configs);
+            let (Some(overrides), Some(cluster)) = (overrides.resolve(), cluster) else {
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            let settings = serve::Settings { overrides, workers, observe };
+            let settings = serve::Settings { overrides, workers, observe, cluster };
             serve::serve(serve::Initial::Files(files), server.options(settings, quiet)?)
         }
         Command::Cluster {

@@ -518,7 +518,7 @@ fn a_recording_replayed_with_the_replay_config_fills_the_store_tables() {
     // The odd record is in ops.data_quality, counted in the summary and in the BI view.
     assert_eq!(
         psql(&url, "SELECT stream, rule, key, value FROM ops.data_quality"),
-        r#"shelf_events|in(event_type)|{"event_id":"odd-1"}|teleport"#
+        r#"shelf_events|in(event_type)|{"store_id":1,"event_id":"odd-1"}|teleport"#
     );
     let checks = summary["violations"].as_array().unwrap();
     let counted: Vec<(&str, u64)> = checks

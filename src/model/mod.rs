@@ -92,12 +92,17 @@ pub struct Report {
     pub training_seconds: f64,
 }
 
+/// A key column: text (a shelf) or a whole number (a store).
+fn key_column(table: &Table, name: &str) -> anyhow::Result<usize> {
+    table.column(name, Type::String).or_else(|_| table.column(name, Type::Int))
+}
+
 /// Trains, validates, gates and writes a new version.
 pub fn train(options: &TrainOptions) -> anyhow::Result<Report> {
     let started = Instant::now();
     let table = Table::read(&options.data)?;
     let key: Vec<usize> =
-        options.key.iter().map(|k| table.column(k, Type::String)).collect::<Result<_, _>>()?;
+        options.key.iter().map(|k| key_column(&table, k)).collect::<Result<_, _>>()?;
     let date = table.column(&options.date, Type::Date)?;
     let target = table
         .schema

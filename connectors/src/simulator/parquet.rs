@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use polars::prelude::{
     BooleanChunked, ChunkCompareEq, Column, DataFrame, DataType, Float64Chunked, Int32Chunked,
     Int64Chunked, IntoColumn, NewChunkedArray, ParquetReader, ParquetWriter, PlSmallStr, SerReader,
-    StringChunked,
+    SortMultipleOptions, StringChunked,
 };
 use serde::{Deserialize, Serialize};
 
@@ -249,7 +249,7 @@ fn read_stores(table: &Table) -> Result<Vec<StoreProfile>, ConnectorError> {
 }
 
 /// Writes the history panels of the chain's stores, `(store_id, panel)`, as `history.parquet` in
-/// `dir` (created if missing), store by store and day by day.
+/// `dir` (created if missing), day by day and store by store.
 pub fn write_history(histories: &[(i64, History)], dir: &Path) -> Result<(), ConnectorError> {
     std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
     let path = dir.join(HISTORY);
@@ -266,7 +266,10 @@ pub fn write_history(histories: &[(i64, History)], dir: &Path) -> Result<(), Con
         }
     }
     let stacked = stacked.ok_or_else(|| schema(&path, "no store's history".to_owned()))?;
-    write(&path, stacked)
+    // Day by day, then store by store (a stream of the history reads it in event-time order).
+    let by = SortMultipleOptions::default().with_maintain_order(true);
+    let sorted = stacked.sort(["feature_date", "store_id"], by).map_err(|e| format(&path, e))?;
+    write(&path, sorted)
 }
 
 /// The panel of one store.

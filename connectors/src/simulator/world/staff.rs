@@ -3,7 +3,8 @@
 
 use std::mem;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use shelfflow_operators::value::{Days, MICROS_PER_DAY};
 use shelfflow_operators::{Row, Value};
 
@@ -76,10 +77,11 @@ impl World {
         if accepted > 0 {
             let day = day_of(self.now);
             let code = self.delivery_code(order.shelf, day);
+            let mut rng = self.delivery_rng(order.shelf, day);
             let shelf_life = if self.shelves[shelf].perishable {
-                self.rng.random_range(2..=15)
+                rng.random_range(2..=15)
             } else {
-                self.rng.random_range(365..=730)
+                rng.random_range(365..=730)
             };
             let lot = Lot { code, received: day, expiry: day + shelf_life, quantity: accepted };
             self.emit_wh(emit, "wh_in", shelf, &lot, accepted, &Value::Null, &order.id);
@@ -90,6 +92,20 @@ impl World {
         for plan in mem::take(&mut self.ledgers[shelf].waiting) {
             self.pick(plan, emit);
         }
+    }
+
+    /// The random stream of the latest delivery to `shelf` on `day`: its own, from the seed, the
+    /// store, the shelf, the day and the delivery's number that day, so what a delivery brings
+    /// does not depend on the order the deliveries of one moment are executed in (that order
+    /// follows the order ids, which are hashes).
+    fn delivery_rng(&self, shelf: u32, day: Days) -> ChaCha8Rng {
+        let count = self.deliveries.get(&(shelf, day)).copied().unwrap_or(1);
+        let key =
+            (u64::from(shelf) << 40) ^ ((day as i64 as u64 & 0xFF_FFFF) << 8) ^ u64::from(count);
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(self.config.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        rng.set_stream(self.config.store_id.max(1) as u64);
+        rng
     }
 
     /// `S<yyyymmdd>-<shelf_id>`, with `-2`, `-3`, … for further deliveries the same day.
