@@ -9,6 +9,7 @@ mod support {
     pub mod events;
     #[allow(dead_code)] // this file uses part of it
     pub mod postgres;
+    pub mod server;
 }
 
 use std::path::{Path, PathBuf};
@@ -370,4 +371,61 @@ fn a_process_whose_peer_never_starts_gives_up_with_a_clear_error() {
         "{log}"
     );
     assert!(!dir.join("out").exists(), "nothing is written before the cluster is there");
+}
+
+#[test]
+fn a_served_cluster_is_ready_on_every_process_and_refuses_redeploys() {
+    let dir = scratch("cluster", "serve");
+    let data = reference_data(&dir, STORES);
+    let hosts = hosts_file(&dir, 2);
+    let serve = |process: usize| {
+        let mut command = shelfflow();
+        command
+            .args(["--quiet", "demo", "--serve", "--no-db", "--days", "30", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.join(format!("out{process}")))
+            .args(["--process", &process.to_string(), "--hosts"])
+            .arg(&hosts);
+        support::server::Server::start(command, &dir.join(format!("serve{process}.log")))
+    };
+    let (mut first, mut second) = (serve(0), serve(1));
+    // Each process answers its own /readyz: ready once the inputs read on process 0 are loaded.
+    for server in [&first, &second] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, ready) = server.get("/readyz");
+            if (code, ready["ready"].as_bool()) == (200, Some(true)) {
+                break;
+            }
+            assert_eq!((code, ready["ready"].as_bool()), (503, Some(false)), "{ready}");
+            assert!(Instant::now() < deadline, "{} never ready", server.url);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let (code, list) = first.get("/api/pipelines");
+    assert_eq!(code, 200, "{list}");
+    let name = list["pipelines"][0]["name"].as_str().expect("a pipeline").to_owned();
+    assert_eq!(list["pipelines"][0]["status"], "running", "{list}");
+    // A redeploy through one process would leave the others on the old dataflow: refused.
+    let url = format!("{}/api/pipelines/{name}", second.url);
+    let (code, body) = support::server::json(ureq::put(&url).send_string("name: x\nsources: {}\n"));
+    assert_eq!(code, 409, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("restart every process")), "{body}");
+    // Stopping one process stops the other's pipeline; its server answers until stopped.
+    assert!(first.stop(), "process 0 stops cleanly");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, list) = second.get("/api/pipelines");
+        match list["pipelines"][0]["status"].as_str() {
+            Some("running") => {}
+            status => {
+                assert!(matches!(status, Some("stopped" | "failed")), "{list}");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "process 1 still runs: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(second.stop(), "process 1 stops cleanly");
 }

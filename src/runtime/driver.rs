@@ -242,8 +242,14 @@ impl Feeder<'_> {
         // (a calendar) would make joins with them compute every future time at once.
         let store_at = self.simulated.iter().map(|&i| metrics.frontiers[i].load(Ordering::Relaxed));
         let store_at = store_at.min().unwrap_or(u64::MAX);
+        // Such a source is not behind: it has caught up with the store (which `/readyz` reads).
         order.retain(|&k| {
-            self.owned[k].role != InputRole::Source || self.owned[k].frontier <= store_at
+            let o = &self.owned[k];
+            let ahead = o.role == InputRole::Source && o.frontier > store_at;
+            if ahead && !caught_up(o) {
+                metrics.set_caught_up(o.index, o.share);
+            }
+            !ahead
         });
         self.receive(&order)
     }

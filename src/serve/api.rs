@@ -72,6 +72,10 @@ impl From<DeployError> for ApiError {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
             }
             DeployError::Invalid(diagnostics) => invalid(&diagnostics),
+            DeployError::Cluster => ApiError::new(
+                StatusCode::CONFLICT,
+                crate::serve::pipelines::CLUSTER_REDEPLOY.to_owned(),
+            ),
         }
     }
 }

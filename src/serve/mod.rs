@@ -96,6 +96,10 @@ pub fn serve(initial: Initial, mut options: ServeOptions) -> anyhow::Result<Exit
         .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
     let definitions = match initial {
+        // A cluster runs one dataflow over every process: the files are merged into it.
+        Initial::Files(files) if options.settings.cluster.is_some() => {
+            vec![Definition::Merged(files)]
+        }
         Initial::Files(files) => files.into_iter().map(Definition::File).collect(),
         Initial::Merged(files) => vec![Definition::Merged(files)],
     };

@@ -30,6 +30,9 @@ pub struct Settings {
     pub workers: usize,
     /// Collections to keep live views of besides every sink's input (the dashboard's).
     pub observe: Vec<String>,
+    /// Run as one process of a timely cluster: the pipelines are one dataflow over every
+    /// process, deployed when the processes start (a redeploy restarts them all).
+    pub cluster: Option<crate::runtime::cluster::Cluster>,
 }
 
 /// How a pipeline's current run stands.
@@ -106,6 +109,8 @@ pub enum DeployError {
     NotFound(String),
     /// A thread could not start.
     Start(String),
+    /// A pipeline of a cluster cannot be redeployed from one process.
+    Cluster,
 }
 
 impl std::fmt::Display for DeployError {
@@ -114,9 +119,16 @@ impl std::fmt::Display for DeployError {
             DeployError::Invalid(diagnostics) => write!(f, "{diagnostics}"),
             DeployError::NotFound(name) => write!(f, "error: no pipeline `{name}`"),
             DeployError::Start(message) => write!(f, "error: cannot start the pipeline: {message}"),
+            DeployError::Cluster => write!(f, "error: {CLUSTER_REDEPLOY}"),
         }
     }
 }
+
+/// Why a cluster's pipelines are not redeployed through the API.
+pub const CLUSTER_REDEPLOY: &str =
+    "this process is one of a timely cluster: its pipelines are one \
+     dataflow over every process, deployed when they start; edit the pipelines and restart every \
+     process to redeploy";
 
 /// What a deploy did, or would do (`dry_run`).
 #[derive(Debug, serde::Serialize)]
@@ -157,6 +169,10 @@ impl Registry {
         definition: Definition,
         dry_run: bool,
     ) -> Result<Deployment, DeployError> {
+        // Every process of a cluster must start the same dataflow at once: one deploy, at start.
+        if !dry_run && self.settings.cluster.is_some() && !self.lock().is_empty() {
+            return Err(DeployError::Cluster);
+        }
         let plan = self.load(name, &definition).map_err(DeployError::Invalid)?;
         self.deploy(plan, definition, dry_run)
     }
@@ -321,7 +337,7 @@ impl Registry {
                 collections: observed.to_vec(),
                 open: Arc::new(move |collection, schema| writers.writer(collection, schema)),
             }),
-            cluster: None,
+            cluster: self.settings.cluster.clone(),
         };
         let (plan, run_metrics, ended) = (plan.clone(), metrics.clone(), outcome.clone());
         let handle = std::thread::Builder::new()
