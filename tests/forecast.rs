@@ -47,7 +47,8 @@ fn store(dir: &Path) -> PathBuf {
     for d in 0..DAYS {
         for (s, shelf) in SHELVES.iter().enumerate() {
             let line = serde_json::json!({
-                "feature_date": date(d), "shelf_id": shelf, "people_count": 1000 + d % 7 * 10,
+                "feature_date": date(d), "store_id": 1, "shelf_id": shelf,
+                "people_count": 1000 + d % 7 * 10,
                 "sales_qty": units(s, d), "stockout_events": i64::from(units(s, d) == 0),
                 "discount": 0.0, "current_stock_shelf": 20, "current_stock_warehouse": 100,
                 "min_expiration_days": 30, "qty_expiring_next_7d": 0,
@@ -206,10 +207,12 @@ fn training_is_validated_by_time_gated_and_deterministic_and_forecasts_serve_it(
         outputs.push(std::fs::read_to_string(out.join("demand_forecast_csv.csv")).unwrap());
     }
     assert_eq!(outputs[0], outputs[1], "forecasts differ between 1 and 2 workers");
+    let header: Vec<&str> = outputs[0].lines().next().unwrap().split(',').collect();
+    let units = header.iter().position(|c| *c == "forecast_units").expect("forecast_units");
     let rows: Vec<&str> = outputs[0].lines().skip(1).collect();
     assert_eq!(rows.len(), SHELVES.len() * 28 * 7);
     assert!(rows.iter().all(|r| r.ends_with(",v2")), "the active version forecasts");
-    assert!(rows.iter().all(|r| r.split(',').nth(4).unwrap().parse::<f64>().unwrap() >= 0.0));
+    assert!(rows.iter().all(|r| r.split(',').nth(units).unwrap().parse::<f64>().unwrap() >= 0.0));
 }
 
 #[test]

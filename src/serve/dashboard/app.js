@@ -10,6 +10,7 @@ const state = {
   owner: {},        // collection -> pipeline
   collections: {},  // collection -> {key: [...], rows: Map}
   selected: null,   // selected category
+  store: null,      // the store shown, when the config names a store column
   timer: null,
 };
 
@@ -34,9 +35,33 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
+// The rows of a collection, of the store shown only (rows without the store column are the
+// chain's and always shown).
 function rowsOf(name) {
   const c = state.collections[name];
-  return c ? Array.from(c.rows.values()) : [];
+  if (!c) return [];
+  const rows = Array.from(c.rows.values());
+  const column = state.config && state.config.store;
+  if (!column || state.store === null) return rows;
+  return rows.filter(row => !(column in row) || row[column] === state.store);
+}
+
+// The store picker: the stores the map's shelves come from; hidden for a single store.
+function renderStorePicker() {
+  const column = state.config.store;
+  const shelves = state.config.map && state.config.map.shelves;
+  const c = column && shelves && state.collections[shelves.collection];
+  if (!c) return;
+  const stores = Array.from(new Set(Array.from(c.rows.values()).map(row => row[column])))
+    .filter(s => s !== undefined).sort((a, b) => a - b);
+  if (stores.length === 0) return;
+  if (state.store === null || !stores.includes(state.store)) state.store = stores[0];
+  const select = document.getElementById('store');
+  if (select.options.length !== stores.length) {
+    select.replaceChildren(...stores.map(s => el('option', { value: String(s), text: String(s) })));
+  }
+  select.value = String(state.store);
+  document.getElementById('store-picker').hidden = stores.length < 2;
 }
 
 function keyOf(c, row) {
@@ -258,6 +283,7 @@ function renderHealth() {
 
 function render() {
   if (!state.config) return;
+  renderStorePicker();
   renderMap();
   renderPanels();
   renderHealth();
@@ -290,6 +316,11 @@ async function start() {
     document.getElementById('title').textContent = state.config.title;
     document.title = state.config.title;
   }
+  document.getElementById('store').addEventListener('change', event => {
+    const value = event.target.value;
+    state.store = Number.isNaN(Number(value)) ? value : Number(value);
+    render();
+  });
   await refreshPipelines();
   setInterval(refreshPipelines, 1000);
 }
