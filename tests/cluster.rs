@@ -8,6 +8,8 @@ mod support {
     pub mod binary;
     pub mod events;
     #[allow(dead_code)] // this file uses part of it
+    pub mod fluvio;
+    #[allow(dead_code)] // this file uses part of it
     pub mod postgres;
     pub mod server;
 }
@@ -412,20 +414,67 @@ fn a_served_cluster_is_ready_on_every_process_and_refuses_redeploys() {
     let (code, body) = support::server::json(ureq::put(&url).send_string("name: x\nsources: {}\n"));
     assert_eq!(code, 409, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("restart every process")), "{body}");
-    // Stopping one process stops the other's pipeline; its server answers until stopped.
+    // Stopping one process stops the other, which exits as `run` does (an orchestrator then
+    // restarts them together).
     assert!(first.stop(), "process 0 stops cleanly");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, list) = second.get("/api/pipelines");
-        match list["pipelines"][0]["status"].as_str() {
-            Some("running") => {}
-            status => {
-                assert!(matches!(status, Some("stopped" | "failed")), "{list}");
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "process 1 still runs: {list}");
-        std::thread::sleep(Duration::from_millis(100));
+    let status = second.wait_exit(Duration::from_secs(20)).expect("process 1 exits by itself");
+    assert!(status.success(), "stopped by its peer, not failed: {status}");
+}
+
+/// The four store pipelines over the chain's topics (read to their end), files only, `workers`
+/// per process, into `out`.
+fn from_topics(
+    data: &Path,
+    fluvio: &support::fluvio::Cluster,
+    out: &Path,
+    workers: usize,
+) -> Command {
+    let mut command = shelfflow();
+    command.args(["--quiet", "run"]);
+    for file in ["store_ops", "warehouse", "foot_traffic", "sales"] {
+        command.arg(format!("pipelines/{file}.yaml"));
     }
-    assert!(second.stop(), "process 1 stops cleanly");
+    command.args(["--config", "config/fluvio.yaml", "--workers", &workers.to_string()]);
+    for source in ["shelf_events", "pos_transactions", "foot_traffic", "wh_events"] {
+        command.args(["--set", &format!("sources.{source}.stop_at_end=true")]);
+    }
+    for sink in [
+        "fluvio_shelf_state",
+        "fluvio_store_alerts",
+        "fluvio_restock_plans",
+        "fluvio_supplier_orders",
+        "plans_to_staff",
+        "discounts_to_shelves",
+        "orders_to_suppliers",
+    ] {
+        command.args(["--set", &format!("sinks.{sink}.enabled=false")]);
+    }
+    command
+        .env("SHELFFLOW_OUT", out)
+        .env("SHELFFLOW_DATA", data)
+        .env("SIM_DAYS", "1")
+        .env("SHELFFLOW_POSTGRES", "false")
+        .env("FLV_PROFILE_PATH", fluvio.profile_path());
+    command
+}
+
+#[test]
+fn on_a_fluvio_cluster_partitioned_topics_of_three_stores_give_identical_outputs_on_two_processes()
+{
+    let Some(fluvio) = support::fluvio::start() else { return };
+    let dir = scratch("cluster", "fluvio");
+    let data = reference_data(&dir, STORES);
+    // The chain's four streams, one day, on topics of two partitions each.
+    let published = shelfflow()
+        .args(["--quiet", "simulate", "--days", "1", "--data"])
+        .arg(&data)
+        .args(["--to", "fluvio", "--endpoint", &fluvio.endpoint, "--partitions", "2"])
+        .output()
+        .expect("shelfflow runs");
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    let (one, two, cluster) = (dir.join("1x1"), dir.join("1x2"), dir.join("2x1"));
+    run_one_process(from_topics(&data, &fluvio, &one, 1));
+    run_one_process(from_topics(&data, &fluvio, &two, 2));
+    run_two_processes(&dir, &cluster, |out, workers| from_topics(&data, &fluvio, out, workers));
+    assert_identical(&[("1 process x 1 worker", &one), ("1 x 2", &two), ("2 x 1", &cluster)]);
 }

@@ -196,6 +196,18 @@ fn the_stateful_set_derives_the_host_list_its_pods_expect() {
     let apply = std::fs::read_to_string(root().join("deploy/k8s/apply.sh")).expect("apply.sh");
     assert!(apply.contains("configmap shelfflow-pipelines --from-file=pipelines/"));
     assert!(apply.contains("secret generic shelfflow-db"));
+    assert!(apply.contains("secret generic shelfflow-token"));
+    let token = vars.iter().find(|v| text(&v["name"]) == "SHELFFLOW_TOKEN").expect("a token");
+    assert_eq!(text(&token["valueFrom"]["secretKeyRef"]["name"]), "shelfflow-token");
+
+    // Readiness from `serve`'s /readyz, on its HTTP port, never on timely's.
+    assert_eq!(words[words.iter().position(|w| w == "exec").expect("exec") + 2], "serve");
+    let probe = &container["readinessProbe"]["httpGet"];
+    assert_eq!(text(&probe["path"]), "/readyz");
+    let ports = container["ports"].as_sequence().expect("ports");
+    let http = ports.iter().find(|p| p["name"] == probe["port"]).expect("the probe's port");
+    assert_eq!(format!("0.0.0.0:{}", text(&http["containerPort"])), after("--listen"));
+    assert_ne!(text(&http["containerPort"]), port, "a probe must not connect to timely's port");
     for file in apply.split_whitespace().filter(|w| w.starts_with("deploy/k8s/")) {
         assert!(root().join(file).is_file(), "apply.sh applies {file}, which does not exist");
     }

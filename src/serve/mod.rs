@@ -122,15 +122,47 @@ pub fn serve(initial: Initial, mut options: ServeOptions) -> anyhow::Result<Exit
         registry.names().join(", ")
     );
     tracing::info!(address = %bound, pipelines = registry.names().len(), "serving");
+    let watched = registry.clone();
+    let (tell, mut told) = tokio::sync::oneshot::channel();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown() => {}
+            end = cluster_ended(&watched) => {
+                let _ = tell.send(end);
+            }
+        }
+    };
     runtime.block_on(async move {
-        axum::serve(listener, api::router(api)).with_graceful_shutdown(shutdown()).await
+        axum::serve(listener, api::router(api)).with_graceful_shutdown(stop).await
     })?;
+    let ended = told.try_recv().ok();
     tracing::info!("stopping every pipeline");
     registry.stop_all();
-    if !options.quiet {
-        eprintln!("stopped");
+    match ended {
+        Some(Err(reason)) => {
+            eprintln!("error: {reason}");
+            Ok(ExitCode::FAILURE)
+        }
+        _ => {
+            if !options.quiet {
+                eprintln!("stopped");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// On a cluster, resolves when its dataflow has failed or been stopped by another process: this
+/// process then exits as `run` does, so an orchestrator restarts every process together (they
+/// resume from the sinks' progress). Never resolves for one process.
+async fn cluster_ended(registry: &Registry) -> Result<(), String> {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        if let Some(end) = registry.cluster_ended() {
+            return end;
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

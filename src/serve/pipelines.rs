@@ -372,6 +372,20 @@ impl Registry {
         self.lock().keys().cloned().collect()
     }
 
+    /// On a cluster, how its dataflow ended if it failed or was stopped (by another process):
+    /// `Some(Err(reason))` or `Some(Ok(()))`; `None` while it runs or once it has finished, and
+    /// always for one process.
+    pub fn cluster_ended(&self) -> Option<Result<(), String>> {
+        self.settings.cluster.as_ref()?;
+        self.lock().values().find_map(|d| {
+            match &*d.run.outcome.lock().unwrap_or_else(|p| p.into_inner()) {
+                Outcome::Failed(reason) => Some(Err(reason.clone())),
+                Outcome::Stopped => Some(Ok(())),
+                Outcome::Running | Outcome::Finished(_) => None,
+            }
+        })
+    }
+
     /// The status of every pipeline, as the API shows it.
     pub fn statuses(&self) -> Vec<serde_json::Value> {
         self.lock().values().map(status).collect()

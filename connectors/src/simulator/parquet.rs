@@ -89,20 +89,8 @@ pub fn write_chain(chain: &[Store], seed: u64, dir: &Path) -> Result<(), Connect
     let per_store =
         |file: &str, build: &dyn Fn(&Store, &Path) -> Result<DataFrame, ConnectorError>| {
             let path = dir.join(file);
-            let mut stacked: Option<DataFrame> = None;
-            for store in chain {
-                let mut frame = build(store, &path)?;
-                let ids =
-                    ints("store_id", std::iter::repeat_n(store.profile.store_id, frame.height()));
-                frame.insert_column(0, ids).map_err(|err| format(&path, err))?;
-                match &mut stacked {
-                    None => stacked = Some(frame),
-                    Some(all) => {
-                        all.vstack_mut(&frame).map_err(|err| format(&path, err))?;
-                    }
-                }
-            }
-            write(&path, stacked.expect("at least one store"))
+            let frames = chain.iter().map(|store| (store.profile.store_id, build(store, &path)));
+            write(&path, stacked(&path, frames)?)
         };
     per_store(STORE_INVENTORY, &|store, path| store_inventory(&store.reference.shelves, path))?;
     per_store(WAREHOUSE_INVENTORY, &|store, path| {
@@ -119,6 +107,26 @@ pub fn write_chain(chain: &[Store], seed: u64, dir: &Path) -> Result<(), Connect
     write(&path, weekly_discounts(&reference.weekly_discounts, &by_id(reference), &path)?)?;
     let manifest = Manifest { seed, start_date: reference.start_date, stores: chain.len() };
     write_manifest(dir, manifest)
+}
+
+/// The frames of the chain's stores as one, each row with its `store_id` first.
+fn stacked(
+    path: &Path,
+    frames: impl IntoIterator<Item = (i64, Result<DataFrame, ConnectorError>)>,
+) -> Result<DataFrame, ConnectorError> {
+    let mut all: Option<DataFrame> = None;
+    for (store_id, frame) in frames {
+        let mut frame = frame?;
+        let ids = ints("store_id", std::iter::repeat_n(store_id, frame.height()));
+        frame.insert_column(0, ids).map_err(|err| format(path, err))?;
+        match &mut all {
+            None => all = Some(frame),
+            Some(all) => {
+                all.vstack_mut(&frame).map_err(|err| format(path, err))?;
+            }
+        }
+    }
+    all.ok_or_else(|| schema(path, "no store in the chain".to_owned()))
 }
 
 fn by_id(reference: &Reference) -> HashMap<&str, &Shelf> {
@@ -253,19 +261,9 @@ fn read_stores(table: &Table) -> Result<Vec<StoreProfile>, ConnectorError> {
 pub fn write_history(histories: &[(i64, History)], dir: &Path) -> Result<(), ConnectorError> {
     std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
     let path = dir.join(HISTORY);
-    let mut stacked: Option<DataFrame> = None;
-    for (store_id, history) in histories {
-        let mut frame = history_frame(history, &path)?;
-        let ids = ints("store_id", std::iter::repeat_n(*store_id, frame.height()));
-        frame.insert_column(0, ids).map_err(|err| format(&path, err))?;
-        match &mut stacked {
-            None => stacked = Some(frame),
-            Some(all) => {
-                all.vstack_mut(&frame).map_err(|err| format(&path, err))?;
-            }
-        }
-    }
-    let stacked = stacked.ok_or_else(|| schema(&path, "no store's history".to_owned()))?;
+    let frames =
+        histories.iter().map(|(store_id, history)| (*store_id, history_frame(history, &path)));
+    let stacked = stacked(&path, frames)?;
     // Day by day, then store by store (a stream of the history reads it in event-time order).
     let by = SortMultipleOptions::default().with_maintain_order(true);
     let sorted = stacked.sort(["feature_date", "store_id"], by).map_err(|e| format(&path, e))?;
