@@ -2,13 +2,12 @@
 //!
 //! The store is one operator on every worker, each simulating its share of the chain's stores
 //! (a store's feedback is exchanged to the worker that simulates it). Its input is the pipeline's
-//! feedback (restock plans,
-//! supplier orders, discounts), looped back through a timely feedback edge that delays it by the
-//! store's `pick_delay`; its outputs are the four event streams. Timely's progress tracking then
-//! tells the store exactly when it may move on: once the feedback frontier passes `t`, every plan
-//! the pipeline made before `t − pick_delay` is known, so the store can simulate up to `t`
-//! without missing a reaction. No threads wait on each other, and the result is the same at any
-//! speed and with any number of workers.
+//! feedback (restock plans, supplier orders, discounts), looped back through a timely feedback
+//! edge that delays it by the store's `pick_delay`; its outputs are the four event streams.
+//! Timely's progress tracking then tells the store exactly when it may move on: once the
+//! feedback frontier passes `t`, every plan the pipeline made before `t − pick_delay` is known,
+//! so the store can simulate up to `t` without missing a reaction. No threads wait on each
+//! other, and the result is the same at any speed and with any number of workers or processes.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
