@@ -183,28 +183,9 @@ fn the_dashboard_turns_a_zone_red_and_lists_the_alert_while_the_store_runs() {
         assert!(Instant::now() < deadline, "the demo did not finish");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let rows = |collection: &str| -> Vec<serde_json::Value> {
-        let (_, body) =
-            server.get(&format!("/api/pipelines/{name}/collections/{collection}?limit=1000000"));
-        body["rows"].as_array().expect("rows").clone()
-    };
-    let category_of: std::collections::BTreeMap<String, String> = rows("shelf_state")
-        .iter()
-        .map(|r| {
-            (
-                r["shelf_id"].as_str().unwrap_or("").to_owned(),
-                r["item_category"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    let mut expected = std::collections::BTreeSet::new();
-    for alert in ["refill_request", "stockout", "near_expiry", "expired"] {
-        for row in rows(alert) {
-            expected.insert(category_of[row["shelf_id"].as_str().expect("shelf_id")].clone());
-        }
-    }
+    let expected = alert_categories(&server, &name, None);
     assert!(!expected.is_empty(), "no alert is open at the end of the day");
-    let expected = serde_json::json!(expected.into_iter().collect::<Vec<_>>());
+    let expected = serde_json::json!(expected);
     page.wait_until(
         &format!("JSON.stringify(Array.from(document.querySelectorAll('#store-map g.zone.alert')).map(g => g.dataset.category).sort()) === JSON.stringify({expected})"),
         "the red zones to be the categories with open alerts",
@@ -227,4 +208,81 @@ fn the_dashboard_turns_a_zone_red_and_lists_the_alert_while_the_store_runs() {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     std::fs::write(&path, png).expect("write the screenshot");
     println!("screenshot: {}", path.display());
+}
+
+/// The categories with an open store alert at the end, from the API (of `store` only if given).
+fn alert_categories(server: &Server, name: &str, store: Option<i64>) -> Vec<String> {
+    let rows = |collection: &str| -> Vec<serde_json::Value> {
+        let (_, body) =
+            server.get(&format!("/api/pipelines/{name}/collections/{collection}?limit=1000000"));
+        let rows = body["rows"].as_array().expect("rows").clone();
+        rows.into_iter().filter(|r| store.is_none_or(|s| r["store_id"] == s)).collect()
+    };
+    let category_of: std::collections::BTreeMap<String, String> = rows("shelf_state")
+        .iter()
+        .map(|r| {
+            (
+                r["shelf_id"].as_str().unwrap_or("").to_owned(),
+                r["item_category"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let mut expected = std::collections::BTreeSet::new();
+    for alert in ["refill_request", "stockout", "near_expiry", "expired"] {
+        for row in rows(alert) {
+            expected.insert(category_of[row["shelf_id"].as_str().expect("shelf_id")].clone());
+        }
+    }
+    expected.into_iter().collect()
+}
+
+#[test]
+fn the_dashboard_of_a_chain_shows_the_store_picked() {
+    let Some(chromium) = browser() else {
+        assert!(
+            std::env::var_os("SHELFFLOW_REQUIRE_BROWSER").is_none(),
+            "SHELFFLOW_REQUIRE_BROWSER is set but no Chromium was found"
+        );
+        println!("skipped: no Chromium on PATH (deploy/chromium.sh install adds it)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = shelfflow();
+    command.args(["--quiet", "demo", "--serve", "--no-db", "--stores", "3", "--days", "1"]);
+    command.args(["--speed", "3600x", "--data"]).arg(dir.path().join("data"));
+    command.arg("--out").arg(dir.path().join("out"));
+    let server = Server::start(command, &dir.path().join("server.log"));
+    let (_browser, mut page) = open_browser(&chromium, &dir.path().join("profile"));
+    page.call("Page.enable", serde_json::json!({}));
+    page.call("Page.navigate", serde_json::json!({"url": format!("{}/", server.url)}));
+    let minute = Duration::from_secs(90);
+    page.wait_until(
+        "!document.getElementById('store-picker').hidden && document.getElementById('store').options.length === 3",
+        "a picker of the 3 stores",
+        minute,
+    );
+    let (_, pipelines) = server.get("/api/pipelines");
+    let name = pipelines["pipelines"][0]["name"].as_str().expect("pipeline").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while server.get(&format!("/api/pipelines/{name}")).1["status"] != "finished" {
+        assert!(Instant::now() < deadline, "the demo did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Each store picked shows its own open alerts on the map, and its own rows in the panels.
+    for store in [2, 3] {
+        page.eval(&format!(
+            "(() => {{ const s = document.getElementById('store'); s.value = '{store}'; s.dispatchEvent(new Event('change')); return true; }})()"
+        ));
+        let expected = serde_json::json!(alert_categories(&server, &name, Some(store)));
+        page.wait_until(
+            &format!("JSON.stringify(Array.from(document.querySelectorAll('#store-map g.zone.alert')).map(g => g.dataset.category).sort()) === JSON.stringify({expected})"),
+            &format!("the red zones of store {store}"),
+            minute,
+        );
+        page.wait_until(
+            &format!("Array.from(document.querySelectorAll('#panel-people tr.row')).every(r => r.cells[0].textContent.trim() === '{store}') && document.querySelectorAll('#panel-people tr.row').length === 1"),
+            &format!("the people panel of store {store} only"),
+            minute,
+        );
+    }
 }
