@@ -770,6 +770,13 @@ mod tests {
         let table = Table::read(&dir.path().join(HISTORY)).unwrap();
         assert_eq!(table.frame.height(), 14 * 1142);
         assert_eq!(table.frame.width(), 41);
+        // Two stores: day by day, then store by store, so a stream reads it in time order.
+        let two = tempfile::tempdir().unwrap();
+        write_history(&[(1, history.clone()), (2, history.clone())], two.path()).unwrap();
+        let both = Table::read(&two.path().join(HISTORY)).unwrap();
+        let (stores, dates) = (both.ints("store_id").unwrap(), both.dates("feature_date").unwrap());
+        assert!(dates.windows(2).all(|d| d[0] <= d[1]), "sorted by date");
+        assert_eq!((stores[0], stores[1142], stores[2 * 1142]), (1, 2, 1));
         let dates = table.dates("feature_date").unwrap();
         assert_eq!(dates[0], NaiveDate::from_ymd_opt(2025, 12, 18).unwrap());
         assert_eq!(table.ints("sales_qty").unwrap().len(), 14 * 1142);
