@@ -772,7 +772,7 @@ mod tests {
         assert_eq!(table.frame.width(), 41);
         // Two stores: day by day, then store by store, so a stream reads it in time order.
         let two = tempfile::tempdir().unwrap();
-        write_history(&[(1, history.clone()), (2, history.clone())], two.path()).unwrap();
+        write_history(&[(1, history.clone()), (2, history)], two.path()).unwrap();
         let both = Table::read(&two.path().join(HISTORY)).unwrap();
         let (stores, dates) = (both.ints("store_id").unwrap(), both.dates("feature_date").unwrap());
         assert!(dates.windows(2).all(|d| d[0] <= d[1]), "sorted by date");
