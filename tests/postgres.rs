@@ -425,6 +425,70 @@ fn the_demo_writes_every_store_table_and_the_bi_views() {
     assert_eq!(from_table.lines().collect::<Vec<_>>(), from_csv);
 }
 
+#[test]
+fn a_chain_of_stores_is_compared_per_store_and_day_in_the_bi_views() {
+    let Some(server) = pg::shared() else { return };
+    let dir = scratch("chain");
+    let url = server.database("pg_chain");
+    let summary = dir.join("summary.json");
+    let out = shelfflow()
+        .args(["--quiet", "demo", "--stores", "2", "--days", "2", "--data"])
+        .arg(dir.join("data"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--summary-json")
+        .arg(&summary)
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("shelfflow runs");
+    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(
+        psql(&url, "SELECT string_agg(store_id::text, ',' ORDER BY store_id) FROM ref.stores"),
+        "1,2"
+    );
+    // One row per store and day, whose sums are the store's figures of the demo's summary (the
+    // KPIs are computed by other operators than the per-day tables the view reads).
+    let days = psql(
+        &url,
+        "SELECT store_id, count(*), count(DISTINCT day) FROM analytics.v_store_comparison \
+         GROUP BY 1 ORDER BY 1",
+    );
+    for line in days.lines() {
+        let cells: Vec<&str> = line.split('|').collect();
+        assert_eq!(cells[1], cells[2], "one row per store and day: {line}");
+        assert!(cells[1].parse::<i64>().unwrap() >= 2, "{line}");
+    }
+    for store in ["1", "2"] {
+        let kpis = &summary["store_kpis"][store];
+        let view = psql(
+            &url,
+            &format!(
+                "SELECT sum(revenue_eur), sum(units_sold), sum(stockout_minutes) \
+                 FROM analytics.v_store_comparison WHERE store_id = {store}"
+            ),
+        );
+        let cells: Vec<f64> = view.split('|').map(|c| c.parse().unwrap()).collect();
+        assert_eq!(cells[0], kpis["revenue"].as_f64().unwrap(), "store {store} revenue");
+        assert_eq!(cells[1], kpis["units.sold"].as_f64().unwrap(), "store {store} units");
+        assert_eq!(
+            cells[2],
+            kpis["stockout.minutes"].as_f64().unwrap(),
+            "store {store} stock-outs"
+        );
+        let hourly = psql(
+            &url,
+            &format!(
+                "SELECT sum(revenue_eur) FROM analytics.v_hourly_sales WHERE store_id = {store}"
+            ),
+        );
+        assert_eq!(hourly.parse::<f64>().unwrap(), cells[0], "store {store} hourly revenue");
+    }
+    let (one, two) =
+        (&summary["store_kpis"]["1"]["revenue"], &summary["store_kpis"]["2"]["revenue"]);
+    assert_ne!(one, two, "the stores differ");
+}
+
 /// Each shelf's stock at the end of a `shelf_state` changelog.
 fn changelog_stock(path: &Path) -> BTreeMap<String, i64> {
     let changelog = std::fs::read_to_string(path).expect("the shelf-state changelog");
