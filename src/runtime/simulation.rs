@@ -68,12 +68,14 @@ impl Chain {
         feedback: Feedback,
         emit: &mut dyn FnMut(StoreStream, Row),
     ) {
-        match self.worlds.iter_mut().find(|w| w.config().store_id == store) {
-            Some(world) => {
+        // The worlds are in `store_id` order (see `stores_of`).
+        match self.worlds.binary_search_by_key(&store, |w| w.config().store_id) {
+            Ok(index) => {
+                let world = &mut self.worlds[index];
                 world.advance(at, emit);
                 world.feed(feedback);
             }
-            None => {
+            Err(_) => {
                 self.unknown += 1;
                 if self.unknown.is_power_of_two() {
                     tracing::warn!(
@@ -103,7 +105,10 @@ pub const DRAIN: Micros = 2 * 3_600_000_000;
 /// The stores of a chain one worker simulates, in `store_id` order: those whose
 /// `store_id % peers` is its index, the same rule that routes their feedback to it.
 pub fn stores_of(worker: usize, peers: usize, stores: Vec<World>) -> Vec<World> {
-    stores.into_iter().filter(|w| store_worker(w.config().store_id, peers) == worker).collect()
+    let mut mine: Vec<World> =
+        stores.into_iter().filter(|w| store_worker(w.config().store_id, peers) == worker).collect();
+    mine.sort_by_key(|w| w.config().store_id);
+    mine
 }
 
 /// The worker (global index) that simulates a store: the exchange of its feedback.

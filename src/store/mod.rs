@@ -256,8 +256,9 @@ impl FeedbackInbox {
             let status = self.reader.read(4096, &mut self.clock, &mut batch)?;
             for (row, _) in &batch.rows {
                 let routed = record::from_row(row).and_then(|(store, feedback)| {
-                    let world = worlds.iter_mut().find(|w| w.config().store_id == store)?;
-                    Some((world, feedback))
+                    // `read_chain` gives the stores in `store_id` order.
+                    let at = worlds.binary_search_by_key(&store, |w| w.config().store_id).ok()?;
+                    Some((&mut worlds[at], feedback))
                 });
                 match routed {
                     Some((world, feedback)) => {
@@ -390,18 +391,20 @@ pub fn demo(
         Outcome::Ran(summary, kpis) => (summary, kpis),
         Outcome::Exit(code) => return Ok(code),
     };
+    // The chain the demo ran (the reference data now holds it, generated or not).
+    let stores = parquet::read_manifest(&options.data).map_or(1, |m| m.stores);
     match summary.process {
         // Another process of a cluster: its own counts; process 0 has the store's figures.
         _ if options.quiet => {}
         Some((process, _)) if process != 0 => println!("{summary}"),
-        _ => println!("{}", render_summary(options, &summary, &kpis)),
+        _ => println!("{}", render_summary(options, &summary, &kpis, stores)),
     }
     if let Some(path) = summary_json {
         let mut json = summary.to_json();
         json["days"] = options.days.into();
         json["seed"] = options.seed.into();
         json["policy"] = options.policy.name().into();
-        json["stores"] = parquet::read_manifest(&options.data).map_or(1, |m| m.stores).into();
+        json["stores"] = stores.into();
         json["kpis"] = serde_json::json!(kpis.total);
         json["store_kpis"] = kpis
             .stores
@@ -663,7 +666,12 @@ fn render_stores(options: &DemoOptions, kpis: &Kpis) -> String {
     out
 }
 
-fn render_summary(options: &DemoOptions, summary: &crate::runtime::Summary, all: &Kpis) -> String {
+fn render_summary(
+    options: &DemoOptions,
+    summary: &crate::runtime::Summary,
+    all: &Kpis,
+    stores: usize,
+) -> String {
     let kpis = &all.total;
     let get = |k: &str| kpis.get(k).copied().unwrap_or(0.0);
     let mut out = String::new();
@@ -672,7 +680,7 @@ fn render_summary(options: &DemoOptions, summary: &crate::runtime::Summary, all:
         out,
         "shelfflow demo: {} simulated days, {} store(s), seed {}, {} worker(s), {} policy",
         options.days,
-        parquet::read_manifest(&options.data).map_or(1, |m| m.stores),
+        stores,
         options.seed,
         options.workers,
         options.policy.name()
