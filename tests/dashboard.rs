@@ -31,6 +31,20 @@ fn browser() -> Option<PathBuf> {
     })
 }
 
+/// Chromium on PATH; `None` after a `skipped:` line when there is none (a failure instead when
+/// SHELFFLOW_REQUIRE_BROWSER is set).
+fn browser_or_skip() -> Option<PathBuf> {
+    let found = browser();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("SHELFFLOW_REQUIRE_BROWSER").is_none(),
+            "SHELFFLOW_REQUIRE_BROWSER is set but no Chromium was found"
+        );
+        println!("skipped: no Chromium on PATH (deploy/chromium.sh install adds it)");
+    }
+    found
+}
+
 /// A headless Chromium, killed when dropped.
 struct Chromium(Child);
 
@@ -140,14 +154,7 @@ fn open_browser(path: &Path, profile: &Path) -> (Chromium, Page) {
 
 #[test]
 fn the_dashboard_turns_a_zone_red_and_lists_the_alert_while_the_store_runs() {
-    let Some(chromium) = browser() else {
-        assert!(
-            std::env::var_os("SHELFFLOW_REQUIRE_BROWSER").is_none(),
-            "SHELFFLOW_REQUIRE_BROWSER is set but no Chromium was found"
-        );
-        println!("skipped: no Chromium on PATH (deploy/chromium.sh install adds it)");
-        return;
-    };
+    let Some(chromium) = browser_or_skip() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = shelfflow();
     command.args(["--quiet", "demo", "--serve", "--no-db", "--days", "1", "--speed", "3600x"]);
@@ -238,14 +245,7 @@ fn alert_categories(server: &Server, name: &str, store: Option<i64>) -> Vec<Stri
 
 #[test]
 fn the_dashboard_of_a_chain_shows_the_store_picked() {
-    let Some(chromium) = browser() else {
-        assert!(
-            std::env::var_os("SHELFFLOW_REQUIRE_BROWSER").is_none(),
-            "SHELFFLOW_REQUIRE_BROWSER is set but no Chromium was found"
-        );
-        println!("skipped: no Chromium on PATH (deploy/chromium.sh install adds it)");
-        return;
-    };
+    let Some(chromium) = browser_or_skip() else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = shelfflow();
     command.args(["--quiet", "demo", "--serve", "--no-db", "--stores", "3", "--days", "1"]);
